@@ -1,0 +1,47 @@
+//! The result stream every backend produces.
+//!
+//! For each statement of a plan, in order: `Columns`, zero or more `Rows` batches, `Done`.
+//! After the last statement (and its commit, for a transaction) comes `Finished`; a stream
+//! that ends without `Finished` or an `Err` item means the worker died. Errors end the stream.
+//! The channel is bounded: a slow consumer slows the producer, and dropping the stream
+//! cancels the running statement (and rolls back an open transaction).
+
+use std::sync::Arc;
+
+use starbase_protocol::{Column, Row};
+
+use crate::error::Error;
+
+/// One item of a result stream.
+#[derive(Debug, Clone)]
+pub enum Event {
+    /// The columns of the statement that starts now (empty for statements without rows).
+    Columns(Arc<[Column]>),
+    /// A batch of rows of the current statement.
+    Rows(Vec<Row>),
+    /// The current statement finished.
+    Done(ExecSummary),
+    /// Every statement finished and, where the plan asked for it, committed.
+    Finished,
+}
+
+/// What one statement did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ExecSummary {
+    /// Rows the statement returned.
+    pub rows_read: u64,
+    /// Rows the statement inserted, updated or deleted.
+    pub rows_written: u64,
+    /// The rowid of the last inserted row, when the statement inserted one.
+    pub last_insert_id: Option<i64>,
+}
+
+/// A bounded stream of result events; see the module docs for the order.
+pub type ResultStream = tokio::sync::mpsc::Receiver<Result<Event, Error>>;
+
+/// Target number of rows per `Rows` batch.
+pub const BATCH_ROWS: usize = 256;
+/// Target encoded size of a `Rows` batch, in bytes (approximate).
+pub const BATCH_BYTES: usize = 64 * 1024;
+/// Depth of the result channel, in events.
+pub const CHANNEL_DEPTH: usize = 8;

@@ -1,0 +1,26 @@
+//! `starbase-protocol`: the pure layer of Starbase.
+//!
+//! Values, parameters, plans, SQLSTATEs, the client-facing error and StarbaseDB's JSON
+//! shapes. No I/O, no async runtime, no drivers: everything here is unit-testable and fuzzable.
+//!
+//! Layout:
+//! - [`value`]: `Value`, `Column`, JSON encoding of values;
+//! - [`params`]: `Params` and placeholder binding rules;
+//! - [`plan`]: `Plan`, `Statement`, `StmtKind`;
+//! - [`sql`]: statement classification;
+//! - [`sqlstate`], [`error`]: the error model;
+//! - [`api`]: StarbaseDB request/response DTOs.
+
+pub mod api;
+pub mod error;
+pub mod params;
+pub mod plan;
+pub mod sql;
+pub mod sqlstate;
+pub mod value;
+
+pub use error::{DbError, Severity};
+pub use params::{Params, Placeholder};
+pub use plan::{Dialect, ExecMode, Plan, Statement, StmtKind, TxnControl};
+pub use sqlstate::SqlState;
+pub use value::{Column, ColumnType, Row, Value};

@@ -1,0 +1,1 @@
+//! `starbase`: the gateway. Frontends (HTTP now, pgwire later), auth, engine, config, server.

@@ -1,0 +1,2 @@
+//! The `starbase` binary.
+fn main() {}
