@@ -196,10 +196,11 @@ impl Placeholder {
         if rest.is_empty() {
             return Placeholder::Anonymous;
         }
-        if matches!(sigil, '$' | '?') && rest.bytes().all(|b| b.is_ascii_digit()) {
-            if let Ok(n) = rest.parse::<usize>() {
-                return Placeholder::Numbered { n, sigil };
-            }
+        if matches!(sigil, '$' | '?')
+            && rest.bytes().all(|b| b.is_ascii_digit())
+            && let Ok(n) = rest.parse::<usize>()
+        {
+            return Placeholder::Numbered { n, sigil };
         }
         Placeholder::Named {
             name: rest.to_owned(),

@@ -1,0 +1,182 @@
+//! Runs a whole plan on one connection: modes, transactions, and the end of the stream.
+//!
+//! Owns the plan-level rules: a reader confirms that every statement really is read-only
+//! (or hands the job back for the writer), `Transaction` plans run inside `BEGIN … COMMIT`,
+//! a multi-statement step runs all-or-nothing, nothing is ever left open on a connection,
+//! and the stream ends with `Finished` or one error. Must not know about threads or
+//! channels beyond the job's `Output`.
+
+use rusqlite::Connection;
+use starbase_protocol::sql::classify::classify as classify_text;
+use starbase_protocol::{DbError, ExecMode, Plan, SqlState, Statement, StmtKind};
+
+use super::error::classify;
+use super::job::{Failure, Job, Output};
+use super::split::{Piece, split};
+use super::step::{prepare_piece, run_step};
+use crate::result::Event;
+
+/// Which connection runs the job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Role {
+    /// The only read-write connection.
+    Writer,
+    /// A read-only connection.
+    Reader,
+}
+
+impl Role {
+    fn begin(self) -> &'static str {
+        match self {
+            // Take the write lock up front: a deferred transaction that reads first could
+            // not upgrade once another connection's snapshot is newer.
+            Role::Writer => "BEGIN IMMEDIATE",
+            Role::Reader => "BEGIN",
+        }
+    }
+}
+
+/// Runs `job` on `conn`. Returns the job untouched when a reader finds a statement that is
+/// not read-only, for the writer to run instead.
+pub(super) fn run_job(conn: &mut Connection, role: Role, job: Job) -> Option<Job> {
+    if job.tx.is_closed() {
+        return None;
+    }
+    let scripts: Vec<Vec<Piece<'_>>> = job.plan.steps.iter().map(|s| split(&s.sql)).collect();
+    if role == Role::Reader && !confirm_read_only(conn, &scripts) {
+        drop(scripts);
+        return Some(job);
+    }
+    let out = Output::start(conn, &job);
+    match run_plan(conn, role, &job.plan, &scripts, &out) {
+        // A consumer that left just now misses nothing it could still act on.
+        Ok(()) => out.send(Event::Finished).unwrap_or(()),
+        Err(Failure::Db(e)) => out.fail(e),
+        Err(Failure::Gone) => {}
+    }
+    out.finish(conn);
+    None
+}
+
+/// True when every statement of every step is read-only by its text and by SQLite's own
+/// judgement of the prepared statement. Transaction control is not (it belongs to the writer).
+fn confirm_read_only(conn: &Connection, scripts: &[Vec<Piece<'_>>]) -> bool {
+    scripts.iter().flatten().all(|&piece| {
+        classify_text(piece.text) == StmtKind::Read
+            && match prepare_piece(conn, piece) {
+                Ok(stmts) => stmts.iter().all(rusqlite::Statement::readonly),
+                // The reader reports the error itself, as the writer would.
+                Err(_) => true,
+            }
+    })
+}
+
+/// Runs the steps in the plan's mode; whatever transaction is still open afterwards is
+/// rolled back (an HTTP request has no session to continue it in).
+fn run_plan(
+    conn: &Connection,
+    role: Role,
+    plan: &Plan,
+    scripts: &[Vec<Piece<'_>>],
+    out: &Output,
+) -> Result<(), Failure> {
+    let result = match plan.mode {
+        ExecMode::Transaction => run_transaction(conn, role, plan, scripts, out),
+        ExecMode::Single | ExecMode::Batch => run_in_order(conn, role, plan, scripts, out),
+    };
+    if conn.is_autocommit() {
+        return result;
+    }
+    out.arm(false);
+    if let Err(e) = conn.execute_batch("ROLLBACK") {
+        tracing::error!(error = %e, "rollback failed");
+    }
+    result?;
+    Err(DbError::new(
+        SqlState::ACTIVE_SQL_TRANSACTION,
+        "transaction was left open; its statements were rolled back",
+    )
+    .with_hint("send the whole transaction in one request")
+    .into())
+}
+
+/// `BEGIN`, every step, `COMMIT`; the first error stops it (the caller rolls back).
+fn run_transaction(
+    conn: &Connection,
+    role: Role,
+    plan: &Plan,
+    scripts: &[Vec<Piece<'_>>],
+    out: &Output,
+) -> Result<(), Failure> {
+    let total = plan.steps.len();
+    for (i, (step, pieces)) in plan.steps.iter().zip(scripts).enumerate() {
+        if is_transaction_control(step, pieces) {
+            return Err(at_step(
+                DbError::new(
+                    SqlState::ACTIVE_SQL_TRANSACTION,
+                    "transaction control statements are not allowed inside a transaction request",
+                )
+                .into(),
+                i,
+                total,
+            ));
+        }
+    }
+    control(conn, out, role.begin())?;
+    for (i, (step, pieces)) in plan.steps.iter().zip(scripts).enumerate() {
+        run_step(conn, step, pieces, out).map_err(|f| at_step(f, i, total))?;
+    }
+    out.check()?;
+    control(conn, out, "COMMIT")
+}
+
+/// Each step in order, stopping at the first error. A step of several statements (and no
+/// transaction control of its own) runs all-or-nothing in an implicit transaction.
+fn run_in_order(
+    conn: &Connection,
+    role: Role,
+    plan: &Plan,
+    scripts: &[Vec<Piece<'_>>],
+    out: &Output,
+) -> Result<(), Failure> {
+    let total = plan.steps.len();
+    for (i, (step, pieces)) in plan.steps.iter().zip(scripts).enumerate() {
+        let implicit =
+            pieces.len() > 1 && conn.is_autocommit() && !is_transaction_control(step, pieces);
+        if implicit {
+            control(conn, out, role.begin())?;
+        }
+        run_step(conn, step, pieces, out).map_err(|f| at_step(f, i, total))?;
+        if implicit {
+            out.check()?;
+            control(conn, out, "COMMIT")?;
+        }
+    }
+    Ok(())
+}
+
+/// True when the step (or any statement in its text) is transaction control.
+fn is_transaction_control(step: &Statement, pieces: &[Piece<'_>]) -> bool {
+    matches!(step.kind, StmtKind::Transaction(_))
+        || pieces
+            .iter()
+            .any(|p| matches!(classify_text(p.text), StmtKind::Transaction(_)))
+}
+
+/// Runs `BEGIN`/`COMMIT` with the progress handler off: they must not be half-interrupted.
+fn control(conn: &Connection, out: &Output, sql: &str) -> Result<(), Failure> {
+    out.arm(false);
+    let result = conn.execute_batch(sql).map_err(|e| classify(&e).into());
+    out.arm(true);
+    result
+}
+
+/// Names the failing step in the error's detail when the plan has several.
+fn at_step(failure: Failure, index: usize, total: usize) -> Failure {
+    match failure {
+        Failure::Db(e) if total > 1 && e.detail.is_none() => {
+            Failure::Db(e.with_detail(format!("statement {} of {total}", index + 1)))
+        }
+        other => other,
+    }
+}

@@ -1,0 +1,183 @@
+//! A unit of work for a SQLite thread, and the job's side of its result stream.
+//!
+//! Owns `Work`/`Job` (what travels over the thread channels), `Output` (sending events with
+//! backpressure, noticing that the consumer is gone or the deadline has passed) and the
+//! per-job progress handler that interrupts SQLite for either reason. Must not know how a
+//! plan is executed or which thread runs it.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::time::Instant;
+
+use rusqlite::Connection;
+use starbase_protocol::{DbError, Plan, SqlState};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::error::Error;
+use crate::result::Event;
+
+/// How many SQLite VM operations run between two cancellation checks.
+const PROGRESS_OPS: i32 = 1000;
+
+/// Message of a statement stopped by its deadline (PostgreSQL's wording).
+pub(super) const TIMEOUT_MESSAGE: &str = "canceling statement due to statement timeout";
+/// Message of a statement stopped because its consumer went away (PostgreSQL's wording).
+pub(super) const USER_CANCEL_MESSAGE: &str = "canceling statement due to user request";
+
+/// Sending half of a result stream.
+pub(super) type EventSender = mpsc::Sender<Result<Event, Error>>;
+
+/// What a SQLite thread can be asked to do.
+#[derive(Debug)]
+pub(super) enum Work {
+    /// Run a plan and stream its results.
+    Plan(Job),
+    /// Report `page_count * page_size`.
+    Size(oneshot::Sender<Result<u64, Error>>),
+}
+
+/// A plan with its deadline and the stream to answer on.
+#[derive(Debug)]
+pub(super) struct Job {
+    pub(super) plan: Plan,
+    pub(super) deadline: Option<Instant>,
+    pub(super) tx: EventSender,
+}
+
+impl Job {
+    /// Answers a job that will not run (the backend is shutting down).
+    pub(super) fn reject(self, error: Error) {
+        // The consumer may be gone already; nobody else to tell.
+        let _ = self.tx.try_send(Err(error));
+    }
+}
+
+/// Why the progress handler stopped SQLite.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+enum Cancel {
+    None = 0,
+    Timeout = 1,
+    Consumer = 2,
+}
+
+/// State shared between a job's `Output` and its progress handler.
+#[derive(Debug)]
+struct Signal {
+    deadline: Option<Instant>,
+    tx: EventSender,
+    cancel: AtomicU8,
+    /// Off while the executor runs `COMMIT`/`ROLLBACK`, which must not be interrupted.
+    armed: AtomicBool,
+}
+
+impl Signal {
+    /// Checks the deadline and the consumer; records and returns why to stop, if so.
+    fn check(&self) -> Cancel {
+        let cancel = if self.tx.is_closed() {
+            Cancel::Consumer
+        } else if self.deadline.is_some_and(|d| Instant::now() >= d) {
+            Cancel::Timeout
+        } else {
+            return Cancel::None;
+        };
+        self.cancel.store(cancel as u8, Ordering::Relaxed);
+        cancel
+    }
+}
+
+/// Why a job stopped early.
+#[derive(Debug)]
+pub(super) enum Failure {
+    /// A statement failed; the error goes to the consumer.
+    Db(DbError),
+    /// The consumer dropped the stream; nothing to report.
+    Gone,
+}
+
+impl From<DbError> for Failure {
+    fn from(e: DbError) -> Self {
+        Failure::Db(e)
+    }
+}
+
+/// The job's side of the result stream, for the executor.
+#[derive(Debug)]
+pub(super) struct Output {
+    signal: Arc<Signal>,
+}
+
+impl Output {
+    /// Installs the job's progress handler on `conn`; call `finish` when the job is done.
+    pub(super) fn start(conn: &mut Connection, job: &Job) -> Self {
+        let signal = Arc::new(Signal {
+            deadline: job.deadline,
+            tx: job.tx.clone(),
+            cancel: AtomicU8::new(Cancel::None as u8),
+            armed: AtomicBool::new(true),
+        });
+        let watch = Arc::clone(&signal);
+        let handler = move || watch.armed.load(Ordering::Relaxed) && watch.check() != Cancel::None;
+        if let Err(e) = conn.progress_handler(PROGRESS_OPS, Some(handler)) {
+            tracing::warn!(error = %e, "cannot install the SQLite progress handler");
+        }
+        Output { signal }
+    }
+
+    /// Removes the progress handler (and with it the handler's clone of the sender).
+    pub(super) fn finish(self, conn: &mut Connection) {
+        if let Err(e) = conn.progress_handler(0, None::<fn() -> bool>) {
+            tracing::warn!(error = %e, "cannot remove the SQLite progress handler");
+        }
+    }
+
+    /// Sends one event, waiting while the consumer is behind.
+    ///
+    /// # Errors
+    /// `Failure::Gone` when the consumer dropped the stream.
+    pub(super) fn send(&self, event: Event) -> Result<(), Failure> {
+        self.signal
+            .tx
+            .blocking_send(Ok(event))
+            .map_err(|_| Failure::Gone)
+    }
+
+    /// Sends the error that ends the stream (ignored when the consumer is gone).
+    pub(super) fn fail(&self, error: DbError) {
+        let _ = self.signal.tx.blocking_send(Err(Error::Db(error)));
+    }
+
+    /// Stops between statements when the deadline passed or the consumer left.
+    ///
+    /// # Errors
+    /// `57014` for the deadline, `Failure::Gone` for the consumer.
+    pub(super) fn check(&self) -> Result<(), Failure> {
+        match self.signal.check() {
+            Cancel::None => Ok(()),
+            Cancel::Consumer => Err(Failure::Gone),
+            Cancel::Timeout => Err(Failure::Db(DbError::new(
+                SqlState::QUERY_CANCELED,
+                TIMEOUT_MESSAGE,
+            ))),
+        }
+    }
+
+    /// Turns the progress handler on (statements) or off (commit and rollback).
+    pub(super) fn arm(&self, armed: bool) {
+        self.signal.armed.store(armed, Ordering::Relaxed);
+    }
+
+    /// Gives an interrupted statement's error the reason the progress handler recorded.
+    pub(super) fn explain(&self, mut error: DbError) -> DbError {
+        if error.code == SqlState::QUERY_CANCELED {
+            match self.signal.cancel.load(Ordering::Relaxed) {
+                c if c == Cancel::Timeout as u8 => error.message = TIMEOUT_MESSAGE.to_owned(),
+                c if c == Cancel::Consumer as u8 => {
+                    error.message = USER_CANCEL_MESSAGE.to_owned();
+                }
+                _ => {}
+            }
+        }
+        error
+    }
+}

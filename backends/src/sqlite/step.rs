@@ -1,0 +1,209 @@
+//! Runs one plan step: a text of one or more SQLite statements with its parameters.
+//!
+//! Owns preparing the statements of a text, binding parameters by SQLite's own parameter
+//! names, the parameter count check, and streaming each statement's `Columns`, `Rows` and
+//! `Done`. Whether a statement returns rows is what the prepared statement says, never the
+//! text. Must not know about plan modes, transactions or threads.
+
+use rusqlite::fallible_iterator::FallibleIterator;
+use rusqlite::{Batch, Connection};
+use starbase_protocol::{DbError, Params, Placeholder, Row, SqlState, Statement};
+
+use super::convert;
+use super::error::classify;
+use super::job::{Failure, Output};
+use super::split::Piece;
+use crate::result::{BATCH_BYTES, BATCH_ROWS, Event, ExecSummary};
+
+/// A prepared statement and the piece of text it came from.
+type Prepared<'c> = (usize, rusqlite::Statement<'c>);
+
+/// Runs every statement of `step` (already split into `pieces`), in order.
+///
+/// The parameter count is checked against the placeholders of all statements before any
+/// runs when they all prepare up front. When a later statement cannot be prepared yet (it
+/// uses a table an earlier one creates), the rest are prepared as they are reached and the
+/// count is checked at the end, so the caller's transaction must roll it back.
+///
+/// # Errors
+/// `42601 empty query` when the text holds no statement, `22023` for parameters, and any
+/// statement error, with its position relative to the whole text.
+pub(super) fn run_step(
+    conn: &Connection,
+    step: &Statement,
+    pieces: &[Piece<'_>],
+    out: &Output,
+) -> Result<(), Failure> {
+    if pieces.is_empty() {
+        return Err(empty_query().into());
+    }
+    let (prepared, resume_at) = prepare_ahead(conn, pieces)?;
+    if prepared.is_empty() && resume_at.is_none() {
+        return Err(empty_query().into());
+    }
+    let mut used: Vec<(usize, Placeholder)> = Vec::new();
+    for (_, stmt) in &prepared {
+        used.extend(slots(stmt));
+    }
+    if resume_at.is_none() {
+        step.params.check_count(&used)?;
+    }
+    for (piece, stmt) in prepared {
+        run_statement(conn, stmt, &step.params, pieces[piece], out)?;
+    }
+    if let Some(first) = resume_at {
+        for &piece in &pieces[first..] {
+            for stmt in prepare_piece(conn, piece)? {
+                used.extend(slots(&stmt));
+                run_statement(conn, stmt, &step.params, piece, out)?;
+            }
+        }
+        step.params.check_count(&used)?;
+    }
+    Ok(())
+}
+
+/// Prepares the statements of every piece, stopping at the first piece that fails. Returns
+/// the prepared statements and, when one failed, the index of the piece to resume at.
+///
+/// # Errors
+/// The first piece's error: nothing can run before it, so it is the step's error.
+fn prepare_ahead<'c>(
+    conn: &'c Connection,
+    pieces: &[Piece<'_>],
+) -> Result<(Vec<Prepared<'c>>, Option<usize>), DbError> {
+    let mut prepared = Vec::with_capacity(pieces.len());
+    for (i, &piece) in pieces.iter().enumerate() {
+        match prepare_piece(conn, piece) {
+            Ok(stmts) => prepared.extend(stmts.into_iter().map(|s| (i, s))),
+            Err(e) if i == 0 => return Err(e),
+            Err(_) => return Ok((prepared, Some(i))),
+        }
+    }
+    Ok((prepared, None))
+}
+
+/// Prepares the statement(s) of one piece. SQLite decides: normally one, none when the
+/// piece is empty to SQLite, more if it disagrees with the splitter.
+pub(super) fn prepare_piece<'c>(
+    conn: &'c Connection,
+    piece: Piece<'_>,
+) -> Result<Vec<rusqlite::Statement<'c>>, DbError> {
+    let mut batch = Batch::new(conn, piece.text);
+    let mut stmts = Vec::with_capacity(1);
+    loop {
+        match batch.next() {
+            Ok(Some(stmt)) => stmts.push(stmt),
+            Ok(None) => return Ok(stmts),
+            Err(e) => return Err(located(&e, piece)),
+        }
+    }
+}
+
+/// The `(bind index, placeholder)` pairs of a prepared statement, as SQLite numbers them.
+fn slots(stmt: &rusqlite::Statement<'_>) -> Vec<(usize, Placeholder)> {
+    (1..=stmt.parameter_count())
+        .map(|i| (i, Placeholder::from_token(stmt.parameter_name(i))))
+        .collect()
+}
+
+/// Binds, runs and streams one prepared statement.
+fn run_statement(
+    conn: &Connection,
+    mut stmt: rusqlite::Statement<'_>,
+    params: &Params,
+    piece: Piece<'_>,
+    out: &Output,
+) -> Result<(), Failure> {
+    out.check()?;
+    let values = params.bind(&slots(&stmt))?;
+    for (i, value) in values.iter().enumerate() {
+        convert::bind_value(&mut stmt, i + 1, value)?;
+    }
+    let changes_before = conn.total_changes();
+    let rowid_before = conn.last_insert_rowid();
+    let rows_read = stream_rows(&mut stmt, piece, out)?;
+    let rows_written = if conn.total_changes() == changes_before {
+        0
+    } else {
+        conn.changes()
+    };
+    let rowid = conn.last_insert_rowid();
+    out.send(Event::Done(ExecSummary {
+        rows_read,
+        rows_written,
+        last_insert_id: (rows_written > 0 && rowid != rowid_before).then_some(rowid),
+    }))
+}
+
+/// Steps the statement to the end, sending `Columns` and then rows in batches.
+///
+/// Columns are read after the first step: a statement SQLite had to re-prepare (the schema
+/// changed since it was prepared) reports its current columns only then.
+fn stream_rows(
+    stmt: &mut rusqlite::Statement<'_>,
+    piece: Piece<'_>,
+    out: &Output,
+) -> Result<u64, Failure> {
+    let fail = |e: &rusqlite::Error| Failure::Db(out.explain(located(e, piece)));
+    let mut rows = stmt.raw_query();
+    let Some(first) = rows.next().map_err(|e| fail(&e))? else {
+        drop(rows);
+        out.send(Event::Columns(convert::columns(stmt).into()))?;
+        return Ok(0);
+    };
+    let columns = convert::columns(first.as_ref());
+    let width = columns.len();
+    out.send(Event::Columns(columns.into()))?;
+    let mut batch = RowBatch::default();
+    let mut count = 0u64;
+    let mut next = Some(first);
+    while let Some(row) = next {
+        count += 1;
+        if let Some(full) = batch.push(convert::read_row(row, width)?) {
+            out.send(Event::Rows(full))?;
+        }
+        next = rows.next().map_err(|e| fail(&e))?;
+    }
+    if !batch.rows.is_empty() {
+        out.send(Event::Rows(batch.rows))?;
+    }
+    Ok(count)
+}
+
+/// Rows collected until the batch reaches `BATCH_ROWS` rows or about `BATCH_BYTES`.
+#[derive(Default)]
+struct RowBatch {
+    rows: Vec<Row>,
+    bytes: usize,
+}
+
+impl RowBatch {
+    /// Adds a row; returns the batch to send when it is full.
+    fn push(&mut self, row: Row) -> Option<Vec<Row>> {
+        self.bytes += convert::row_size(&row);
+        self.rows.push(row);
+        if self.rows.len() >= BATCH_ROWS || self.bytes >= BATCH_BYTES {
+            self.bytes = 0;
+            Some(std::mem::take(&mut self.rows))
+        } else {
+            None
+        }
+    }
+}
+
+/// Classifies a statement error and makes its position relative to the whole step text.
+fn located(err: &rusqlite::Error, piece: Piece<'_>) -> DbError {
+    let mut error = classify(err);
+    if let Some(position) = error.position {
+        error.position = u32::try_from(piece.char_offset)
+            .ok()
+            .and_then(|offset| position.checked_add(offset));
+    }
+    error
+}
+
+/// `42601`: the text holds no statement at all.
+fn empty_query() -> DbError {
+    DbError::new(SqlState::SYNTAX_ERROR, "empty query")
+}

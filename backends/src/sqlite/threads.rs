@@ -1,0 +1,151 @@
+//! The SQLite threads: opening their connections and their receive loops.
+//!
+//! Owns the writer thread (the only read-write connection) and the reader threads (read-only
+//! connections with `query_only`), the pragmas each connection gets, and forwarding a job a
+//! reader cannot run to the writer. Every thread exits when its channel closes. Must not
+//! know how a plan runs (see `exec`) or anything async beyond the channels.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags};
+use starbase_protocol::{DbError, SqlState};
+
+use super::error::classify;
+use super::exec::{Role, run_job};
+use super::job::Work;
+use crate::error::Error;
+
+/// Jobs waiting for the writer before `execute` waits for room.
+pub(super) const WRITER_QUEUE: usize = 64;
+/// Jobs waiting for a reader before `execute` waits for room.
+pub(super) const READER_QUEUE: usize = 64;
+
+/// What a thread's loop needs besides its connection.
+#[derive(Debug, Clone)]
+pub(super) struct Shared {
+    /// Set by `shutdown`: queued jobs are answered with `Error::Closed` instead of run.
+    pub(super) closing: Arc<AtomicBool>,
+}
+
+/// Opens the read-write connection, creating the file, and sets the database up for one
+/// writer and concurrent readers (WAL).
+pub(super) fn open_writer(path: &Path, busy_timeout: Duration) -> Result<Connection, Error> {
+    let conn = Connection::open(path).map_err(|e| open_error(path, &e))?;
+    let setup = || -> rusqlite::Result<()> {
+        conn.busy_timeout(busy_timeout)?;
+        let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            tracing::warn!(
+                mode,
+                "SQLite did not switch to WAL; readers may wait for writes"
+            );
+        }
+        conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;")?;
+        Ok(())
+    };
+    setup().map_err(|e| open_error(path, &e))?;
+    Ok(conn)
+}
+
+/// Opens a read-only connection to the (existing) database.
+pub(super) fn open_reader(path: &Path, busy_timeout: Duration) -> Result<Connection, Error> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
+        | OpenFlags::SQLITE_OPEN_URI
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(path, flags).map_err(|e| open_error(path, &e))?;
+    let setup = || -> rusqlite::Result<()> {
+        conn.busy_timeout(busy_timeout)?;
+        conn.execute_batch("PRAGMA query_only = 1;")?;
+        Ok(())
+    };
+    setup().map_err(|e| open_error(path, &e))?;
+    Ok(conn)
+}
+
+fn open_error(path: &Path, err: &rusqlite::Error) -> Error {
+    let db = classify(err);
+    Error::Db(DbError {
+        message: format!(
+            "could not open database \"{}\": {}",
+            path.display(),
+            db.message
+        ),
+        ..db
+    })
+}
+
+/// Starts a named thread running `body`.
+pub(super) fn spawn(
+    name: &str,
+    body: impl FnOnce() + Send + 'static,
+) -> Result<JoinHandle<()>, Error> {
+    std::thread::Builder::new()
+        .name(name.to_owned())
+        .spawn(body)
+        .map_err(|e| {
+            Error::Db(DbError::new(
+                SqlState::IO_ERROR,
+                format!("could not start thread {name}: {e}"),
+            ))
+        })
+}
+
+/// The writer's loop: every job runs here, in arrival order.
+pub(super) fn writer_loop(
+    mut conn: Connection,
+    rx: &async_channel::Receiver<Work>,
+    shared: &Shared,
+) {
+    while let Ok(work) = rx.recv_blocking() {
+        match work {
+            Work::Plan(job) if shared.closing.load(Ordering::Acquire) => job.reject(Error::Closed),
+            // The writer never hands a job on.
+            Work::Plan(job) => drop(run_job(&mut conn, Role::Writer, job)),
+            Work::Size(reply) => drop(reply.send(database_size(&conn))),
+        }
+    }
+    tracing::debug!("SQLite writer thread stopped");
+}
+
+/// A reader's loop: read-only jobs; one that turns out to write goes on to the writer.
+pub(super) fn reader_loop(
+    mut conn: Connection,
+    rx: &async_channel::Receiver<Work>,
+    writer: &async_channel::Sender<Work>,
+    shared: &Shared,
+) {
+    while let Ok(work) = rx.recv_blocking() {
+        match work {
+            Work::Plan(job) if shared.closing.load(Ordering::Acquire) => job.reject(Error::Closed),
+            Work::Plan(job) => {
+                if let Some(job) = run_job(&mut conn, Role::Reader, job) {
+                    tracing::debug!(
+                        "read-only plan has a writing statement; handing it to the writer"
+                    );
+                    if let Err(async_channel::SendError(Work::Plan(job))) =
+                        writer.send_blocking(Work::Plan(job))
+                    {
+                        job.reject(Error::Closed);
+                    }
+                }
+            }
+            Work::Size(reply) => drop(reply.send(database_size(&conn))),
+        }
+    }
+    tracing::debug!("SQLite reader thread stopped");
+}
+
+/// `page_count * page_size` of the main database.
+fn database_size(conn: &Connection) -> Result<u64, Error> {
+    let pragma = |name: &str| -> Result<u64, Error> {
+        let value: i64 = conn
+            .query_row(&format!("PRAGMA {name}"), [], |r| r.get(0))
+            .map_err(|e| Error::Db(classify(&e)))?;
+        u64::try_from(value).map_err(|_| Error::Db(DbError::internal(format!("negative {name}"))))
+    };
+    Ok(pragma("page_count")? * pragma("page_size")?)
+}
