@@ -1,6 +1,7 @@
 //! The result stream every backend produces.
 //!
-//! For each statement of a plan, in order: `Columns`, zero or more `Rows` batches, `Done`.
+//! For each step of a plan, `Step(index)`; then for each statement of that step's text, in
+//! order: `Columns`, zero or more `Rows` batches, `Done`.
 //! After the last statement (and its commit, for a transaction) comes `Finished`; a stream
 //! that ends without `Finished` or an `Err` item means the worker died. Errors end the stream.
 //! The channel is bounded: a slow consumer slows the producer, and dropping the stream
@@ -15,6 +16,8 @@ use crate::error::Error;
 /// One item of a result stream.
 #[derive(Debug, Clone)]
 pub enum Event {
+    /// The plan step with this index (0-based) starts; its text may hold several statements.
+    Step(usize),
     /// The columns of the statement that starts now (empty for statements without rows).
     Columns(Arc<[Column]>),
     /// A batch of rows of the current statement.

@@ -396,7 +396,7 @@ async fn values_round_trip() {
             Value::Text("null".into()),
         ]]
     );
-    let Event::Columns(cols) = &events[0] else {
+    let Event::Columns(cols) = &events[1] else {
         panic!("{events:?}")
     };
     assert_eq!(cols[0].source_type.as_deref(), Some("BLOB"));
@@ -434,6 +434,7 @@ async fn dropping_the_stream_cancels_the_query() {
         json!(null),
     );
     let mut rx = db.execute(counting, ExecOptions::default()).await.unwrap();
+    assert!(matches!(rx.recv().await, Some(Ok(Event::Step(0)))));
     assert!(matches!(rx.recv().await, Some(Ok(Event::Columns(_)))));
     drop(rx);
     let events = tokio::time::timeout(HANG_GUARD, async { ok(&db, "SELECT 41").await })
@@ -443,6 +444,7 @@ async fn dropping_the_stream_cancels_the_query() {
 
     let streaming = single(&format!("{INFINITE} SELECT x FROM c"), json!(null));
     let mut rx = db.execute(streaming, ExecOptions::default()).await.unwrap();
+    assert!(matches!(rx.recv().await, Some(Ok(Event::Step(0)))));
     assert!(matches!(rx.recv().await, Some(Ok(Event::Columns(_)))));
     assert!(matches!(rx.recv().await, Some(Ok(Event::Rows(_)))));
     drop(rx);
@@ -510,7 +512,7 @@ async fn large_results_arrive_in_bounded_batches() {
             }
             Event::Done(summary) => assert_eq!(summary.rows_read, 100_000),
             Event::Finished => finished = true,
-            Event::Columns(_) => {}
+            Event::Columns(_) | Event::Step(_) => {}
         }
     }
     assert!(finished);

@@ -39,7 +39,10 @@ impl Params {
         match json {
             None | Some(J::Null) => Ok(Params::None),
             Some(J::Array(items)) => Ok(Params::Positional(
-                items.iter().map(Value::from_json_param).collect::<Result<_, _>>()?,
+                items
+                    .iter()
+                    .map(Value::from_json_param)
+                    .collect::<Result<_, _>>()?,
             )),
             Some(J::Object(map)) => Ok(Params::Named(
                 map.iter()
@@ -303,7 +306,11 @@ mod tests {
             assert_eq!(err.code.as_str(), "22023", "{params}");
         }
         let err = Params::None.check_count(&s).unwrap_err();
-        assert!(err.message.contains("expects 2 parameters, but 0 were"), "{}", err.message);
+        assert!(
+            err.message.contains("expects 2 parameters, but 0 were"),
+            "{}",
+            err.message
+        );
         // no placeholders, some values
         let p = Params::from_json(Some(&json!([1]))).unwrap();
         assert!(p.check_count(&[]).is_err());

@@ -203,8 +203,14 @@ mod tests {
             Value::from_json_param(&json!(9_007_199_254_740_993_i64)).unwrap(),
             Value::Int(9_007_199_254_740_993)
         );
-        assert_eq!(Value::from_json_param(&json!(2.5)).unwrap(), Value::Float(2.5));
-        assert_eq!(Value::from_json_param(&json!("s")).unwrap(), Value::Text("s".into()));
+        assert_eq!(
+            Value::from_json_param(&json!(2.5)).unwrap(),
+            Value::Float(2.5)
+        );
+        assert_eq!(
+            Value::from_json_param(&json!("s")).unwrap(),
+            Value::Text("s".into())
+        );
         assert_eq!(
             Value::from_json_param(&json!([1, 2])).unwrap(),
             Value::Json(json!([1, 2]))

@@ -124,6 +124,7 @@ fn run_transaction(
     }
     control(conn, out, role.begin())?;
     for (i, (step, pieces)) in plan.steps.iter().zip(scripts).enumerate() {
+        out.send(Event::Step(i))?;
         run_step(conn, step, pieces, out).map_err(|f| at_step(f, i, total))?;
     }
     out.check()?;
@@ -146,6 +147,7 @@ fn run_in_order(
         if implicit {
             control(conn, out, role.begin())?;
         }
+        out.send(Event::Step(i))?;
         run_step(conn, step, pieces, out).map_err(|f| at_step(f, i, total))?;
         if implicit {
             out.check()?;

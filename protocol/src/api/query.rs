@@ -40,7 +40,9 @@ impl QueryRequest {
             .ok_or_else(|| DbError::invalid_parameter("request body must be a JSON object"))?;
         if let Some(txn) = obj.get("transaction") {
             let items = txn.as_array().filter(|a| !a.is_empty()).ok_or_else(|| {
-                DbError::invalid_parameter("invalid \"transaction\" field: must be a non-empty array")
+                DbError::invalid_parameter(
+                    "invalid \"transaction\" field: must be a non-empty array",
+                )
             })?;
             let items = items
                 .iter()
@@ -116,8 +118,14 @@ mod tests {
             (json!({"sql": "SELECT 1", "params": "x"}), "\"params\""),
             (json!({"transaction": []}), "non-empty array"),
             (json!({"transaction": {}}), "non-empty array"),
-            (json!({"transaction": [{"sql": "SELECT 1"}, {"sql": ""}]}), "transaction item 2"),
-            (json!({"transaction": [{"sql": "SELECT 1", "params": 1}]}), "transaction item 1"),
+            (
+                json!({"transaction": [{"sql": "SELECT 1"}, {"sql": ""}]}),
+                "transaction item 2",
+            ),
+            (
+                json!({"transaction": [{"sql": "SELECT 1", "params": 1}]}),
+                "transaction item 1",
+            ),
         ];
         for (body, needle) in cases {
             let err = QueryRequest::from_json(&body).unwrap_err();

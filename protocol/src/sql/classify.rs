@@ -16,9 +16,7 @@ pub fn classify(sql: &str) -> StmtKind {
     };
     match first.as_str() {
         "SELECT" | "VALUES" | "TABLE" | "EXPLAIN" | "SHOW" => StmtKind::Read,
-        "INSERT" | "UPDATE" | "DELETE" | "REPLACE" | "UPSERT" | "MERGE" | "COPY" => {
-            StmtKind::Write
-        }
+        "INSERT" | "UPDATE" | "DELETE" | "REPLACE" | "UPSERT" | "MERGE" | "COPY" => StmtKind::Write,
         "CREATE" | "ALTER" | "DROP" | "TRUNCATE" | "REINDEX" | "COMMENT" | "RENAME" => {
             StmtKind::Ddl
         }
@@ -164,7 +162,10 @@ mod tests {
             ("VALUES (1)", Read),
             ("EXPLAIN QUERY PLAN SELECT 1", Read),
             ("WITH x AS (SELECT 1) SELECT * FROM x", Read),
-            ("WITH RECURSIVE c(n) AS (VALUES(1) UNION ALL SELECT n+1 FROM c) SELECT n FROM c", Read),
+            (
+                "WITH RECURSIVE c(n) AS (VALUES(1) UNION ALL SELECT n+1 FROM c) SELECT n FROM c",
+                Read,
+            ),
             ("WITH x AS (SELECT 1) INSERT INTO t SELECT * FROM x", Write),
             ("WITH \"select\" AS (SELECT 1) DELETE FROM t", Write),
             ("INSERT INTO t VALUES (1) RETURNING id", Write),
@@ -182,7 +183,10 @@ mod tests {
             ("END", Transaction(TxnControl::Commit)),
             ("ROLLBACK", Transaction(TxnControl::Rollback)),
             ("ROLLBACK TO sp", Transaction(TxnControl::Savepoint)),
-            ("ROLLBACK TRANSACTION TO SAVEPOINT sp", Transaction(TxnControl::Savepoint)),
+            (
+                "ROLLBACK TRANSACTION TO SAVEPOINT sp",
+                Transaction(TxnControl::Savepoint),
+            ),
             ("SAVEPOINT sp", Transaction(TxnControl::Savepoint)),
             ("RELEASE sp", Transaction(TxnControl::Savepoint)),
             ("PRAGMA table_info(t)", Other),
@@ -198,7 +202,17 @@ mod tests {
 
     #[test]
     fn never_panics_on_odd_input() {
-        for sql in ["'unterminated", "/* open", "\"", "[x", "((((", "))))", "WITH", "é SELECT", "\0"] {
+        for sql in [
+            "'unterminated",
+            "/* open",
+            "\"",
+            "[x",
+            "((((",
+            "))))",
+            "WITH",
+            "é SELECT",
+            "\0",
+        ] {
             let _ = classify(sql);
         }
     }

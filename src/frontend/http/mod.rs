@@ -1,0 +1,123 @@
+//! The HTTP frontend: StarbaseDB's HTTP API on axum.
+//!
+//! Owns the router, shared request state, CORS (spec §3.2) and bearer authentication.
+//! Must not know backend or driver types: it talks to the engine with plans and result streams.
+
+mod body;
+pub mod error;
+mod query;
+pub mod render;
+mod source;
+mod status;
+
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use starbase_protocol::{DbError, SqlState};
+
+use crate::auth::Authenticator;
+use crate::engine::Engine;
+use error::ApiError;
+use render::ResponseLimits;
+
+/// HTTP limits.
+#[derive(Debug, Clone, Copy)]
+pub struct HttpLimits {
+    /// Maximum request body size in bytes.
+    pub max_request_bytes: usize,
+    /// Response size and row limits.
+    pub response: ResponseLimits,
+}
+
+/// State shared by every HTTP handler.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    /// Runs plans.
+    pub engine: Engine,
+    /// Checks tokens.
+    pub auth: Authenticator,
+    /// Request and response limits.
+    pub limits: HttpLimits,
+}
+
+/// The complete HTTP router.
+pub fn router(state: AppState) -> Router {
+    let authenticated = Router::new()
+        .route("/query", post(query::handle_query))
+        .route("/query/raw", post(query::handle_query_raw))
+        .route("/status/database", get(status::handle_status_database))
+        .fallback(handle_not_found)
+        .layer(middleware::from_fn_with_state(state.clone(), authenticate));
+    Router::new()
+        .route("/healthz", get(status::handle_healthz))
+        .merge(authenticated)
+        .method_not_allowed_fallback(handle_method_not_allowed)
+        .layer(middleware::from_fn(cors))
+        .with_state(state)
+}
+
+/// Answers every `OPTIONS` request before authentication and adds the CORS headers to every
+/// other response, exactly as StarbaseDB does.
+async fn cors(request: Request, next: Next) -> Response {
+    let mut response = if request.method() == Method::OPTIONS {
+        StatusCode::NO_CONTENT.into_response()
+    } else {
+        next.run(request).await
+    };
+    let headers = response.headers_mut();
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_METHODS,
+        HeaderValue::from_static("GET, POST, PATCH, PUT, DELETE, OPTIONS"),
+    );
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_HEADERS,
+        HeaderValue::from_static("Authorization, Content-Type, X-Starbase-Source, X-Data-Source"),
+    );
+    headers.insert(
+        header::ACCESS_CONTROL_MAX_AGE,
+        HeaderValue::from_static("86400"),
+    );
+    response
+}
+
+/// Bearer authentication; the principal is handed to handlers as a request extension.
+async fn authenticate(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+    let header = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    match state.auth.authenticate_bearer(header) {
+        Ok(principal) => {
+            request.extensions_mut().insert(principal);
+            next.run(request).await
+        }
+        Err(e) => {
+            let mut response = ApiError::new(e).into_response();
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            response
+        }
+    }
+}
+
+async fn handle_not_found() -> ApiError {
+    ApiError::with_status(
+        StatusCode::NOT_FOUND,
+        DbError::new(SqlState::UNDEFINED_OBJECT, "not found"),
+    )
+}
+
+async fn handle_method_not_allowed() -> ApiError {
+    ApiError::with_status(
+        StatusCode::METHOD_NOT_ALLOWED,
+        DbError::new(SqlState::FEATURE_NOT_SUPPORTED, "method not allowed"),
+    )
+}

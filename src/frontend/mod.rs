@@ -1,0 +1,4 @@
+//! Frontends: the protocols clients speak. Each turns requests into plans for the engine and
+//! renders results and errors in its own encoding. They must not know backend or driver types.
+
+pub mod http;

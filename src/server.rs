@@ -1,0 +1,101 @@
+//! Binds the listeners, builds the shared state, serves until shutdown, then drains.
+//!
+//! Owns the process lifecycle: listeners are bound before anything is spawned (so tests can
+//! use port 0 and read the address), every task is owned, and shutdown stops accepting,
+//! finishes in-flight requests and stops the database threads. Must not know request details.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use starbase_backends::sqlite::{SqliteBackend, SqliteConfig};
+use starbase_protocol::DbError;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::auth::Authenticator;
+use crate::config::Config;
+use crate::engine::Engine;
+use crate::error::Error;
+use crate::frontend::http::{self, AppState, HttpLimits, render::ResponseLimits};
+
+/// File name of the embedded database inside the data directory.
+pub const DATABASE_FILE: &str = "starbase.sqlite";
+
+/// A gateway with its listeners bound, ready to serve.
+#[derive(Debug)]
+pub struct Server {
+    http_listener: TcpListener,
+    http_addr: SocketAddr,
+    state: AppState,
+}
+
+impl Server {
+    /// Opens the database and binds the listeners; nothing is served until [`Server::serve`].
+    ///
+    /// # Errors
+    /// `58030` when the data directory, database or a listener cannot be opened; `22023`
+    /// when no admin token is configured (call `config::ensure_admin_token` first).
+    pub async fn bind(config: &Config) -> Result<Self, Error> {
+        let admin = config
+            .admin_token
+            .clone()
+            .ok_or_else(|| DbError::invalid_parameter("no admin token configured"))?;
+        std::fs::create_dir_all(&config.data_dir).map_err(|e| {
+            Error::io(
+                format!("creating data directory {}", config.data_dir.display()),
+                e,
+            )
+        })?;
+        let sqlite = SqliteBackend::open(SqliteConfig {
+            path: config.data_dir.join(DATABASE_FILE),
+            readers: config.sqlite_readers,
+            busy_timeout: Duration::from_secs(5),
+        })?;
+        let http_listener = TcpListener::bind(config.http_listen)
+            .await
+            .map_err(|e| Error::io(format!("binding HTTP listener {}", config.http_listen), e))?;
+        let http_addr = http_listener
+            .local_addr()
+            .map_err(|e| Error::io("reading HTTP listener address", e))?;
+        let state = AppState {
+            engine: Engine::new(sqlite, config.statement_timeout),
+            auth: Authenticator::new(admin, config.client_token.clone()),
+            limits: HttpLimits {
+                max_request_bytes: config.max_request_bytes,
+                response: ResponseLimits {
+                    max_bytes: config.max_response_bytes,
+                    max_rows: config.max_response_rows,
+                },
+            },
+        };
+        Ok(Self {
+            http_listener,
+            http_addr,
+            state,
+        })
+    }
+
+    /// The bound HTTP address (useful with port 0).
+    #[must_use]
+    pub fn http_addr(&self) -> SocketAddr {
+        self.http_addr
+    }
+
+    /// Serves until `shutdown` is cancelled, then drains in-flight requests and stops the
+    /// database threads.
+    ///
+    /// # Errors
+    /// `58030` when the HTTP server fails.
+    pub async fn serve(self, shutdown: CancellationToken) -> Result<(), Error> {
+        let engine = self.state.engine.clone();
+        tracing::info!(http = %self.http_addr, "starbase serving");
+        let app = http::router(self.state);
+        let result = axum::serve(self.http_listener, app)
+            .with_graceful_shutdown(shutdown.cancelled_owned())
+            .await
+            .map_err(|e| Error::io("serving HTTP", e));
+        engine.shutdown().await;
+        tracing::info!("starbase stopped");
+        result
+    }
+}

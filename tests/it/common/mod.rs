@@ -1,0 +1,101 @@
+//! `TestGateway`: a real gateway on 127.0.0.1 port 0 with its own temporary data directory.
+
+use std::net::SocketAddr;
+
+use serde_json::Value;
+use starbase::config::{Config, Secret};
+use tempfile::TempDir;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+pub const ADMIN: &str = "test-admin-token";
+pub const CLIENT: &str = "test-client-token";
+
+pub struct TestGateway {
+    pub http: SocketAddr,
+    pub client: reqwest::Client,
+    shutdown: CancellationToken,
+    task: Option<JoinHandle<Result<(), starbase::Error>>>,
+    _dir: TempDir,
+}
+
+impl TestGateway {
+    pub async fn start() -> Self {
+        Self::start_with(|_| {}).await
+    }
+
+    pub async fn start_with(adjust: impl FnOnce(&mut Config)) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = Config::for_tests(dir.path());
+        config.admin_token = Some(Secret::new(ADMIN.into()));
+        config.client_token = Some(Secret::new(CLIENT.into()));
+        adjust(&mut config);
+        let server = starbase::Server::bind(&config).await.unwrap();
+        let http = server.http_addr();
+        let shutdown = CancellationToken::new();
+        let task = tokio::spawn(server.serve(shutdown.clone()));
+        Self {
+            http,
+            client: reqwest::Client::new(),
+            shutdown,
+            task: Some(task),
+            _dir: dir,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.http, path)
+    }
+
+    /// POSTs a JSON body to `path` as admin; returns status and parsed body.
+    pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        self.post_as(ADMIN, path, body).await
+    }
+
+    pub async fn post_as(&self, token: &str, path: &str, body: Value) -> (u16, Value) {
+        let response = self
+            .client
+            .post(self.url(path))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap())
+    }
+
+    /// Runs one statement through `/query` and returns the `result` (panics on error).
+    pub async fn query(&self, sql: &str, params: Value) -> Value {
+        let (status, body) = self
+            .post("/query", serde_json::json!({"sql": sql, "params": params}))
+            .await;
+        assert_eq!(status, 200, "{sql}: {body}");
+        body["result"].clone()
+    }
+
+    pub async fn stop(mut self) {
+        self.shutdown.cancel();
+        if let Some(task) = self.task.take() {
+            task.await.unwrap().unwrap();
+        }
+    }
+}
+
+impl Drop for TestGateway {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+/// Asserts an error body: status, SQLSTATE, and a message fragment.
+pub fn assert_error(status: u16, body: &Value, want_status: u16, want_code: &str, fragment: &str) {
+    assert_eq!(status, want_status, "{body}");
+    assert_eq!(body["code"], want_code, "{body}");
+    let message = body["error"].as_str().expect("error message");
+    assert!(
+        message.to_lowercase().contains(&fragment.to_lowercase()),
+        "message {message:?} lacks {fragment:?}"
+    );
+    assert!(body.get("result").is_none(), "{body}");
+}

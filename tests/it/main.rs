@@ -1,0 +1,7 @@
+//! End-to-end tests: the real gateway on port 0, driven by real clients.
+#![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
+
+mod common;
+mod http_errors;
+mod http_misc;
+mod http_query;
