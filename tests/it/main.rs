@@ -1,7 +1,9 @@
 //! End-to-end tests: the real gateway on port 0, driven by real clients.
 #![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
 
+mod binary;
 mod common;
 mod http_errors;
 mod http_misc;
 mod http_query;
+mod readme;
