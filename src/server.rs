@@ -40,17 +40,23 @@ impl Server {
             .admin_token
             .clone()
             .ok_or_else(|| DbError::invalid_parameter("no admin token configured"))?;
-        std::fs::create_dir_all(&config.data_dir).map_err(|e| {
-            Error::io(
-                format!("creating data directory {}", config.data_dir.display()),
-                e,
-            )
-        })?;
-        let sqlite = SqliteBackend::open(SqliteConfig {
+        tokio::fs::create_dir_all(&config.data_dir)
+            .await
+            .map_err(|e| {
+                Error::io(
+                    format!("creating data directory {}", config.data_dir.display()),
+                    e,
+                )
+            })?;
+        let sqlite_config = SqliteConfig {
             path: config.data_dir.join(DATABASE_FILE),
             readers: config.sqlite_readers,
             busy_timeout: Duration::from_secs(5),
-        })?;
+        };
+        // Opening runs SQLite (WAL setup, recovery): keep it off the async workers.
+        let sqlite = tokio::task::spawn_blocking(move || SqliteBackend::open(sqlite_config))
+            .await
+            .map_err(|e| Error::io("opening the database", std::io::Error::other(e)))??;
         let http_listener = TcpListener::bind(config.http_listen)
             .await
             .map_err(|e| Error::io(format!("binding HTTP listener {}", config.http_listen), e))?;
