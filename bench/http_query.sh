@@ -55,7 +55,7 @@ wait_http() {
 
 mkdir -p "$work/data"
 DB="$work/data/starbase.sqlite"
-sqlite3 "$DB" <<SQL
+sqlite3 "$DB" >/dev/null <<SQL
 PRAGMA journal_mode=WAL;
 CREATE TABLE kv (id INTEGER PRIMARY KEY, name TEXT NOT NULL, value REAL);
 WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < $ROWS)

@@ -1,7 +1,8 @@
 //! Command-line interface: `starbase serve` and `starbase check-config`.
 //!
-//! Owns the flags. Every flag is optional here so that configuration layering (defaults →
-//! file → env → flags) happens in one place, `config::Config::load`. Must not read the env.
+//! Owns the subcommands and their flags. Every flag is an `Option` with no clap default, so
+//! that layering (defaults → file → env → flags) happens in one place, `Config::load`, which
+//! also parses and validates the values. Must not read the environment or know the defaults.
 
 use std::path::PathBuf;
 
@@ -21,48 +22,120 @@ pub struct Cli {
 pub enum Command {
     /// Run the gateway.
     Serve(CliArgs),
-    /// Validate the configuration and print it with secrets masked.
+    /// Validate the configuration, print it with secrets masked, and exit.
     CheckConfig(CliArgs),
 }
 
-/// Flags shared by every subcommand; each also exists as a `STARBASE_*` variable and a key in
-/// the configuration file.
+impl Command {
+    /// The flags given to the subcommand.
+    #[must_use]
+    pub fn args(&self) -> &CliArgs {
+        match self {
+            Command::Serve(args) | Command::CheckConfig(args) => args,
+        }
+    }
+}
+
+/// Flags shared by every subcommand. Each also exists as a `STARBASE_*` variable and as a key
+/// in the configuration file; a flag wins over both.
 #[derive(Debug, Clone, Default, Args)]
 pub struct CliArgs {
-    /// Configuration file (TOML) [env: STARBASE_CONFIG].
+    /// Configuration file (TOML) [env: STARBASE_CONFIG]
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// Directory for the database and the gateway's state [default: ./data].
+    /// Directory for the database and the gateway's state [default: ./data]
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
-    /// HTTP API address [default: 127.0.0.1:8787].
+    /// HTTP API address [default: 127.0.0.1:8787]
     #[arg(long, value_name = "ADDR")]
     pub http_listen: Option<String>,
-    /// PostgreSQL-wire address [default: 127.0.0.1:5433].
+    /// PostgreSQL-wire address [default: 127.0.0.1:5433]
     #[arg(long, value_name = "ADDR")]
     pub pg_listen: Option<String>,
-    /// Admin bearer token [env: STARBASE_ADMIN_TOKEN, ADMIN_AUTHORIZATION_TOKEN].
+    /// Admin bearer token; prefer the environment, flags show in `ps` [env:
+    /// STARBASE_ADMIN_TOKEN, ADMIN_AUTHORIZATION_TOKEN] [default: generated into DIR/admin_token]
     #[arg(long, value_name = "TOKEN")]
     pub admin_token: Option<String>,
-    /// Client bearer token [env: STARBASE_CLIENT_TOKEN, CLIENT_AUTHORIZATION_TOKEN].
+    /// Client bearer token; prefer the environment, flags show in `ps` [env:
+    /// STARBASE_CLIENT_TOKEN, CLIENT_AUTHORIZATION_TOKEN]
     #[arg(long, value_name = "TOKEN")]
     pub client_token: Option<String>,
-    /// Largest accepted request body, e.g. `10MiB` [default: 10MiB].
+    /// Largest accepted request body, e.g. `10MiB`, `512KiB`, `1048576` [default: 10MiB]
     #[arg(long, value_name = "SIZE")]
     pub max_request_bytes: Option<String>,
-    /// Largest HTTP query response body [default: 32MiB].
+    /// Largest HTTP query response body [default: 32MiB]
     #[arg(long, value_name = "SIZE")]
     pub max_response_bytes: Option<String>,
-    /// Most rows in one HTTP query response [default: 100000].
+    /// Most rows in one HTTP query response [default: 100000]
     #[arg(long, value_name = "N")]
     pub max_response_rows: Option<String>,
-    /// Statement timeout, e.g. `30s`; `0` disables [default: 30s].
+    /// Statement timeout, e.g. `30s`, `500ms`; `0` disables [default: 30s]
     #[arg(long, value_name = "DURATION")]
     pub statement_timeout: Option<String>,
-    /// Number of read-only SQLite connections [default: 4].
+    /// Number of read-only SQLite connections [default: 4]
     #[arg(long, value_name = "N")]
     pub sqlite_readers: Option<String>,
-    /// Log filter, e.g. `info` or `starbase=debug` [default: info].
+    /// Log filter, e.g. `info` or `starbase=debug,info` [default: info]
     #[arg(long, value_name = "FILTER")]
     pub log: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory as _;
+
+    use super::*;
+
+    #[test]
+    fn definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn both_subcommands_take_every_flag() {
+        for sub in ["serve", "check-config"] {
+            let cli = Cli::try_parse_from([
+                "starbase",
+                sub,
+                "--config",
+                "s.toml",
+                "--data-dir",
+                "/d",
+                "--http-listen",
+                "0.0.0.0:1",
+                "--pg-listen",
+                "0.0.0.0:2",
+                "--admin-token",
+                "a",
+                "--client-token",
+                "c",
+                "--max-request-bytes",
+                "1MiB",
+                "--max-response-bytes",
+                "2MiB",
+                "--max-response-rows",
+                "3",
+                "--statement-timeout",
+                "4s",
+                "--sqlite-readers",
+                "5",
+                "--log",
+                "debug",
+            ])
+            .unwrap();
+            let a = cli.command.args();
+            assert_eq!(a.config, Some(PathBuf::from("s.toml")));
+            assert_eq!(a.data_dir, Some(PathBuf::from("/d")));
+            assert_eq!(a.http_listen.as_deref(), Some("0.0.0.0:1"));
+            assert_eq!(a.admin_token.as_deref(), Some("a"));
+            assert_eq!(a.max_response_rows.as_deref(), Some("3"));
+            assert_eq!(a.statement_timeout.as_deref(), Some("4s"));
+            assert_eq!(a.log.as_deref(), Some("debug"));
+        }
+        let cli = Cli::try_parse_from(["starbase", "check-config"]).unwrap();
+        assert!(matches!(cli.command, Command::CheckConfig(_)));
+        assert!(cli.command.args().http_listen.is_none(), "no clap defaults");
+        assert!(Cli::try_parse_from(["starbase", "serve", "--bogus"]).is_err());
+        assert!(Cli::try_parse_from(["starbase"]).is_err());
+    }
 }

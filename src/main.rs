@@ -12,6 +12,9 @@ fn main() -> ExitCode {
     let env = |name: &str| std::env::var(name).ok();
     let result = match cli.command {
         Command::CheckConfig(args) => Config::load(&args, &env).map(|config| {
+            for warning in config.warnings() {
+                let _ = writeln!(std::io::stderr(), "starbase: warning: {warning}");
+            }
             let _ = std::io::stdout().write_all(config.render_masked().as_bytes());
         }),
         Command::Serve(args) => Config::load(&args, &env).map(serve),
@@ -27,6 +30,9 @@ fn main() -> ExitCode {
 
 fn serve(mut config: Config) {
     starbase::telemetry::init(&config.log);
+    for warning in config.warnings() {
+        tracing::warn!("{warning}");
+    }
     match ensure_admin_token(&mut config) {
         Ok(Some(token)) => {
             // Printed once, on the start that generated it; later starts read the file.

@@ -7,6 +7,7 @@
 //! The channel is bounded: a slow consumer slows the producer, and dropping the stream
 //! cancels the running statement (and rolls back an open transaction).
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 use starbase_protocol::{Column, Row};
@@ -39,12 +40,48 @@ pub struct ExecSummary {
     pub last_insert_id: Option<i64>,
 }
 
+/// Several events sent at once: a small result (columns, rows, summary, end) crosses the
+/// channel in one message instead of one per event.
+pub type Chunk = Vec<Result<Event, Error>>;
+
+/// The producing side of a result stream.
+pub type EventSender = tokio::sync::mpsc::Sender<Chunk>;
+
 /// A bounded stream of result events; see the module docs for the order.
-pub type ResultStream = tokio::sync::mpsc::Receiver<Result<Event, Error>>;
+#[derive(Debug)]
+pub struct ResultStream {
+    rx: tokio::sync::mpsc::Receiver<Chunk>,
+    ready: VecDeque<Result<Event, Error>>,
+}
+
+impl ResultStream {
+    /// A stream and its sender; the channel holds at most `depth` chunks.
+    #[must_use]
+    pub fn channel(depth: usize) -> (EventSender, ResultStream) {
+        let (tx, rx) = tokio::sync::mpsc::channel(depth);
+        (
+            tx,
+            ResultStream {
+                rx,
+                ready: VecDeque::new(),
+            },
+        )
+    }
+
+    /// The next event; `None` once the producer is done (after `Finished` or an error).
+    pub async fn recv(&mut self) -> Option<Result<Event, Error>> {
+        loop {
+            if let Some(event) = self.ready.pop_front() {
+                return Some(event);
+            }
+            self.ready.extend(self.rx.recv().await?);
+        }
+    }
+}
 
 /// Target number of rows per `Rows` batch.
 pub const BATCH_ROWS: usize = 256;
 /// Target encoded size of a `Rows` batch, in bytes (approximate).
 pub const BATCH_BYTES: usize = 64 * 1024;
-/// Depth of the result channel, in events.
+/// Depth of the result channel, in chunks.
 pub const CHANNEL_DEPTH: usize = 8;

@@ -1,39 +1,70 @@
 //! Renders the effective configuration as TOML with secrets masked (`starbase check-config`).
+//!
+//! Owns the output format: valid TOML using the file's keys, so the output (minus the masked
+//! tokens) can be saved as a `starbase.toml`. Must never write a secret's value.
 
 use std::fmt::Write as _;
 
-use super::Config;
+use super::{ADMIN_TOKEN_FILE, Config, Secret};
 
-pub(super) fn masked(config: &Config) -> String {
-    let mut out = String::new();
+pub(super) fn masked(c: &Config) -> String {
+    let mut out = String::from("# effective starbase configuration; secrets are masked\n");
     let quoted = |s: &str| toml::Value::String(s.to_owned()).to_string();
-    let secret = |s: &Option<super::Secret>| match s {
-        Some(_) => "\"***\"".to_owned(),
-        None => "\"\" # not set".to_owned(),
-    };
-    let timeout = config.statement_timeout.map_or_else(
-        || "0".to_owned(),
-        |d| humantime::format_duration(d).to_string(),
+    let admin_absent = format!(
+        "`starbase serve` reads or generates {}",
+        c.data_dir.join(ADMIN_TOKEN_FILE).display()
     );
-    // Writing to a String cannot fail.
-    let _ = writeln!(
-        out,
-        "data_dir = {}",
-        quoted(&config.data_dir.display().to_string())
+    let timeout = c.statement_timeout.map_or_else(
+        || "\"0\" # disabled".to_owned(),
+        |d| quoted(&humantime::format_duration(d).to_string()),
     );
-    let _ = writeln!(
-        out,
-        "http_listen = {}",
-        quoted(&config.http_listen.to_string())
-    );
-    let _ = writeln!(out, "pg_listen = {}", quoted(&config.pg_listen.to_string()));
-    let _ = writeln!(out, "admin_token = {}", secret(&config.admin_token));
-    let _ = writeln!(out, "client_token = {}", secret(&config.client_token));
-    let _ = writeln!(out, "max_request_bytes = {}", config.max_request_bytes);
-    let _ = writeln!(out, "max_response_bytes = {}", config.max_response_bytes);
-    let _ = writeln!(out, "max_response_rows = {}", config.max_response_rows);
-    let _ = writeln!(out, "statement_timeout = {}", quoted(&timeout));
-    let _ = writeln!(out, "sqlite_readers = {}", config.sqlite_readers);
-    let _ = writeln!(out, "log = {}", quoted(&config.log));
+    let lines = [
+        ("data_dir", quoted(&c.data_dir.to_string_lossy())),
+        ("http_listen", quoted(&c.http_listen.to_string())),
+        ("pg_listen", quoted(&c.pg_listen.to_string())),
+        ("admin_token", secret(c.admin_token.as_ref(), &admin_absent)),
+        (
+            "client_token",
+            secret(c.client_token.as_ref(), "no client role"),
+        ),
+        ("max_request_bytes", size(c.max_request_bytes)),
+        ("max_response_bytes", size(c.max_response_bytes)),
+        ("max_response_rows", c.max_response_rows.to_string()),
+        ("statement_timeout", timeout),
+        ("sqlite_readers", c.sqlite_readers.to_string()),
+        ("log", quoted(&c.log)),
+    ];
+    for (key, value) in lines {
+        // Writing to a String cannot fail.
+        let _ = match value.strip_prefix('#') {
+            Some(why) => writeln!(out, "# {key} = (not set;{why})"),
+            None => writeln!(out, "{key} = {value}"),
+        };
+    }
     out
+}
+
+/// `"***"`, or (marked by a leading `#`) what happens without one.
+fn secret(value: Option<&Secret>, absent: &str) -> String {
+    match value {
+        Some(_) => "\"***\"".to_owned(),
+        None => format!("# {absent}"),
+    }
+}
+
+/// Bytes as an integer (exact, and what scripts grep for) with a readable form beside it.
+fn size(bytes: usize) -> String {
+    const UNITS: [(&str, usize); 4] = [
+        ("GiB", 1 << 30),
+        ("MiB", 1 << 20),
+        ("KiB", 1 << 10),
+        ("KB", 1000),
+    ];
+    UNITS
+        .iter()
+        .find(|(_, unit)| bytes >= *unit && bytes.is_multiple_of(*unit))
+        .map_or_else(
+            || bytes.to_string(),
+            |(name, unit)| format!("{bytes} # {}{name}", bytes / unit),
+        )
 }

@@ -64,7 +64,7 @@ fn confirm_read_only(conn: &Connection, scripts: &[Vec<Piece<'_>>]) -> bool {
     scripts.iter().flatten().all(|&piece| {
         classify_text(piece.text) == StmtKind::Read
             && match prepare_piece(conn, piece) {
-                Ok(stmts) => stmts.iter().all(rusqlite::Statement::readonly),
+                Ok(stmts) => stmts.iter().all(|s| s.readonly()),
                 // The reader reports the error itself, as the writer would.
                 Err(_) => true,
             }

@@ -6,12 +6,13 @@
 //! plan is executed or which thread runs it.
 
 use std::sync::Arc;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
 use starbase_protocol::{DbError, Plan, SqlState};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 
 use crate::error::Error;
 use crate::result::Event;
@@ -24,8 +25,11 @@ pub(super) const TIMEOUT_MESSAGE: &str = "canceling statement due to statement t
 /// Message of a statement stopped because its consumer went away (PostgreSQL's wording).
 pub(super) const USER_CANCEL_MESSAGE: &str = "canceling statement due to user request";
 
-/// Sending half of a result stream.
-pub(super) type EventSender = mpsc::Sender<Result<Event, Error>>;
+pub(super) use crate::result::EventSender;
+
+/// Buffered events are sent by the progress handler once they have waited this long, so a
+/// statement that runs long after producing its columns does not hide them.
+const FLUSH_AFTER: Duration = Duration::from_millis(5);
 
 /// What a SQLite thread can be asked to do.
 #[derive(Debug)]
@@ -48,7 +52,7 @@ impl Job {
     /// Answers a job that will not run (the backend is shutting down).
     pub(super) fn reject(self, error: Error) {
         // The consumer may be gone already; nobody else to tell.
-        let _ = self.tx.try_send(Err(error));
+        let _ = self.tx.try_send(vec![Err(error)]);
     }
 }
 
@@ -69,6 +73,27 @@ struct Signal {
     cancel: AtomicU8,
     /// Off while the executor runs `COMMIT`/`ROLLBACK`, which must not be interrupted.
     armed: AtomicBool,
+    /// Events not sent yet, and since when the oldest has waited. Only the job's thread
+    /// touches it (the executor and the progress handler), so the lock is never contended.
+    pending: Mutex<Pending>,
+}
+
+#[derive(Debug, Default)]
+struct Pending {
+    events: Vec<Result<Event, Error>>,
+    since: Option<Instant>,
+}
+
+impl Pending {
+    fn push(&mut self, event: Result<Event, Error>) {
+        self.since.get_or_insert_with(Instant::now);
+        self.events.push(event);
+    }
+
+    fn take(&mut self) -> Vec<Result<Event, Error>> {
+        self.since = None;
+        std::mem::take(&mut self.events)
+    }
 }
 
 impl Signal {
@@ -83,6 +108,28 @@ impl Signal {
         };
         self.cancel.store(cancel as u8, Ordering::Relaxed);
         cancel
+    }
+
+    fn pending(&self) -> std::sync::MutexGuard<'_, Pending> {
+        self.pending
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// From the progress handler: sends events that have waited too long, without blocking
+    /// (a full channel just leaves them for the next try).
+    fn flush_stale(&self) {
+        let mut pending = self.pending();
+        if pending.since.is_some_and(|t| t.elapsed() >= FLUSH_AFTER) {
+            let events = pending.take();
+            if let Err(tokio::sync::mpsc::error::TrySendError::Full(events)) =
+                self.tx.try_send(events)
+            {
+                for event in events {
+                    pending.push(event);
+                }
+            }
+        }
     }
 }
 
@@ -115,9 +162,13 @@ impl Output {
             tx: job.tx.clone(),
             cancel: AtomicU8::new(Cancel::None as u8),
             armed: AtomicBool::new(true),
+            pending: Mutex::new(Pending::default()),
         });
         let watch = Arc::clone(&signal);
-        let handler = move || watch.armed.load(Ordering::Relaxed) && watch.check() != Cancel::None;
+        let handler = move || {
+            watch.flush_stale();
+            watch.armed.load(Ordering::Relaxed) && watch.check() != Cancel::None
+        };
         if let Err(e) = conn.progress_handler(PROGRESS_OPS, Some(handler)) {
             tracing::warn!(error = %e, "cannot install the SQLite progress handler");
         }
@@ -131,20 +182,43 @@ impl Output {
         }
     }
 
-    /// Sends one event, waiting while the consumer is behind.
+    /// Queues one event. A full row batch and the end of the stream are sent at once
+    /// (waiting while the consumer is behind); other events travel with them.
     ///
     /// # Errors
     /// `Failure::Gone` when the consumer dropped the stream.
     pub(super) fn send(&self, event: Event) -> Result<(), Failure> {
+        let flush = matches!(event, Event::Finished);
+        self.signal.pending().push(Ok(event));
+        if flush { self.flush() } else { Ok(()) }
+    }
+
+    /// Queues a full batch of rows and sends everything queued.
+    ///
+    /// # Errors
+    /// `Failure::Gone` when the consumer dropped the stream.
+    pub(super) fn send_batch(&self, rows: Vec<starbase_protocol::Row>) -> Result<(), Failure> {
+        self.signal.pending().push(Ok(Event::Rows(rows)));
+        self.flush()
+    }
+
+    /// Sends everything queued, waiting while the consumer is behind.
+    fn flush(&self) -> Result<(), Failure> {
+        let events = self.signal.pending().take();
+        if events.is_empty() {
+            return Ok(());
+        }
         self.signal
             .tx
-            .blocking_send(Ok(event))
+            .blocking_send(events)
             .map_err(|_| Failure::Gone)
     }
 
-    /// Sends the error that ends the stream (ignored when the consumer is gone).
+    /// Sends what is queued and the error that ends the stream (ignored when the consumer is
+    /// gone).
     pub(super) fn fail(&self, error: DbError) {
-        let _ = self.signal.tx.blocking_send(Err(Error::Db(error)));
+        self.signal.pending().push(Err(Error::Db(error)));
+        let _ = self.flush();
     }
 
     /// Stops between statements when the deadline passed or the consumer left.

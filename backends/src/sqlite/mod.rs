@@ -29,7 +29,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use starbase_protocol::Plan;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 
 use self::job::{Job, Work};
 use self::threads::{READER_QUEUE, Shared, WRITER_QUEUE};
@@ -166,7 +166,7 @@ impl SqliteBackend {
             Some(readers) if plan.is_read_only() => readers,
             _ => &self.inner.writer,
         };
-        let (tx, rx) = mpsc::channel(CHANNEL_DEPTH);
+        let (tx, rx) = ResultStream::channel(CHANNEL_DEPTH);
         self.submit(queue, Work::Plan(Job { plan, deadline, tx }))
             .await?;
         Ok(rx)

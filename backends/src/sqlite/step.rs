@@ -6,7 +6,9 @@
 //! text. Must not know about plan modes, transactions or threads.
 
 use rusqlite::fallible_iterator::FallibleIterator;
-use rusqlite::{Batch, Connection};
+use std::ops::{Deref, DerefMut};
+
+use rusqlite::{Batch, CachedStatement, Connection};
 use starbase_protocol::{DbError, Params, Placeholder, Row, SqlState, Statement};
 
 use super::convert;
@@ -16,7 +18,36 @@ use super::split::Piece;
 use crate::result::{BATCH_BYTES, BATCH_ROWS, Event, ExecSummary};
 
 /// A prepared statement and the piece of text it came from.
-type Prepared<'c> = (usize, rusqlite::Statement<'c>);
+type Prepared<'c> = (usize, Stmt<'c>);
+
+/// A prepared statement, from the connection's statement cache when its text is exactly one
+/// statement (the common case), or freshly prepared from a text SQLite splits further.
+pub(super) enum Stmt<'c> {
+    /// Returned to the connection's cache when dropped.
+    Cached(CachedStatement<'c>),
+    /// Prepared for this use only.
+    Fresh(rusqlite::Statement<'c>),
+}
+
+impl<'c> Deref for Stmt<'c> {
+    type Target = rusqlite::Statement<'c>;
+
+    fn deref(&self) -> &Self::Target {
+        match self {
+            Stmt::Cached(s) => s,
+            Stmt::Fresh(s) => s,
+        }
+    }
+}
+
+impl DerefMut for Stmt<'_> {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        match self {
+            Stmt::Cached(s) => s,
+            Stmt::Fresh(s) => s,
+        }
+    }
+}
 
 /// Runs every statement of `step` (already split into `pieces`), in order.
 ///
@@ -88,12 +119,26 @@ fn prepare_ahead<'c>(
 pub(super) fn prepare_piece<'c>(
     conn: &'c Connection,
     piece: Piece<'_>,
-) -> Result<Vec<rusqlite::Statement<'c>>, DbError> {
+) -> Result<Vec<Stmt<'c>>, DbError> {
+    match conn.prepare_cached(piece.text) {
+        Ok(stmt) => return Ok(vec![Stmt::Cached(stmt)]),
+        // Nothing to run, or more than one statement: let the batch decide below.
+        Err(rusqlite::Error::Empty | rusqlite::Error::MultipleStatement) => {}
+        Err(e) => {
+            // The cache prepares the trimmed text: count the trimmed characters back in.
+            let leading = piece.text.chars().take_while(|c| c.is_whitespace()).count();
+            let trimmed = Piece {
+                text: piece.text.trim(),
+                char_offset: piece.char_offset + leading,
+            };
+            return Err(located(&e, trimmed));
+        }
+    }
     let mut batch = Batch::new(conn, piece.text);
     let mut stmts = Vec::with_capacity(1);
     loop {
         match batch.next() {
-            Ok(Some(stmt)) => stmts.push(stmt),
+            Ok(Some(stmt)) => stmts.push(Stmt::Fresh(stmt)),
             Ok(None) => return Ok(stmts),
             Err(e) => return Err(located(&e, piece)),
         }
@@ -110,7 +155,7 @@ fn slots(stmt: &rusqlite::Statement<'_>) -> Vec<(usize, Placeholder)> {
 /// Binds, runs and streams one prepared statement.
 fn run_statement(
     conn: &Connection,
-    mut stmt: rusqlite::Statement<'_>,
+    mut stmt: Stmt<'_>,
     params: &Params,
     piece: Piece<'_>,
     out: &Output,
@@ -161,7 +206,7 @@ fn stream_rows(
     while let Some(row) = next {
         count += 1;
         if let Some(full) = batch.push(convert::read_row(row, width)?) {
-            out.send(Event::Rows(full))?;
+            out.send_batch(full)?;
         }
         next = rows.next().map_err(|e| fail(&e))?;
     }

@@ -31,6 +31,10 @@ pub(super) struct Shared {
     pub(super) closing: Arc<AtomicBool>,
 }
 
+/// Prepared statements kept per connection, keyed by their text: a repeated statement skips
+/// SQLite's parser and planner.
+const STATEMENT_CACHE: usize = 256;
+
 /// Opens the read-write connection, creating the file, and sets the database up for one
 /// writer and concurrent readers (WAL).
 pub(super) fn open_writer(path: &Path, busy_timeout: Duration) -> Result<Connection, Error> {
@@ -45,6 +49,7 @@ pub(super) fn open_writer(path: &Path, busy_timeout: Duration) -> Result<Connect
             );
         }
         conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;")?;
+        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         Ok(())
     };
     setup().map_err(|e| open_error(path, &e))?;
@@ -60,6 +65,7 @@ pub(super) fn open_reader(path: &Path, busy_timeout: Duration) -> Result<Connect
     let setup = || -> rusqlite::Result<()> {
         conn.busy_timeout(busy_timeout)?;
         conn.execute_batch("PRAGMA query_only = 1;")?;
+        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         Ok(())
     };
     setup().map_err(|e| open_error(path, &e))?;

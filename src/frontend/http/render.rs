@@ -256,10 +256,8 @@ mod tests {
         arity: Arity,
         limits: ResponseLimits,
     ) -> Result<String, DbError> {
-        let (tx, rx) = tokio::sync::mpsc::channel(events.len() + 1);
-        for e in events {
-            tx.send(Ok(e)).await.unwrap();
-        }
+        let (tx, rx) = ResultStream::channel(1);
+        tx.send(events.into_iter().map(Ok).collect()).await.unwrap();
         drop(tx);
         render(rx, shape, arity, limits)
             .await

@@ -1,0 +1,177 @@
+//! The configuration file (`starbase.toml`): its keys and how it is read.
+//!
+//! Owns `FileConfig` (every key optional, unknown keys rejected) and turning TOML errors into
+//! `ConfigError`s that name the file, the line and the key without quoting the file's text (it
+//! may hold a token). Must not know defaults, the environment or the flags.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use serde::de::{self, Deserializer, Visitor};
+
+use super::{ConfigError, Secret};
+
+/// The contents of `starbase.toml`. Every key is optional; an unknown key is an error naming it.
+/// Keys and meanings match the command-line flags (`max_request_bytes` ↔ `--max-request-bytes`).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    /// Directory holding the database file and the gateway's state.
+    pub data_dir: Option<PathBuf>,
+    /// HTTP API address, `IP:port`.
+    pub http_listen: Option<String>,
+    /// PostgreSQL-wire address, `IP:port`.
+    pub pg_listen: Option<String>,
+    /// Admin bearer token; an empty string counts as not set.
+    pub admin_token: Option<Secret>,
+    /// Client bearer token; an empty string counts as not set.
+    pub client_token: Option<Secret>,
+    /// Largest request body: `"10MiB"`, `"512KiB"` or a number of bytes.
+    pub max_request_bytes: Option<FileValue>,
+    /// Largest HTTP query response body, as for `max_request_bytes`.
+    pub max_response_bytes: Option<FileValue>,
+    /// Most rows in one HTTP query response.
+    pub max_response_rows: Option<FileValue>,
+    /// Statement timeout: `"30s"`, `"1m 30s"`; `"0"` or `0` disables it.
+    pub statement_timeout: Option<FileValue>,
+    /// Number of read-only SQLite connections.
+    pub sqlite_readers: Option<FileValue>,
+    /// Log filter (`"info"`, `"starbase=debug,info"`).
+    pub log: Option<String>,
+}
+
+/// A file value that may be written as a string or as an integer (`max_request_bytes =
+/// "10MiB"` or `max_request_bytes = 10485760`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FileValue {
+    /// An integer.
+    Integer(i64),
+    /// A string.
+    Text(String),
+}
+
+impl FileValue {
+    /// The value as text, as it would be written in an environment variable or a flag.
+    #[must_use]
+    pub fn to_text(&self) -> String {
+        match self {
+            FileValue::Integer(i) => i.to_string(),
+            FileValue::Text(s) => s.clone(),
+        }
+    }
+}
+
+/// Hand-written so a wrong type gets a useful message ("expected a string or an integer")
+/// instead of serde's opaque one for untagged enums.
+impl<'de> Deserialize<'de> for FileValue {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct FileValueVisitor;
+
+        impl Visitor<'_> for FileValueVisitor {
+            type Value = FileValue;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string or an integer")
+            }
+
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<FileValue, E> {
+                Ok(FileValue::Integer(v))
+            }
+
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<FileValue, E> {
+                Ok(i64::try_from(v)
+                    .map_or_else(|_| FileValue::Text(v.to_string()), FileValue::Integer))
+            }
+
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<FileValue, E> {
+                Ok(FileValue::Text(v.to_owned()))
+            }
+        }
+
+        deserializer.deserialize_any(FileValueVisitor)
+    }
+}
+
+impl FileConfig {
+    /// Parses the text of a configuration file.
+    ///
+    /// # Errors
+    /// `22023` for invalid TOML, an unknown key or a wrongly typed value; the message names
+    /// `path` and the line, and for an unknown key the key itself.
+    pub fn parse(text: &str, path: &Path) -> Result<FileConfig, ConfigError> {
+        toml::from_str(text).map_err(|e| ConfigError::File {
+            path: path.to_path_buf(),
+            line: e.span().map(|span| line_of(text, span.start)),
+            // `message()` rather than `Display`: the latter quotes the offending line, which
+            // may be a token.
+            reason: e.message().to_owned(),
+        })
+    }
+
+    /// Reads and parses the configuration file at `path`.
+    ///
+    /// # Errors
+    /// `58030` when the file cannot be read (a file named explicitly must exist), otherwise
+    /// as [`FileConfig::parse`].
+    pub fn read(path: &Path) -> Result<FileConfig, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+            context: "could not read configuration file",
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::parse(&text, path)
+    }
+}
+
+/// 1-based line number of byte offset `at` in `text`.
+fn line_of(text: &str, at: usize) -> usize {
+    let at = at.min(text.len());
+    text.as_bytes()[..at]
+        .iter()
+        .filter(|b| **b == b'\n')
+        .count()
+        + 1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<FileConfig, ConfigError> {
+        FileConfig::parse(text, Path::new("/etc/starbase.toml"))
+    }
+
+    #[test]
+    fn strings_and_integers() {
+        let f = parse("max_request_bytes = \"10MiB\"\nmax_response_bytes = 1024\n").unwrap();
+        assert_eq!(f.max_request_bytes, Some(FileValue::Text("10MiB".into())));
+        assert_eq!(f.max_response_bytes, Some(FileValue::Integer(1024)));
+        assert_eq!(parse("").unwrap(), FileConfig::default());
+    }
+
+    #[test]
+    fn unknown_key_names_key_file_and_line() {
+        let e = parse("log = \"info\"\n\nhttp_lisen = \"x\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("http_lisen"), "{e}");
+        assert!(e.contains("/etc/starbase.toml"), "{e}");
+        assert!(e.contains("line 3"), "{e}");
+    }
+
+    #[test]
+    fn wrong_types_are_explained_without_echoing_tokens() {
+        let e = parse("sqlite_readers = 1.5\n").unwrap_err().to_string();
+        assert!(e.contains("a string or an integer"), "{e}");
+        let e = parse("admin_token = 987654321\n").unwrap_err().to_string();
+        assert!(
+            e.contains("quoted string") && !e.contains("987654321"),
+            "{e}"
+        );
+        let e = parse("admin_token = \"s3cret\" x\n")
+            .unwrap_err()
+            .to_string();
+        assert!(!e.contains("s3cret"), "{e}");
+    }
+}

@@ -1,0 +1,210 @@
+//! Layering: for each setting, the value that wins (flag, then environment, then file) and
+//! where it came from.
+//!
+//! Owns the table of settings (file key, environment variable names, flag) and the rule for
+//! blank values. Must not know how values are parsed or what they mean.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use super::file::{FileConfig, FileValue};
+use super::{ConfigError, Origin, Secret};
+use crate::cli::CliArgs;
+
+/// How a setting treats blank (empty or all-space) values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Blank {
+    /// Blank counts as not set in every layer; the value is trimmed (tokens).
+    Unset,
+    /// Blank counts as not set in the environment (compose files often set `VAR=`), but is
+    /// handed to the parser, and refused there, when it comes from the file or a flag.
+    Parse,
+}
+
+/// One setting: its file key, its environment variables (first set one wins) and its flag.
+#[derive(Debug)]
+pub(super) struct Setting {
+    pub(super) key: &'static str,
+    pub(super) env: &'static [&'static str],
+    pub(super) flag: &'static str,
+    pub(super) blank: Blank,
+}
+
+const fn setting(key: &'static str, env: &'static [&'static str], flag: &'static str) -> Setting {
+    Setting {
+        key,
+        env,
+        flag,
+        blank: Blank::Parse,
+    }
+}
+
+/// Variable naming the configuration file, like `--config`.
+pub(super) const CONFIG_ENV: &str = "STARBASE_CONFIG";
+
+pub(super) const DATA_DIR: Setting = setting("data_dir", &["STARBASE_DATA_DIR"], "--data-dir");
+pub(super) const HTTP_LISTEN: Setting =
+    setting("http_listen", &["STARBASE_HTTP_LISTEN"], "--http-listen");
+pub(super) const PG_LISTEN: Setting = setting("pg_listen", &["STARBASE_PG_LISTEN"], "--pg-listen");
+/// StarbaseDB's own variable comes second so ours wins when both are set.
+pub(super) const ADMIN_TOKEN: Setting = Setting {
+    key: "admin_token",
+    env: &["STARBASE_ADMIN_TOKEN", "ADMIN_AUTHORIZATION_TOKEN"],
+    flag: "--admin-token",
+    blank: Blank::Unset,
+};
+pub(super) const CLIENT_TOKEN: Setting = Setting {
+    key: "client_token",
+    env: &["STARBASE_CLIENT_TOKEN", "CLIENT_AUTHORIZATION_TOKEN"],
+    flag: "--client-token",
+    blank: Blank::Unset,
+};
+pub(super) const MAX_REQUEST_BYTES: Setting = setting(
+    "max_request_bytes",
+    &["STARBASE_MAX_REQUEST_BYTES"],
+    "--max-request-bytes",
+);
+pub(super) const MAX_RESPONSE_BYTES: Setting = setting(
+    "max_response_bytes",
+    &["STARBASE_MAX_RESPONSE_BYTES"],
+    "--max-response-bytes",
+);
+pub(super) const MAX_RESPONSE_ROWS: Setting = setting(
+    "max_response_rows",
+    &["STARBASE_MAX_RESPONSE_ROWS"],
+    "--max-response-rows",
+);
+pub(super) const STATEMENT_TIMEOUT: Setting = setting(
+    "statement_timeout",
+    &["STARBASE_STATEMENT_TIMEOUT"],
+    "--statement-timeout",
+);
+pub(super) const SQLITE_READERS: Setting = setting(
+    "sqlite_readers",
+    &["STARBASE_SQLITE_READERS"],
+    "--sqlite-readers",
+);
+pub(super) const LOG: Setting = setting("log", &["STARBASE_LOG"], "--log");
+
+/// The three layers above the defaults, ready to be asked for one setting at a time.
+pub(super) struct Sources<'a> {
+    flags: HashMap<&'static str, String>,
+    env: &'a dyn Fn(&str) -> Option<String>,
+    file: HashMap<&'static str, String>,
+    file_path: PathBuf,
+}
+
+impl<'a> Sources<'a> {
+    /// Collects the layers: reads the file named by `--config` or `STARBASE_CONFIG`, if any.
+    pub(super) fn gather(
+        cli: &CliArgs,
+        env: &'a dyn Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
+        let named = cli.config.clone().or_else(|| {
+            env(CONFIG_ENV)
+                .filter(|v| !v.trim().is_empty())
+                .map(PathBuf::from)
+        });
+        let (file, file_path) = match named {
+            Some(path) => (file_layer(FileConfig::read(&path)?), path),
+            None => (HashMap::new(), PathBuf::new()),
+        };
+        Ok(Self {
+            flags: flag_layer(cli),
+            env,
+            file,
+            file_path,
+        })
+    }
+
+    /// The winning raw value of `s` and its origin, or `None` when no layer sets it.
+    pub(super) fn lookup(&self, s: &Setting) -> Option<(String, Origin)> {
+        let usable = |v: &String| !(v.trim().is_empty() && s.blank == Blank::Unset);
+        let trim = |v: String| match s.blank {
+            Blank::Unset => v.trim().to_owned(),
+            Blank::Parse => v,
+        };
+        if let Some(v) = self.flags.get(s.key).filter(|v| usable(v)) {
+            return Some((trim(v.clone()), Origin::Flag(s.flag)));
+        }
+        for name in s.env {
+            // Blank variables never count: `environment: [ADMIN_AUTHORIZATION_TOKEN=]`.
+            if let Some(v) = (self.env)(name).filter(|v| !v.trim().is_empty()) {
+                return Some((trim(v), Origin::Env(name)));
+            }
+        }
+        let v = self.file.get(s.key).filter(|v| usable(v))?;
+        Some((trim(v.clone()), Origin::File(self.file_path.clone())))
+    }
+
+    /// Where the winning value of `s` came from.
+    pub(super) fn origin(&self, s: &Setting) -> Origin {
+        self.lookup(s).map_or(Origin::Default, |(_, origin)| origin)
+    }
+
+    /// Parses the winning value of `s`, or `default` (text, parsed the same way) when unset.
+    pub(super) fn parse<T>(
+        &self,
+        s: &Setting,
+        default: &str,
+        parser: impl Fn(&str) -> Result<T, String>,
+    ) -> Result<T, ConfigError> {
+        let (text, origin) = self
+            .lookup(s)
+            .unwrap_or_else(|| (default.to_owned(), Origin::Default));
+        parser(&text).map_err(|reason| ConfigError::Invalid {
+            setting: s.key,
+            origin,
+            reason,
+        })
+    }
+
+    /// The winning value of a secret setting; blank counts as not set.
+    pub(super) fn secret(&self, s: &Setting) -> Option<Secret> {
+        self.lookup(s).map(|(v, _)| Secret::new(v))
+    }
+}
+
+fn flag_layer(cli: &CliArgs) -> HashMap<&'static str, String> {
+    // `--data-dir` is not here: a path need not be UTF-8, so `Config::load` takes it directly.
+    [
+        (&HTTP_LISTEN, &cli.http_listen),
+        (&PG_LISTEN, &cli.pg_listen),
+        (&ADMIN_TOKEN, &cli.admin_token),
+        (&CLIENT_TOKEN, &cli.client_token),
+        (&MAX_REQUEST_BYTES, &cli.max_request_bytes),
+        (&MAX_RESPONSE_BYTES, &cli.max_response_bytes),
+        (&MAX_RESPONSE_ROWS, &cli.max_response_rows),
+        (&STATEMENT_TIMEOUT, &cli.statement_timeout),
+        (&SQLITE_READERS, &cli.sqlite_readers),
+        (&LOG, &cli.log),
+    ]
+    .into_iter()
+    .filter_map(|(s, v)| v.clone().map(|v| (s.key, v)))
+    .collect()
+}
+
+fn file_layer(f: FileConfig) -> HashMap<&'static str, String> {
+    let text = |v: Option<FileValue>| v.as_ref().map(FileValue::to_text);
+    let secret = |v: Option<Secret>| v.map(|s| s.expose().to_owned());
+    [
+        // TOML text is always UTF-8, so this conversion loses nothing.
+        (
+            &DATA_DIR,
+            f.data_dir.map(|p| p.to_string_lossy().into_owned()),
+        ),
+        (&HTTP_LISTEN, f.http_listen),
+        (&PG_LISTEN, f.pg_listen),
+        (&ADMIN_TOKEN, secret(f.admin_token)),
+        (&CLIENT_TOKEN, secret(f.client_token)),
+        (&MAX_REQUEST_BYTES, text(f.max_request_bytes)),
+        (&MAX_RESPONSE_BYTES, text(f.max_response_bytes)),
+        (&MAX_RESPONSE_ROWS, text(f.max_response_rows)),
+        (&STATEMENT_TIMEOUT, text(f.statement_timeout)),
+        (&SQLITE_READERS, text(f.sqlite_readers)),
+        (&LOG, f.log),
+    ]
+    .into_iter()
+    .filter_map(|(s, v)| v.map(|v| (s.key, v)))
+    .collect()
+}
