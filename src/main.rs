@@ -7,6 +7,11 @@ use clap::Parser as _;
 use starbase::cli::{Cli, Command};
 use starbase::config::{Config, ensure_admin_token};
 
+/// Many small allocations cross threads (rows, JSON buffers); mimalloc handles that far
+/// better than the system allocator.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let env = |name: &str| std::env::var(name).ok();
