@@ -2,3 +2,4 @@
 //! renders results and errors in its own encoding. They must not know backend or driver types.
 
 pub mod http;
+pub mod ws;

@@ -7,3 +7,4 @@ mod http_errors;
 mod http_misc;
 mod http_query;
 mod readme;
+mod ws;

@@ -8,6 +8,8 @@ pub mod error;
 mod query;
 pub mod render;
 mod source;
+
+pub(crate) use source::require_internal_source;
 mod status;
 
 use axum::Router;
@@ -53,6 +55,7 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::from_fn_with_state(state.clone(), authenticate));
     Router::new()
         .route("/healthz", get(status::handle_healthz))
+        .route("/socket", get(crate::frontend::ws::handle_socket))
         .merge(authenticated)
         .method_not_allowed_fallback(handle_method_not_allowed)
         .layer(middleware::from_fn(cors))

@@ -37,25 +37,41 @@ pub struct ResponseLimits {
     pub max_rows: u64,
 }
 
-/// Drains `stream` into a complete JSON body.
+/// Drains `stream` into a complete JSON body: `{"result": …}`.
 ///
 /// # Errors
 /// The first error on the stream, `54000` when a limit is exceeded, `XX000` if the stream
 /// ends without finishing.
 pub async fn render(
-    mut stream: ResultStream,
+    stream: ResultStream,
     shape: Shape,
     arity: Arity,
     limits: ResponseLimits,
 ) -> Result<Vec<u8>, DbError> {
-    let mut out = Writer::new(shape, arity, limits);
+    render_framed(stream, shape, arity, limits, b"{\"result\":", b"}").await
+}
+
+/// Drains `stream` into `prefix`, the result, `suffix` (e.g. a bare result for WebSocket
+/// replies, or one wrapped with a request id).
+///
+/// # Errors
+/// As [`render`].
+pub async fn render_framed(
+    mut stream: ResultStream,
+    shape: Shape,
+    arity: Arity,
+    limits: ResponseLimits,
+    prefix: &[u8],
+    suffix: &[u8],
+) -> Result<Vec<u8>, DbError> {
+    let mut out = Writer::new(shape, arity, limits, prefix);
     while let Some(event) = stream.recv().await {
         match event.map_err(|e| e.to_db_error())? {
             Event::Step(_) => out.begin_step(),
             Event::Columns(columns) => out.begin_statement(&columns),
             Event::Rows(rows) => out.rows(&rows)?,
             Event::Done(summary) => out.end_statement(summary),
-            Event::Finished => return Ok(out.finish()),
+            Event::Finished => return Ok(out.finish(suffix)),
         }
     }
     Err(DbError::internal(
@@ -80,9 +96,9 @@ struct Writer {
 }
 
 impl Writer {
-    fn new(shape: Shape, arity: Arity, limits: ResponseLimits) -> Self {
+    fn new(shape: Shape, arity: Arity, limits: ResponseLimits, prefix: &[u8]) -> Self {
         let mut buf = Vec::with_capacity(256);
-        buf.extend_from_slice(b"{\"result\":");
+        buf.extend_from_slice(prefix);
         if arity == Arity::PerStep {
             buf.push(b'[');
         }
@@ -201,11 +217,11 @@ impl Writer {
         }
     }
 
-    fn finish(mut self) -> Vec<u8> {
+    fn finish(mut self, suffix: &[u8]) -> Vec<u8> {
         if self.arity == Arity::PerStep {
             self.buf.push(b']');
         }
-        self.buf.push(b'}');
+        self.buf.extend_from_slice(suffix);
         self.buf
     }
 }

@@ -13,7 +13,7 @@ pub(super) const SOURCE_HEADER: &str = "x-starbase-source";
 ///
 /// # Errors
 /// `3D000` (HTTP 404) for any other source name.
-pub(super) fn require_internal_source(headers: &HeaderMap, uri: &Uri) -> Result<(), DbError> {
+pub(crate) fn require_internal_source(headers: &HeaderMap, uri: &Uri) -> Result<(), DbError> {
     let from_header = headers
         .get(SOURCE_HEADER)
         .and_then(|v| v.to_str().ok())

@@ -1,0 +1,102 @@
+//! One WebSocket connection: requests in, replies out, strictly in order.
+//!
+//! Owns the message loop. Requests are handled one at a time and each reply is sent (and
+//! flushed to the socket) before the next request is read, so a client that stops reading
+//! stalls its own socket instead of making the server buffer. Idle sockets get a ping every
+//! `PING_INTERVAL`; one that answers nothing for two intervals is closed. Must not know how
+//! results are produced beyond the engine's plan interface.
+
+use std::time::Duration;
+
+use axum::extract::ws::{Message, WebSocket};
+use starbase_protocol::DbError;
+use starbase_protocol::api::query::QueryRequest;
+use tokio::time::{Instant, MissedTickBehavior};
+
+use super::message::{self, Request};
+use crate::auth::Principal;
+use crate::engine::planner::plan_query;
+use crate::frontend::http::AppState;
+use crate::frontend::http::render::{Arity, Shape, render_framed};
+
+/// How often an idle socket is pinged.
+const PING_INTERVAL: Duration = Duration::from_secs(30);
+
+/// Serves one upgraded socket until the client closes it or stops answering.
+pub(super) async fn serve(mut socket: WebSocket, state: AppState, principal: Principal) {
+    let mut ping = tokio::time::interval_at(Instant::now() + PING_INTERVAL, PING_INTERVAL);
+    ping.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let mut last_heard = Instant::now();
+    loop {
+        tokio::select! {
+            incoming = socket.recv() => {
+                let Some(Ok(msg)) = incoming else { break };
+                last_heard = Instant::now();
+                let reply = match msg {
+                    Message::Text(text) => Some(handle_text(&state, &principal, text.as_str()).await),
+                    Message::Binary(_) => Some(message::error(
+                        None,
+                        &DbError::protocol_violation("binary frames are not supported; send JSON text"),
+                    )),
+                    Message::Ping(_) | Message::Pong(_) => None,
+                    Message::Close(_) => break,
+                };
+                if let Some(reply) = reply
+                    && socket.send(Message::Text(reply.into())).await.is_err()
+                {
+                    break;
+                }
+            }
+            _ = ping.tick() => {
+                if last_heard.elapsed() > 2 * PING_INTERVAL {
+                    tracing::debug!("closing a WebSocket that stopped answering pings");
+                    break;
+                }
+                if socket.send(Message::Ping(Vec::new().into())).await.is_err() {
+                    break;
+                }
+            }
+        }
+    }
+    let _ = futures::SinkExt::close(&mut socket).await;
+}
+
+/// Runs one request frame and returns its reply frame.
+async fn handle_text(state: &AppState, principal: &Principal, text: &str) -> String {
+    let Request { id, query } = match message::decode(text) {
+        Ok(request) => request,
+        Err(rejected) => return message::error(rejected.0.as_ref(), &rejected.1),
+    };
+    let arity = match query {
+        QueryRequest::Single(_) => Arity::One,
+        QueryRequest::Transaction(_) => Arity::PerStep,
+    };
+    let result = async {
+        let stream = state
+            .engine
+            .execute(principal, plan_query(query))
+            .await
+            .map_err(|e| e.to_client())?;
+        let (prefix, suffix) = message::frame(id.as_ref());
+        render_framed(
+            stream,
+            Shape::Objects,
+            arity,
+            state.limits.response,
+            &prefix,
+            suffix,
+        )
+        .await
+    }
+    .await;
+    match result {
+        // The renderer writes JSON text only.
+        Ok(bytes) => String::from_utf8(bytes).unwrap_or_else(|e| {
+            message::error(
+                id.as_ref(),
+                &DbError::internal(format!("reply is not UTF-8: {e}")),
+            )
+        }),
+        Err(e) => message::error(id.as_ref(), &e),
+    }
+}

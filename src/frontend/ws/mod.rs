@@ -1,0 +1,65 @@
+//! The WebSocket frontend: `/socket` (spec §5.5), StarbaseDB's query channel.
+//!
+//! Owns the upgrade: the token comes from `?token=` (or an `Authorization` header), a bad
+//! one is refused with 401 before upgrading, and the source is checked as on HTTP. The
+//! message loop lives in `conn`. Must not know backend types.
+
+mod conn;
+mod message;
+
+use axum::extract::ws::{WebSocketUpgrade, rejection::WebSocketUpgradeRejection};
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use starbase_protocol::DbError;
+
+use crate::frontend::http::AppState;
+use crate::frontend::http::error::ApiError;
+
+/// Query string of `/socket`.
+#[derive(Debug, Deserialize)]
+pub struct SocketQuery {
+    token: Option<String>,
+}
+
+/// `GET /socket?token=…`: authenticate, then upgrade to the query channel.
+pub async fn handle_socket(
+    State(state): State<AppState>,
+    Query(query): Query<SocketQuery>,
+    headers: HeaderMap,
+    uri: Uri,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Response {
+    let header = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    let principal = match query.token.as_deref() {
+        Some(token) if !token.is_empty() => state.auth.authenticate_token(token),
+        _ => state.auth.authenticate_bearer(header),
+    };
+    let principal = match principal {
+        Ok(p) => p,
+        Err(e) => return ApiError::new(e).into_response(),
+    };
+    if let Err(e) = crate::frontend::http::require_internal_source(&headers, &uri) {
+        return ApiError::new(e).into_response();
+    }
+    let upgrade = match upgrade {
+        Ok(u) => u,
+        Err(rejection) => {
+            return ApiError::with_status(
+                StatusCode::BAD_REQUEST,
+                DbError::protocol_violation(format!(
+                    "expected a WebSocket upgrade request: {rejection}"
+                )),
+            )
+            .into_response();
+        }
+    };
+    let max_message = state.limits.max_request_bytes;
+    upgrade
+        .max_message_size(max_message)
+        .max_frame_size(max_message)
+        .on_upgrade(move |socket| conn::serve(socket, state, principal))
+}
