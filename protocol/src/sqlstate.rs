@@ -12,6 +12,8 @@ pub struct SqlState([u8; 5]);
 impl SqlState {
     /// `00000` successful completion.
     pub const SUCCESS: Self = Self(*b"00000");
+    /// `02000` no data (e.g. no row has the requested key).
+    pub const NO_DATA: Self = Self(*b"02000");
     /// `08001` sqlclient unable to establish sqlconnection.
     pub const CONNECTION_FAILURE_CLIENT: Self = Self(*b"08001");
     /// `08006` connection failure.

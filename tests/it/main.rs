@@ -7,4 +7,5 @@ mod http_errors;
 mod http_misc;
 mod http_query;
 mod readme;
+mod rest;
 mod ws;

@@ -7,6 +7,7 @@ mod body;
 pub mod error;
 mod query;
 pub mod render;
+mod rest;
 mod source;
 
 pub(crate) use source::require_internal_source;
@@ -51,6 +52,9 @@ pub fn router(state: AppState) -> Router {
         .route("/query", post(query::handle_query))
         .route("/query/raw", post(query::handle_query_raw))
         .route("/status/database", get(status::handle_status_database))
+        .route("/rest", axum::routing::any(rest::handle_rest_root))
+        .route("/rest/", axum::routing::any(rest::handle_rest_root))
+        .route("/rest/{*path}", axum::routing::any(rest::handle_rest))
         .fallback(handle_not_found)
         .layer(middleware::from_fn_with_state(state.clone(), authenticate));
     Router::new()

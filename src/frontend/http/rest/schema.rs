@@ -1,0 +1,179 @@
+//! What the REST routes know about a table: its exact name, columns, types and primary key,
+//! read from the database's own catalog (SQLite's `pragma_table_info`).
+//!
+//! Owns turning user-supplied names into names that exist. Nothing a client sends is pasted
+//! into SQL unless it matched a name here, and then it is quoted. Must not know HTTP.
+
+use starbase_backends::{Event, ResultStream};
+use starbase_protocol::{
+    ColumnType, DbError, Dialect, ExecMode, Params, Plan, Row, SqlState, Statement, Value,
+};
+
+use crate::auth::Principal;
+use crate::engine::Engine;
+
+/// One column of a table.
+#[derive(Debug, Clone)]
+pub(super) struct ColumnInfo {
+    /// Exact name.
+    pub(super) name: String,
+    /// Type by declared affinity.
+    pub(super) ty: ColumnType,
+    /// Position in the primary key (1-based), 0 when not part of it.
+    pub(super) pk: i64,
+    /// The column's default expression as stored in the schema, if any.
+    pub(super) default: Option<String>,
+}
+
+/// A table as the REST routes see it.
+#[derive(Debug, Clone)]
+pub(super) struct TableInfo {
+    /// Exact schema name (`main` for the embedded database).
+    pub(super) schema: String,
+    /// Exact table name.
+    pub(super) name: String,
+    /// Columns in table order.
+    pub(super) columns: Vec<ColumnInfo>,
+}
+
+impl TableInfo {
+    /// The primary key columns in key order.
+    pub(super) fn primary_key(&self) -> Vec<&ColumnInfo> {
+        let mut pk: Vec<&ColumnInfo> = self.columns.iter().filter(|c| c.pk > 0).collect();
+        pk.sort_by_key(|c| c.pk);
+        pk
+    }
+
+    /// The column with this exact name.
+    ///
+    /// # Errors
+    /// `42703` naming the column and the table.
+    pub(super) fn column(&self, name: &str) -> Result<&ColumnInfo, DbError> {
+        self.columns.iter().find(|c| c.name == name).ok_or_else(|| {
+            DbError::new(
+                SqlState::UNDEFINED_COLUMN,
+                format!(
+                    "column \"{name}\" does not exist in table \"{}\"",
+                    self.name
+                ),
+            )
+        })
+    }
+
+    /// `"schema"."table"`, quoted.
+    pub(super) fn qualified(&self) -> String {
+        format!("{}.{}", quote(&self.schema), quote(&self.name))
+    }
+}
+
+/// Quotes an identifier that is known to exist (doubling any `"` in it).
+pub(super) fn quote(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// The schema names of the database (`main`, `temp`, attached ones).
+pub(super) async fn schemas(
+    engine: &Engine,
+    principal: &Principal,
+) -> Result<Vec<String>, DbError> {
+    let rows = query(
+        engine,
+        principal,
+        "SELECT name FROM pragma_database_list",
+        vec![],
+    )
+    .await?;
+    Ok(rows.into_iter().filter_map(|r| text(&r, 0)).collect())
+}
+
+/// Looks a table up.
+///
+/// # Errors
+/// `42P01` when the schema has no such table or view (SQLite's internal tables included).
+pub(super) async fn table(
+    engine: &Engine,
+    principal: &Principal,
+    schema: &str,
+    name: &str,
+) -> Result<TableInfo, DbError> {
+    let undefined = || {
+        DbError::new(
+            SqlState::UNDEFINED_TABLE,
+            format!("relation \"{schema}.{name}\" does not exist"),
+        )
+    };
+    if name.starts_with("sqlite_") {
+        return Err(undefined());
+    }
+    let rows = query(
+        engine,
+        principal,
+        "SELECT name, type, pk, dflt_value FROM pragma_table_info($1, $2) ORDER BY cid",
+        vec![Value::Text(name.to_owned()), Value::Text(schema.to_owned())],
+    )
+    .await?;
+    if rows.is_empty() {
+        return Err(undefined());
+    }
+    let columns = rows
+        .iter()
+        .map(|r| ColumnInfo {
+            name: text(r, 0).unwrap_or_default(),
+            ty: ColumnType::from_sqlite_decl(text(r, 1).as_deref().filter(|t| !t.is_empty())),
+            pk: match r.get(2) {
+                Some(Value::Int(i)) => *i,
+                _ => 0,
+            },
+            default: text(r, 3),
+        })
+        .collect();
+    Ok(TableInfo {
+        schema: schema.to_owned(),
+        name: name.to_owned(),
+        columns,
+    })
+}
+
+fn text(row: &Row, i: usize) -> Option<String> {
+    match row.get(i) {
+        Some(Value::Text(s)) => Some(s.clone()),
+        _ => None,
+    }
+}
+
+/// Runs one statement and collects its rows (catalog queries are small).
+async fn query(
+    engine: &Engine,
+    principal: &Principal,
+    sql: &str,
+    params: Vec<Value>,
+) -> Result<Vec<Row>, DbError> {
+    let plan = Plan {
+        mode: ExecMode::Single,
+        steps: vec![Statement::new(
+            sql,
+            Dialect::Sqlite,
+            Params::Positional(params),
+        )],
+    };
+    let stream = engine
+        .execute(principal, plan)
+        .await
+        .map_err(|e| e.to_client())?;
+    collect(stream).await
+}
+
+/// Drains a stream into its rows.
+pub(super) async fn collect(mut stream: ResultStream) -> Result<Vec<Row>, DbError> {
+    let mut rows = Vec::new();
+    while let Some(event) = stream.recv().await {
+        match event.map_err(|e| e.to_db_error())? {
+            Event::Rows(batch) => rows.extend(batch),
+            Event::Finished => return Ok(rows),
+            Event::Step(_) | Event::Columns(_) | Event::Done(_) => {}
+        }
+    }
+    Err(DbError::internal(
+        "the database worker stopped before the statement finished",
+    ))
+}
