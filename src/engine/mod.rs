@@ -47,6 +47,27 @@ impl Engine {
         Ok(self.sqlite.execute(plan, opts).await?)
     }
 
+    /// Runs `plan` without the statement timeout, for exports: they stream for as long as the
+    /// client keeps reading, and a client that goes away cancels them.
+    ///
+    /// # Errors
+    /// As [`Engine::execute`].
+    pub async fn execute_export(
+        &self,
+        principal: &Principal,
+        plan: Plan,
+    ) -> Result<ResultStream, Error> {
+        tracing::debug!(
+            role = principal.role.as_str(),
+            steps = plan.steps.len(),
+            "export"
+        );
+        let opts = ExecOptions {
+            statement_timeout: None,
+        };
+        Ok(self.sqlite.execute(plan, opts).await?)
+    }
+
     /// The embedded SQLite backend.
     #[must_use]
     pub fn sqlite(&self) -> &SqliteBackend {

@@ -3,6 +3,7 @@
 
 mod binary;
 mod common;
+mod export;
 mod http_errors;
 mod http_misc;
 mod http_query;

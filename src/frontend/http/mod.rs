@@ -5,6 +5,7 @@
 
 mod body;
 pub mod error;
+mod export;
 mod query;
 pub mod render;
 mod rest;
@@ -52,6 +53,8 @@ pub fn router(state: AppState) -> Router {
         .route("/query", post(query::handle_query))
         .route("/query/raw", post(query::handle_query_raw))
         .route("/status/database", get(status::handle_status_database))
+        .route("/export/json/{table}", get(export::handle_export_json))
+        .route("/export/csv/{table}", get(export::handle_export_csv))
         .route("/rest", axum::routing::any(rest::handle_rest_root))
         .route("/rest/", axum::routing::any(rest::handle_rest_root))
         .route("/rest/{*path}", axum::routing::any(rest::handle_rest))

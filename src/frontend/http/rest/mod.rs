@@ -6,7 +6,7 @@
 //! catalog queries in `schema`.
 
 mod filter;
-mod schema;
+pub(in crate::frontend::http) mod schema;
 
 use axum::Extension;
 use axum::body::Body;

@@ -14,31 +14,31 @@ use crate::engine::Engine;
 
 /// One column of a table.
 #[derive(Debug, Clone)]
-pub(super) struct ColumnInfo {
+pub(in crate::frontend::http) struct ColumnInfo {
     /// Exact name.
-    pub(super) name: String,
+    pub(in crate::frontend::http) name: String,
     /// Type by declared affinity.
-    pub(super) ty: ColumnType,
+    pub(in crate::frontend::http) ty: ColumnType,
     /// Position in the primary key (1-based), 0 when not part of it.
-    pub(super) pk: i64,
+    pub(in crate::frontend::http) pk: i64,
     /// The column's default expression as stored in the schema, if any.
-    pub(super) default: Option<String>,
+    pub(in crate::frontend::http) default: Option<String>,
 }
 
 /// A table as the REST routes see it.
 #[derive(Debug, Clone)]
-pub(super) struct TableInfo {
+pub(in crate::frontend::http) struct TableInfo {
     /// Exact schema name (`main` for the embedded database).
-    pub(super) schema: String,
+    pub(in crate::frontend::http) schema: String,
     /// Exact table name.
-    pub(super) name: String,
+    pub(in crate::frontend::http) name: String,
     /// Columns in table order.
-    pub(super) columns: Vec<ColumnInfo>,
+    pub(in crate::frontend::http) columns: Vec<ColumnInfo>,
 }
 
 impl TableInfo {
     /// The primary key columns in key order.
-    pub(super) fn primary_key(&self) -> Vec<&ColumnInfo> {
+    pub(in crate::frontend::http) fn primary_key(&self) -> Vec<&ColumnInfo> {
         let mut pk: Vec<&ColumnInfo> = self.columns.iter().filter(|c| c.pk > 0).collect();
         pk.sort_by_key(|c| c.pk);
         pk
@@ -48,7 +48,7 @@ impl TableInfo {
     ///
     /// # Errors
     /// `42703` naming the column and the table.
-    pub(super) fn column(&self, name: &str) -> Result<&ColumnInfo, DbError> {
+    pub(in crate::frontend::http) fn column(&self, name: &str) -> Result<&ColumnInfo, DbError> {
         self.columns.iter().find(|c| c.name == name).ok_or_else(|| {
             DbError::new(
                 SqlState::UNDEFINED_COLUMN,
@@ -61,18 +61,18 @@ impl TableInfo {
     }
 
     /// `"schema"."table"`, quoted.
-    pub(super) fn qualified(&self) -> String {
+    pub(in crate::frontend::http) fn qualified(&self) -> String {
         format!("{}.{}", quote(&self.schema), quote(&self.name))
     }
 }
 
 /// Quotes an identifier that is known to exist (doubling any `"` in it).
-pub(super) fn quote(name: &str) -> String {
+pub(in crate::frontend::http) fn quote(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
 /// The schema names of the database (`main`, `temp`, attached ones).
-pub(super) async fn schemas(
+pub(in crate::frontend::http) async fn schemas(
     engine: &Engine,
     principal: &Principal,
 ) -> Result<Vec<String>, DbError> {
@@ -90,7 +90,7 @@ pub(super) async fn schemas(
 ///
 /// # Errors
 /// `42P01` when the schema has no such table or view (SQLite's internal tables included).
-pub(super) async fn table(
+pub(in crate::frontend::http) async fn table(
     engine: &Engine,
     principal: &Principal,
     schema: &str,
@@ -164,7 +164,9 @@ async fn query(
 }
 
 /// Drains a stream into its rows.
-pub(super) async fn collect(mut stream: ResultStream) -> Result<Vec<Row>, DbError> {
+pub(in crate::frontend::http) async fn collect(
+    mut stream: ResultStream,
+) -> Result<Vec<Row>, DbError> {
     let mut rows = Vec::new();
     while let Some(event) = stream.recv().await {
         match event.map_err(|e| e.to_db_error())? {
