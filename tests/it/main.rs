@@ -3,6 +3,7 @@
 
 mod binary;
 mod common;
+mod dump;
 mod export;
 mod http_errors;
 mod http_misc;

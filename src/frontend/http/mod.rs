@@ -53,6 +53,7 @@ pub fn router(state: AppState) -> Router {
         .route("/query", post(query::handle_query))
         .route("/query/raw", post(query::handle_query_raw))
         .route("/status/database", get(status::handle_status_database))
+        .route("/export/dump", get(export::handle_export_dump))
         .route("/export/json/{table}", get(export::handle_export_json))
         .route("/export/csv/{table}", get(export::handle_export_csv))
         .route("/rest", axum::routing::any(rest::handle_rest_root))

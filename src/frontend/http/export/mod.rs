@@ -7,6 +7,10 @@
 //! statement timeout. Must not know SQLite beyond the catalog lookup shared with REST.
 
 mod csv;
+mod dump;
+mod sql;
+
+pub(super) use dump::handle_export_dump;
 
 use axum::Extension;
 use axum::body::{Body, Bytes};
