@@ -12,6 +12,7 @@
 //! - [`api`]: StarbaseDB request/response DTOs.
 
 pub mod api;
+pub mod csv;
 pub mod error;
 pub mod params;
 pub mod plan;
