@@ -73,6 +73,7 @@ impl Server {
                     max_rows: config.max_response_rows,
                 },
             },
+            shutdown: CancellationToken::new(),
         };
         Ok(Self {
             http_listener,
@@ -92,7 +93,8 @@ impl Server {
     ///
     /// # Errors
     /// `58030` when the HTTP server fails.
-    pub async fn serve(self, shutdown: CancellationToken) -> Result<(), Error> {
+    pub async fn serve(mut self, shutdown: CancellationToken) -> Result<(), Error> {
+        self.state.shutdown = shutdown.clone();
         let engine = self.state.engine.clone();
         tracing::info!(http = %self.http_addr, "starbase serving");
         let app = http::router(self.state);

@@ -177,3 +177,19 @@ async fn pings_are_answered() {
     }
     gw.stop().await;
 }
+
+#[tokio::test]
+async fn shutdown_closes_open_sockets() {
+    let gw = TestGateway::start().await;
+    let mut ws = connect(&gw, ADMIN).await;
+    assert_eq!(
+        ask(&mut ws, json!({"action": "query", "sql": "SELECT 1 AS x"})).await,
+        json!([{"x": 1}])
+    );
+    // The server must not wait for the client to hang up.
+    gw.stop().await;
+    match ws.next().await {
+        Some(Ok(Message::Close(Some(frame)))) => assert_eq!(u16::from(frame.code), 1001),
+        other => panic!("expected a close frame, got {other:?}"),
+    }
+}

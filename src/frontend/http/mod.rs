@@ -45,6 +45,8 @@ pub struct AppState {
     pub auth: Authenticator,
     /// Request and response limits.
     pub limits: HttpLimits,
+    /// Cancelled when the server shuts down; long-lived connections (WebSockets) watch it.
+    pub shutdown: tokio_util::sync::CancellationToken,
 }
 
 /// The complete HTTP router.

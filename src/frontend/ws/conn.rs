@@ -22,7 +22,8 @@ use crate::frontend::http::render::{Arity, Shape, render_framed};
 /// How often an idle socket is pinged.
 const PING_INTERVAL: Duration = Duration::from_secs(30);
 
-/// Serves one upgraded socket until the client closes it or stops answering.
+/// Serves one upgraded socket until the client closes it, stops answering, or the server
+/// shuts down (the client then gets close code 1001).
 pub(super) async fn serve(mut socket: WebSocket, state: AppState, principal: Principal) {
     let mut ping = tokio::time::interval_at(Instant::now() + PING_INTERVAL, PING_INTERVAL);
     ping.set_missed_tick_behavior(MissedTickBehavior::Delay);
@@ -46,6 +47,14 @@ pub(super) async fn serve(mut socket: WebSocket, state: AppState, principal: Pri
                 {
                     break;
                 }
+            }
+            () = state.shutdown.cancelled() => {
+                let frame = axum::extract::ws::CloseFrame {
+                    code: axum::extract::ws::close_code::AWAY,
+                    reason: "server shutting down".into(),
+                };
+                let _ = socket.send(Message::Close(Some(frame))).await;
+                break;
             }
             _ = ping.tick() => {
                 if last_heard.elapsed() > 2 * PING_INTERVAL {
