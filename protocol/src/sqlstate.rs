@@ -46,6 +46,8 @@ impl SqlState {
     pub const NO_ACTIVE_SQL_TRANSACTION: Self = Self(*b"25P01");
     /// `25P02` in failed SQL transaction.
     pub const IN_FAILED_SQL_TRANSACTION: Self = Self(*b"25P02");
+    /// `25P03` idle in transaction session timeout.
+    pub const IDLE_IN_TRANSACTION_TIMEOUT: Self = Self(*b"25P03");
     /// `28000` invalid authorization specification (missing credentials).
     pub const INVALID_AUTHORIZATION: Self = Self(*b"28000");
     /// `28P01` invalid password (wrong token).

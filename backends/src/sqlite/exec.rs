@@ -23,6 +23,9 @@ pub(super) enum Role {
     Writer,
     /// A read-only connection.
     Reader,
+    /// The writer inside a lease's transaction: steps run in order inside it, transaction
+    /// control is refused, and the transaction stays open when the plan ends.
+    Leased,
 }
 
 impl Role {
@@ -30,7 +33,7 @@ impl Role {
         match self {
             // Take the write lock up front: a deferred transaction that reads first could
             // not upgrade once another connection's snapshot is newer.
-            Role::Writer => "BEGIN IMMEDIATE",
+            Role::Writer | Role::Leased => "BEGIN IMMEDIATE",
             Role::Reader => "BEGIN",
         }
     }
@@ -80,6 +83,9 @@ fn run_plan(
     scripts: &[Vec<Piece<'_>>],
     out: &Output,
 ) -> Result<(), Failure> {
+    if role == Role::Leased {
+        return run_leased(conn, plan, scripts, out);
+    }
     let result = match plan.mode {
         ExecMode::Transaction => run_transaction(conn, role, plan, scripts, out),
         ExecMode::Single | ExecMode::Batch => run_in_order(conn, role, plan, scripts, out),
@@ -98,6 +104,33 @@ fn run_plan(
     )
     .with_hint("send the whole transaction in one request")
     .into())
+}
+
+/// Every step in order inside the lease's open transaction; the first error stops it (the
+/// lease holder decides whether to roll back).
+fn run_leased(
+    conn: &Connection,
+    plan: &Plan,
+    scripts: &[Vec<Piece<'_>>],
+    out: &Output,
+) -> Result<(), Failure> {
+    let total = plan.steps.len();
+    for (i, (step, pieces)) in plan.steps.iter().zip(scripts).enumerate() {
+        if is_transaction_control(step, pieces) {
+            return Err(at_step(
+                DbError::new(
+                    SqlState::ACTIVE_SQL_TRANSACTION,
+                    "transaction control statements are not allowed inside a leased transaction",
+                )
+                .into(),
+                i,
+                total,
+            ));
+        }
+        out.send(Event::Step(i))?;
+        run_step(conn, step, pieces, out).map_err(|f| at_step(f, i, total))?;
+    }
+    Ok(())
 }
 
 /// `BEGIN`, every step, `COMMIT`; the first error stops it (the caller rolls back).

@@ -36,6 +36,8 @@ const FLUSH_AFTER: Duration = Duration::from_millis(5);
 pub(super) enum Work {
     /// Run a plan and stream its results.
     Plan(Job),
+    /// Hold the writer in one transaction for a lease.
+    Lease(super::lease::LeaseRequest),
     /// Report `page_count * page_size`.
     Size(oneshot::Sender<Result<u64, Error>>),
 }

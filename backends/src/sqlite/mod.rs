@@ -18,6 +18,7 @@ pub mod error;
 mod convert;
 mod exec;
 mod job;
+mod lease;
 mod split;
 mod step;
 mod threads;
@@ -32,6 +33,7 @@ use starbase_protocol::Plan;
 use tokio::sync::oneshot;
 
 use self::job::{Job, Work};
+pub use self::lease::WriterLease;
 use self::threads::{READER_QUEUE, Shared, WRITER_QUEUE};
 use crate::error::Error;
 use crate::result::{CHANNEL_DEPTH, ResultStream};
@@ -202,6 +204,26 @@ impl SqliteBackend {
             tracing::error!(error = %e, "joining the SQLite threads failed");
         }
         tracing::info!("SQLite database closed");
+    }
+
+    /// Takes the writer for one transaction spanning several plans (`BEGIN IMMEDIATE` now,
+    /// `WriterLease::commit` later). Waits until the writer is free; other writes queue while
+    /// the lease is held, reads keep running. A lease idle for `idle_timeout` is rolled back.
+    ///
+    /// # Errors
+    /// [`Error::Closed`] when shutting down; `55P03` when SQLite cannot take the write lock.
+    pub async fn lease_writer(&self, idle_timeout: Duration) -> Result<WriterLease, Error> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let (ready, answer) = oneshot::channel();
+        let request = lease::LeaseRequest {
+            rx,
+            ready,
+            idle_timeout,
+        };
+        self.submit(&self.inner.writer, Work::Lease(request))
+            .await?;
+        answer.await.map_err(|_| Error::Closed)??;
+        Ok(WriterLease::new(tx))
     }
 
     /// Size of the database in bytes (`page_count * page_size`).

@@ -129,6 +129,10 @@ pub(super) fn writer_loop(
             Work::Plan(job) if shared.closing.load(Ordering::Acquire) => job.reject(Error::Closed),
             // The writer never hands a job on.
             Work::Plan(job) => drop(run_job(&mut conn, Role::Writer, job)),
+            Work::Lease(request) if shared.closing.load(Ordering::Acquire) => {
+                drop(request.ready.send(Err(Error::Closed)));
+            }
+            Work::Lease(request) => super::lease::serve(&mut conn, request, &shared.closing),
             Work::Size(reply) => drop(reply.send(database_size(&conn))),
         }
     }
@@ -155,6 +159,14 @@ pub(super) fn reader_loop(
                     {
                         job.reject(Error::Closed);
                     }
+                }
+            }
+            // Leases are sent to the writer; pass on any that arrives here.
+            Work::Lease(request) => {
+                if let Err(async_channel::SendError(Work::Lease(request))) =
+                    writer.send_blocking(Work::Lease(request))
+                {
+                    drop(request.ready.send(Err(Error::Closed)));
                 }
             }
             Work::Size(reply) => drop(reply.send(database_size(&conn))),
