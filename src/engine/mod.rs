@@ -8,11 +8,15 @@ pub mod planner;
 use std::time::Duration;
 
 use starbase_backends::ResultStream;
-use starbase_backends::sqlite::{ExecOptions, SqliteBackend};
+use starbase_backends::sqlite::{ExecOptions, SqliteBackend, WriterLease};
 use starbase_protocol::Plan;
 
 use crate::auth::Principal;
 use crate::error::Error;
+
+/// A writer lease that hears nothing for this long is rolled back (a stalled import must not
+/// hold the writer).
+const LEASE_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Runs plans on the gateway's backends.
 #[derive(Debug, Clone)]
@@ -66,6 +70,22 @@ impl Engine {
             statement_timeout: None,
         };
         Ok(self.sqlite.execute(plan, opts).await?)
+    }
+
+    /// Takes the writer for one transaction spanning several plans (imports).
+    ///
+    /// # Errors
+    /// `57P01` when shutting down, `55P03` when the write lock cannot be taken.
+    pub async fn lease_writer(&self) -> Result<WriterLease, Error> {
+        Ok(self.sqlite.lease_writer(LEASE_IDLE_TIMEOUT).await?)
+    }
+
+    /// The statement options for plans run inside a lease.
+    #[must_use]
+    pub fn exec_options(&self) -> ExecOptions {
+        ExecOptions {
+            statement_timeout: self.statement_timeout,
+        }
     }
 
     /// The embedded SQLite backend.

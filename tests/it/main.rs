@@ -8,6 +8,7 @@ mod export;
 mod http_errors;
 mod http_misc;
 mod http_query;
+mod import;
 mod readme;
 mod rest;
 mod ws;

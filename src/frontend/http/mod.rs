@@ -6,6 +6,7 @@
 mod body;
 pub mod error;
 mod export;
+mod import;
 mod query;
 pub mod render;
 mod rest;
@@ -58,6 +59,11 @@ pub fn router(state: AppState) -> Router {
         .route("/export/dump", get(export::handle_export_dump))
         .route("/export/json/{table}", get(export::handle_export_json))
         .route("/export/csv/{table}", get(export::handle_export_csv))
+        .route(
+            "/import/csv/{table}",
+            // Imports stream with constant memory; the request limit applies per record.
+            post(import::handle_import_csv).layer(axum::extract::DefaultBodyLimit::disable()),
+        )
         .route("/rest", axum::routing::any(rest::handle_rest_root))
         .route("/rest/", axum::routing::any(rest::handle_rest_root))
         .route("/rest/{*path}", axum::routing::any(rest::handle_rest))

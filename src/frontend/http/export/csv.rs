@@ -1,9 +1,10 @@
 //! CSV rendering per RFC 4180: CRLF line ends, fields quoted when they hold a comma, quote,
 //! CR or LF, quotes doubled.
 //!
-//! Encoding of values (documented in the README): NULL is an empty unquoted field, an empty
-//! string is `""` (so the two stay apart), numbers as in JSON, BLOBs as `\x` + hex (as
-//! PostgreSQL writes bytea). Must not know HTTP.
+//! Encoding of values (documented in the README): NULL is an empty unquoted field, numbers
+//! unquoted as in JSON, BLOBs unquoted as `\x` + hex (as PostgreSQL writes bytea), and text
+//! quoted whenever it could be read back as one of those (empty, numeric-looking, `\x…`), so
+//! an import restores the same types. Must not know HTTP.
 
 use starbase_protocol::Value;
 
@@ -51,10 +52,13 @@ fn value(out: &mut Vec<u8>, value: &Value) {
     }
 }
 
-/// Writes text, quoted when needed; `quote_empty` keeps an empty string apart from NULL.
-fn text(out: &mut Vec<u8>, s: &str, quote_empty: bool) {
-    let needs_quotes = (quote_empty && s.is_empty())
-        || s.bytes().any(|b| matches!(b, b',' | b'"' | b'\r' | b'\n'));
+/// Writes text, quoted when needed. For values (`is_value`), text that would read back as
+/// something else is quoted too: the empty string (NULL is the empty unquoted field), text
+/// that looks like a number, and text starting with `\x` (the BLOB form).
+fn text(out: &mut Vec<u8>, s: &str, is_value: bool) {
+    let ambiguous =
+        is_value && (s.is_empty() || s.starts_with("\\x") || s.trim().parse::<f64>().is_ok());
+    let needs_quotes = ambiguous || s.bytes().any(|b| matches!(b, b',' | b'"' | b'\r' | b'\n'));
     if needs_quotes {
         out.push(b'"');
         out.extend_from_slice(s.replace('"', "\"\"").as_bytes());

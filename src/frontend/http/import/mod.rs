@@ -1,0 +1,129 @@
+//! Imports: `POST /import/csv/{table}` (spec §5.4), streamed into one transaction.
+//!
+//! Owns the request forms: a raw `text/csv` body (streamed as it arrives), a multipart form
+//! whose `file` field holds the CSV (streamed; an optional `columnMapping` field before it),
+//! or `application/json` `{"data": "<csv>", "columnMapping": {...}}` (bounded by the request
+//! limit). All or nothing: an error names the record and commits nothing. Must not know
+//! SQLite beyond the shared catalog lookup.
+
+mod csv;
+
+use std::collections::HashMap;
+
+use axum::Extension;
+use axum::extract::{FromRequest, Multipart, Path, Request, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use futures::StreamExt;
+use serde_json::json;
+use starbase_protocol::{DbError, SqlState};
+
+use super::AppState;
+use super::body::read_limited;
+use super::error::ApiError;
+use super::rest::schema;
+use super::source::require_internal_source;
+use crate::auth::Principal;
+
+/// `POST /import/csv/{table}`.
+pub(super) async fn handle_import_csv(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    Path(table): Path<String>,
+    request: Request,
+) -> Result<Response, ApiError> {
+    require_internal_source(request.headers(), request.uri())?;
+    let table = schema::table(&state.engine, &principal, "main", &table)
+        .await
+        .map_err(|e| {
+            let status = if e.code == SqlState::UNDEFINED_TABLE {
+                StatusCode::NOT_FOUND
+            } else {
+                StatusCode::BAD_REQUEST
+            };
+            ApiError::with_status(status, e)
+        })?;
+    let content_type = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    let max = state.limits.max_request_bytes;
+    let engine = &state.engine;
+    let imported = if content_type.starts_with("text/csv") {
+        let body = request.into_body().into_data_stream().map(|chunk| {
+            chunk.map_err(|e| DbError::protocol_violation(format!("could not read the body: {e}")))
+        });
+        csv::import(engine, &principal, &table, &HashMap::new(), body, max).await?
+    } else if content_type.starts_with("application/json") {
+        let headers = request.headers().clone();
+        let bytes = read_limited(&headers, request.into_body(), max).await?;
+        let (data, mapping) = json_form(&bytes)?;
+        let body = futures::stream::iter([Ok(Bytes::from(data))]);
+        csv::import(engine, &principal, &table, &mapping, body, max).await?
+    } else if content_type.starts_with("multipart/form-data") {
+        let mut form = Multipart::from_request(request, &state)
+            .await
+            .map_err(|e| DbError::protocol_violation(format!("malformed multipart body: {e}")))?;
+        let mut mapping = HashMap::new();
+        let mut imported = None;
+        while let Some(field) = form
+            .next_field()
+            .await
+            .map_err(|e| DbError::protocol_violation(format!("malformed multipart body: {e}")))?
+        {
+            match field.name() {
+                Some("columnMapping") => {
+                    let text = field.text().await.map_err(|e| {
+                        DbError::protocol_violation(format!("malformed multipart body: {e}"))
+                    })?;
+                    mapping = serde_json::from_str(&text).map_err(|e| {
+                        DbError::invalid_parameter(format!("invalid \"columnMapping\": {e}"))
+                    })?;
+                }
+                Some("file") if imported.is_none() => {
+                    let body = field.map(|chunk| {
+                        chunk.map_err(|e| {
+                            DbError::protocol_violation(format!("malformed multipart body: {e}"))
+                        })
+                    });
+                    imported =
+                        Some(csv::import(engine, &principal, &table, &mapping, body, max).await?);
+                }
+                _ => {}
+            }
+        }
+        imported.ok_or_else(|| {
+            DbError::invalid_parameter("no file uploaded: expected a multipart field \"file\"")
+        })?
+    } else {
+        return Err(ApiError::with_status(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            DbError::protocol_violation(format!(
+                "unsupported Content-Type \"{content_type}\": use text/csv, multipart/form-data or application/json"
+            )),
+        ));
+    };
+    let message =
+        format!("Imported {imported} out of {imported} records successfully. 0 records failed.");
+    Ok(axum::Json(json!({"result": {"message": message, "failedStatements": []}})).into_response())
+}
+
+/// `{"data": "<csv text>", "columnMapping": {"csv header": "column"}}`.
+fn json_form(bytes: &[u8]) -> Result<(String, HashMap<String, String>), DbError> {
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Form {
+        data: String,
+        #[serde(default, rename = "columnMapping")]
+        column_mapping: HashMap<String, String>,
+    }
+    let form: Form = serde_json::from_slice(bytes).map_err(|e| {
+        DbError::invalid_parameter(format!(
+            "invalid JSON body: expected {{\"data\": \"<csv>\", \"columnMapping\"?: {{…}}}}: {e}"
+        ))
+    })?;
+    Ok((form.data, form.column_mapping))
+}

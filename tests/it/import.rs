@@ -1,0 +1,187 @@
+//! `POST /import/csv/{table}`: streamed, all or nothing, and the inverse of the CSV export.
+
+use serde_json::{Value, json};
+
+use crate::common::{ADMIN, TestGateway};
+
+const TABLE: &str = "(id INTEGER PRIMARY KEY, name TEXT, n INTEGER, f REAL, b BLOB, anything)";
+
+async fn post_csv(gw: &TestGateway, table: &str, body: impl Into<reqwest::Body>) -> (u16, Value) {
+    let response = gw
+        .client
+        .post(gw.url(&format!("/import/csv/{table}")))
+        .bearer_auth(ADMIN)
+        .header("content-type", "text/csv")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap())
+}
+
+async fn export_csv(gw: &TestGateway, table: &str) -> String {
+    let response = gw
+        .client
+        .get(gw.url(&format!("/export/csv/{table}")))
+        .bearer_auth(ADMIN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    response.text().await.unwrap()
+}
+
+#[tokio::test]
+async fn csv_export_then_import_restores_identical_rows() {
+    let gw = TestGateway::start().await;
+    gw.query(&format!("CREATE TABLE src {TABLE}"), json!([]))
+        .await;
+    gw.query(&format!("CREATE TABLE dst {TABLE}"), json!([]))
+        .await;
+    gw.query(
+        "INSERT INTO src VALUES
+          (1, 'plain', 9223372036854775807, 0.1, x'00ff', 5),
+          (2, '', NULL, -1e300, x'', '5'),
+          (3, 'quote \"q\", comma', -9223372036854775808, NULL, NULL, 2.5),
+          (4, 'new
+line ☃', 0, 1.0, NULL, '\\x00'),
+          (5, NULL, 42, 3.0e-5, x'deadbeef', NULL)",
+        json!([]),
+    )
+    .await;
+    let csv = export_csv(&gw, "src").await;
+    let (status, body) = post_csv(&gw, "dst", csv.clone()).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["result"]["message"],
+        "Imported 5 out of 5 records successfully. 0 records failed."
+    );
+    let typed = "SELECT id, name, n, f, b, anything, typeof(anything) AS t FROM {} ORDER BY id";
+    assert_eq!(
+        gw.query(&typed.replace("{}", "dst"), json!([])).await,
+        gw.query(&typed.replace("{}", "src"), json!([])).await
+    );
+    assert_eq!(export_csv(&gw, "dst").await, csv);
+    gw.stop().await;
+}
+
+#[tokio::test]
+async fn large_imports_stream_past_the_request_limit() {
+    let gw = TestGateway::start_with(|c| c.max_request_bytes = 64 * 1024).await;
+    gw.query(
+        "CREATE TABLE big (i INTEGER PRIMARY KEY, s TEXT)",
+        json!([]),
+    )
+    .await;
+    let chunks: Vec<Result<String, std::io::Error>> = std::iter::once(Ok("i,s\r\n".to_owned()))
+        .chain((0..100).map(|c| {
+            Ok((0..1000)
+                .map(|r| format!("{},row {}\r\n", c * 1000 + r, c * 1000 + r))
+                .collect::<String>())
+        }))
+        .collect();
+    let body = reqwest::Body::wrap_stream(futures::stream::iter(chunks));
+    let (status, body) = post_csv(&gw, "big", body).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        gw.query("SELECT count(*) AS n, max(i) AS top FROM big", json!([]))
+            .await,
+        json!([{"n": 100_000, "top": 99_999}])
+    );
+    gw.stop().await;
+}
+
+#[tokio::test]
+async fn other_forms_multipart_and_json_with_column_mapping() {
+    let gw = TestGateway::start().await;
+    gw.query(
+        "CREATE TABLE people (id INTEGER PRIMARY KEY, full_name TEXT)",
+        json!([]),
+    )
+    .await;
+    let form = reqwest::multipart::Form::new()
+        .text("columnMapping", r#"{"name": "full_name"}"#)
+        .part(
+            "file",
+            reqwest::multipart::Part::text("id,name\n1,Ann\n2,\"Bo, Jr.\"\n").file_name("p.csv"),
+        );
+    let response = gw
+        .client
+        .post(gw.url("/import/csv/people"))
+        .bearer_auth(ADMIN)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        response.status().as_u16(),
+        200,
+        "{:?}",
+        response.text().await
+    );
+    let (status, body) = gw
+        .post(
+            "/import/csv/people",
+            json!({"data": "id,name\n3,Cy\n", "columnMapping": {"name": "full_name"}}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        gw.query("SELECT full_name FROM people ORDER BY id", json!([]))
+            .await,
+        json!([{"full_name": "Ann"}, {"full_name": "Bo, Jr."}, {"full_name": "Cy"}])
+    );
+    gw.stop().await;
+}
+
+#[tokio::test]
+async fn bad_csv_is_a_precise_error_and_commits_nothing() {
+    let gw = TestGateway::start().await;
+    gw.query(
+        "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT NOT NULL)",
+        json!([]),
+    )
+    .await;
+    gw.query("INSERT INTO t VALUES (1, 'kept')", json!([]))
+        .await;
+    let cases: Vec<(&str, &str, u16, &str, &str)> = vec![
+        ("t", "id,v\n2,a\n3\n", 400, "22P02", "record 2 has 1 fields"),
+        ("t", "id,v\n2,a\n3,b\"c\n", 400, "22P02", "line 3"),
+        ("t", "id,v\n2,\"open\n", 400, "22P02", "unterminated"),
+        ("t", "id,nope\n2,a\n", 400, "42703", "\"nope\""),
+        ("t", "id,v\n2,a\n1,dup\n", 400, "23505", "unique"),
+        ("t", "id,v\n2,a\n3,\n", 400, "23502", "not null"),
+        ("t", "", 400, "22023", "header"),
+        ("nope", "a\n1\n", 404, "42P01", "nope"),
+    ];
+    for (table, csv, status, code, fragment) in cases {
+        let (got_status, body) = post_csv(&gw, table, csv.to_owned()).await;
+        assert_eq!(
+            (got_status, body["code"].as_str()),
+            (status, Some(code)),
+            "{csv:?}: {body}"
+        );
+        let message = body["error"].as_str().unwrap().to_lowercase();
+        assert!(
+            message.contains(&fragment.to_lowercase()),
+            "{csv:?}: {body}"
+        );
+        assert_eq!(
+            gw.query("SELECT id, v FROM t", json!([])).await,
+            json!([{"id": 1, "v": "kept"}]),
+            "{csv:?} committed something"
+        );
+    }
+    let response = gw
+        .client
+        .post(gw.url("/import/csv/t"))
+        .bearer_auth(ADMIN)
+        .header("content-type", "application/xml")
+        .body("<x/>")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 415);
+    gw.stop().await;
+}
