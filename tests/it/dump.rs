@@ -109,3 +109,126 @@ async fn empty_database_dumps_to_an_empty_transaction() {
     );
     gw.stop().await;
 }
+
+async fn import_dump(
+    gw: &TestGateway,
+    file_name: &str,
+    script: Vec<u8>,
+    chunk: usize,
+) -> (u16, Value) {
+    let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
+        script.chunks(chunk).map(|c| Ok(c.to_vec())).collect();
+    let part =
+        reqwest::multipart::Part::stream(reqwest::Body::wrap_stream(futures::stream::iter(chunks)))
+            .file_name(file_name.to_owned());
+    let form = reqwest::multipart::Form::new().part("sqlFile", part);
+    let response = gw
+        .client
+        .post(gw.url("/import/dump"))
+        .bearer_auth(ADMIN)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn import_dump_restores_an_export_streamed_in_small_chunks() {
+    let original = TestGateway::start().await;
+    original.query(SCHEMA, json!([])).await;
+    original.query(DATA, json!([])).await;
+    original
+        .query(
+            "CREATE TABLE notes (t TEXT); INSERT INTO notes VALUES ('semi; colon -- not a comment /* nor this */'), ('☃☃☃');",
+            json!([]),
+        )
+        .await;
+    let script = dump(&original).await;
+    let restored = TestGateway::start().await;
+    // 7-byte chunks split statements, strings and multi-byte characters.
+    let (status, body) = import_dump(&restored, "backup.sql", script.clone().into_bytes(), 7).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        body["result"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("SQL dump import completed.")
+    );
+    for name in ["artist", "album", "odd \"name\"", "audit", "notes"] {
+        assert_eq!(
+            table(&restored, name).await,
+            table(&original, name).await,
+            "{name}"
+        );
+    }
+    assert_eq!(dump(&restored).await, script);
+    original.stop().await;
+    restored.stop().await;
+}
+
+#[tokio::test]
+async fn failed_dump_import_names_the_statement_and_commits_nothing() {
+    let gw = TestGateway::start().await;
+    // StarbaseDB's dumps start with a binary header line; it is skipped.
+    let script = "SQLite format 3\0\nCREATE TABLE a (id INTEGER PRIMARY KEY);\nINSERT INTO a VALUES (1);\nINSERT INTO a VALUES (1);\nINSERT INTO a VALUES (2);\n";
+    let (status, body) = import_dump(&gw, "d.sql", script.as_bytes().to_vec(), 5).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (400, Some("23505")),
+        "{body}"
+    );
+    assert!(
+        body["detail"].as_str().unwrap().contains("statement 3"),
+        "{body}"
+    );
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("INSERT INTO a VALUES (1);"),
+        "{body}"
+    );
+    let (status, body) = gw.post("/query", json!({"sql": "SELECT * FROM a"})).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (400, Some("42P01")),
+        "the CREATE was rolled back too"
+    );
+
+    let (status, body) = import_dump(&gw, "d.txt", b"SELECT 1;".to_vec(), 100).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (400, Some("22023")),
+        "{body}"
+    );
+    let (status, body) = import_dump(
+        &gw,
+        "d.sql",
+        b"CREATE TABLE ok (x);\nSELEC nonsense;".to_vec(),
+        100,
+    )
+    .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (400, Some("42601")),
+        "{body}"
+    );
+    let response = gw
+        .client
+        .post(gw.url("/import/dump"))
+        .bearer_auth(ADMIN)
+        .header("content-type", "application/sql")
+        .body("SELECT 1;")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 415);
+    assert_eq!(
+        gw.query("SELECT count(*) AS n FROM sqlite_schema", json!([]))
+            .await,
+        json!([{"n": 0}])
+    );
+    gw.stop().await;
+}

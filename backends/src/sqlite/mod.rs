@@ -19,7 +19,7 @@ mod convert;
 mod exec;
 mod job;
 mod lease;
-mod split;
+pub mod split;
 mod step;
 mod threads;
 

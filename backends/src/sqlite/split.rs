@@ -9,11 +9,11 @@
 /// One statement of a text: its source (from the end of the previous statement to its own
 /// terminating `;`, inclusive) and how many characters of the whole text come before it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) struct Piece<'a> {
+pub struct Piece<'a> {
     /// The statement's text, with leading whitespace and comments.
-    pub(super) text: &'a str,
+    pub text: &'a str,
     /// Characters of the whole text before `text` (to make error positions absolute).
-    pub(super) char_offset: usize,
+    pub char_offset: usize,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -46,7 +46,7 @@ const START: u8 = 1;
 
 /// The non-empty statements of `sql`, in order. Pieces holding only whitespace, comments
 /// or `;` are left out, so `split(";;")` is empty.
-pub(super) fn split(sql: &str) -> Vec<Piece<'_>> {
+pub fn split(sql: &str) -> Vec<Piece<'_>> {
     let bytes = sql.as_bytes();
     let mut pieces = Vec::new();
     let mut state = 0u8;

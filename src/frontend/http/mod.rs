@@ -60,6 +60,10 @@ pub fn router(state: AppState) -> Router {
         .route("/export/json/{table}", get(export::handle_export_json))
         .route("/export/csv/{table}", get(export::handle_export_csv))
         .route(
+            "/import/dump",
+            post(import::handle_import_dump).layer(axum::extract::DefaultBodyLimit::disable()),
+        )
+        .route(
             "/import/csv/{table}",
             // Imports stream with constant memory; the request limit applies per record.
             post(import::handle_import_csv).layer(axum::extract::DefaultBodyLimit::disable()),

@@ -1,4 +1,5 @@
-//! Imports: `POST /import/csv/{table}` (spec §5.4), streamed into one transaction.
+//! Imports: `POST /import/dump` and `POST /import/csv/{table}` (spec §5.4), streamed into
+//! one transaction.
 //!
 //! Owns the request forms: a raw `text/csv` body (streamed as it arrives), a multipart form
 //! whose `file` field holds the CSV (streamed; an optional `columnMapping` field before it),
@@ -7,6 +8,7 @@
 //! SQLite beyond the shared catalog lookup.
 
 mod csv;
+mod dump;
 
 use std::collections::HashMap;
 
@@ -126,4 +128,70 @@ fn json_form(bytes: &[u8]) -> Result<(String, HashMap<String, String>), DbError>
         ))
     })?;
     Ok((form.data, form.column_mapping))
+}
+
+/// `POST /import/dump`: a multipart form whose `sqlFile` field is a `.sql` file.
+pub(super) async fn handle_import_dump(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    request: Request,
+) -> Result<Response, ApiError> {
+    require_internal_source(request.headers(), request.uri())?;
+    let content_type = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    if !content_type.starts_with("multipart/form-data") {
+        return Err(ApiError::with_status(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            DbError::protocol_violation("Content-Type must be multipart/form-data"),
+        ));
+    }
+    let malformed = |e: axum::extract::multipart::MultipartError| {
+        DbError::protocol_violation(format!("malformed multipart body: {e}"))
+    };
+    let mut form = Multipart::from_request(request, &state)
+        .await
+        .map_err(|e| DbError::protocol_violation(format!("malformed multipart body: {e}")))?;
+    while let Some(field) = form.next_field().await.map_err(malformed)? {
+        if field.name() != Some("sqlFile") {
+            continue;
+        }
+        let is_sql = field
+            .file_name()
+            .is_some_and(|n| n.to_ascii_lowercase().ends_with(".sql"));
+        if !is_sql {
+            return Err(DbError::invalid_parameter("uploaded file must be a .sql file").into());
+        }
+        let body = field.map(|chunk| chunk.map_err(malformed));
+        let max = state.limits.max_request_bytes;
+        return match dump::import(&state.engine, &principal, body, max).await {
+            Ok(count) => Ok(axum::Json(json!({"result": {
+                "message": format!("SQL dump import completed. {count} statements succeeded, 0 failed."),
+                "details": [],
+            }}))
+            .into_response()),
+            Err(failure) => Err(dump_failure(failure)),
+        };
+    }
+    Err(
+        DbError::invalid_parameter("no SQL file uploaded: expected a multipart field \"sqlFile\"")
+            .into(),
+    )
+}
+
+/// The error response of a failed dump import: the error plus which statement failed.
+fn dump_failure(failure: dump::Failure) -> ApiError {
+    let Some((index, statement)) = failure.statement else {
+        return ApiError::new(failure.error);
+    };
+    let error = DbError {
+        detail: Some(format!(
+            "statement {index} failed; the import was rolled back, nothing was committed: {statement}"
+        )),
+        ..failure.error
+    };
+    ApiError::new(error)
 }
