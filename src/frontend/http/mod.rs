@@ -64,6 +64,10 @@ pub fn router(state: AppState) -> Router {
             post(import::handle_import_dump).layer(axum::extract::DefaultBodyLimit::disable()),
         )
         .route(
+            "/import/json/{table}",
+            post(import::handle_import_json).layer(axum::extract::DefaultBodyLimit::disable()),
+        )
+        .route(
             "/import/csv/{table}",
             // Imports stream with constant memory; the request limit applies per record.
             post(import::handle_import_csv).layer(axum::extract::DefaultBodyLimit::disable()),

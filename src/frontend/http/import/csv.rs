@@ -92,13 +92,14 @@ pub(in crate::frontend::http) async fn import(
                 lease = Some(engine.lease_writer().await.map_err(|e| e.to_client())?);
             }
             if let Some(lease) = lease.as_mut() {
-                insert(
+                insert_rows(
                     engine,
                     lease,
                     table,
                     names,
                     std::mem::take(&mut batch),
                     record_no,
+                    "CSV records",
                 )
                 .await?;
             }
@@ -111,7 +112,16 @@ pub(in crate::frontend::http) async fn import(
             lease = Some(engine.lease_writer().await.map_err(|e| e.to_client())?);
         }
         if let Some(lease) = lease.as_mut() {
-            insert(engine, lease, table, &names, batch, record_no).await?;
+            insert_rows(
+                engine,
+                lease,
+                table,
+                &names,
+                batch,
+                record_no,
+                "CSV records",
+            )
+            .await?;
         }
     }
     if let Some(lease) = lease {
@@ -168,13 +178,16 @@ fn decode_hex(hex: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
-async fn insert(
+/// Inserts `values` (rows of `names.len()` values) with one multi-row INSERT; an error
+/// names the rows (`what` first to `last_record`).
+pub(super) async fn insert_rows(
     engine: &Engine,
     lease: &mut starbase_backends::sqlite::WriterLease,
     table: &TableInfo,
     names: &[String],
     values: Vec<Value>,
     last_record: u64,
+    what: &str,
 ) -> Result<(), DbError> {
     let rows = values.len() / names.len();
     let mut sql = format!(
@@ -214,7 +227,7 @@ async fn insert(
         .execute(plan, &engine.exec_options())
         .map_err(|e| e.to_db_error())?;
     collect(stream).await.map(drop).map_err(|e| {
-        let detail = format!("in CSV records {first} to {last_record}");
+        let detail = format!("in {what} {first} to {last_record}");
         DbError {
             detail: Some(detail),
             ..e
