@@ -39,6 +39,12 @@ impl CsvReader {
         }
     }
 
+    /// Bytes held that are not part of a record taken yet.
+    #[must_use]
+    pub fn buffered(&self) -> usize {
+        self.buf.len() - self.start
+    }
+
     /// Adds bytes.
     pub fn feed(&mut self, bytes: &[u8]) {
         if self.start > 0 {

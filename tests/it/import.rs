@@ -303,7 +303,11 @@ async fn json_import_mapping_forms_and_errors() {
             "{doc}: {body}"
         );
         assert!(
-            body["error"].as_str().unwrap().to_lowercase().contains(fragment),
+            body["error"]
+                .as_str()
+                .unwrap()
+                .to_lowercase()
+                .contains(fragment),
             "{doc}: {body}"
         );
     }
@@ -311,6 +315,69 @@ async fn json_import_mapping_forms_and_errors() {
         gw.query("SELECT id, full_name FROM p ORDER BY id", json!([]))
             .await,
         json!([{"id": 1, "full_name": "Ann"}, {"id": 2, "full_name": "Bo"}])
+    );
+    gw.stop().await;
+}
+
+#[tokio::test]
+async fn json_import_streams_past_the_request_limit_without_a_mapping() {
+    let gw = TestGateway::start_with(|c| c.max_request_bytes = 16 * 1024).await;
+    gw.query(
+        "CREATE TABLE big (i INTEGER PRIMARY KEY, s TEXT)",
+        json!([]),
+    )
+    .await;
+    let rows: Vec<String> = (0..20_000)
+        .map(|i| format!(r#"{{"i": {i}, "s": "row {i}"}}"#))
+        .collect();
+    let doc = format!(r#"{{"data": [{}]}}"#, rows.join(","));
+    let (status, body) = post_json_body(&gw, "big", doc).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        gw.query("SELECT count(*) AS n FROM big", json!([])).await,
+        json!([{"n": 20_000}])
+    );
+    // A mapping after that many rows is refused, and nothing of that import is committed.
+    let rows: Vec<String> = (20_000..40_000)
+        .map(|i| format!(r#"{{"i": {i}, "s": "row {i}"}}"#))
+        .collect();
+    let doc = format!(
+        r#"{{"data": [{}], "columnMapping": {{"x": "s"}}}}"#,
+        rows.join(",")
+    );
+    let (status, body) = post_json_body(&gw, "big", doc).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (400, Some("22023")),
+        "{body}"
+    );
+    assert_eq!(
+        gw.query("SELECT count(*) AS n FROM big", json!([])).await,
+        json!([{"n": 20_000}])
+    );
+    gw.stop().await;
+}
+
+#[tokio::test]
+async fn the_request_limit_applies_per_csv_record_not_per_upload() {
+    let gw = TestGateway::start_with(|c| c.max_request_bytes = 1024).await;
+    gw.query("CREATE TABLE t (i INTEGER PRIMARY KEY, s TEXT)", json!([]))
+        .await;
+    let csv: String = std::iter::once("i,s\n".to_owned())
+        .chain((0..5000).map(|i| format!("{i},short\n")))
+        .collect();
+    let (status, body) = post_csv(&gw, "t", csv).await;
+    assert_eq!(status, 200, "{body}");
+    let long = format!("i,s\n1,{}\n", "x".repeat(4096));
+    let (status, body) = post_csv(&gw, "t", long).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (400, Some("22023")),
+        "{body}"
+    );
+    assert_eq!(
+        gw.query("SELECT count(*) AS n FROM t", json!([])).await,
+        json!([{"n": 5000}])
     );
     gw.stop().await;
 }

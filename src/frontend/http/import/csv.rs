@@ -47,29 +47,24 @@ pub(in crate::frontend::http) async fn import(
     let mut batch: Vec<Value> = Vec::new();
     let mut record_no = 0u64;
     let mut at_end = false;
-    let mut buffered = 0usize;
     loop {
         let record = reader.next_record(at_end)?;
         let Some(record) = record else {
             if at_end {
                 break;
             }
+            // Every complete record was taken: what is left is one unfinished record.
+            if reader.buffered() > max_record_bytes {
+                return Err(DbError::invalid_parameter(format!(
+                    "a CSV record is longer than {max_record_bytes} bytes"
+                )));
+            }
             match body.next().await {
-                Some(chunk) => {
-                    let chunk = chunk?;
-                    buffered += chunk.len();
-                    if buffered > max_record_bytes {
-                        return Err(DbError::invalid_parameter(format!(
-                            "a CSV record is longer than {max_record_bytes} bytes"
-                        )));
-                    }
-                    reader.feed(&chunk);
-                }
+                Some(chunk) => reader.feed(&chunk?),
                 None => at_end = true,
             }
             continue;
         };
-        buffered = 0;
         let Some(names) = &columns else {
             columns = Some(header(table, mapping, record)?);
             continue;

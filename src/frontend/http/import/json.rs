@@ -3,7 +3,8 @@
 //! Owns turning `{"data": [{col: value, …}, …], "columnMapping": {…}}` into multi-row INSERTs
 //! through a writer lease, with values decoded as `/query` parameters are (so a JSON export
 //! imports back, BLOBs included). Rows that arrive before `columnMapping` wait for it, within
-//! the request size limit; put `columnMapping` first (or leave it out) to stream any size.
+//! the request size limit; past that the import goes on without a mapping (and refuses one
+//! that comes later), so a document of any size streams unless its mapping comes last.
 //! Must not know HTTP.
 
 use std::collections::HashMap;
@@ -45,12 +46,18 @@ pub(in crate::frontend::http) async fn import(
     let mut mapping: Option<HashMap<String, String>> = None;
     let mut waiting: Vec<Map<String, Json>> = Vec::new();
     let mut waiting_bytes = 0usize;
+    let mut assumed = false;
     let mut batch = Batch::default();
     let mut lease = None;
     let mut rows = 0u64;
     let mut at_end = false;
     loop {
         match scanner.next_item()? {
+            Some(Item::Mapping(_)) if assumed => {
+                return Err(DbError::invalid_parameter(
+                    "\"columnMapping\" came after more rows than the request limit holds: put it before \"data\"",
+                ));
+            }
             Some(Item::Mapping(text)) => {
                 let map: HashMap<String, String> = serde_json::from_slice(&text).map_err(|e| {
                     DbError::invalid_parameter(format!(
@@ -77,13 +84,20 @@ pub(in crate::frontend::http) async fn import(
                 };
                 if mapping.is_none() && !at_end {
                     waiting_bytes += text.len();
-                    if waiting_bytes > max_bytes {
-                        return Err(DbError::invalid_parameter(
-                            "rows are waiting for \"columnMapping\" beyond the request limit: put \"columnMapping\" before \"data\"",
-                        ));
+                    if waiting_bytes <= max_bytes {
+                        waiting.push(row);
+                        continue;
                     }
-                    waiting.push(row);
-                    continue;
+                    // Too many rows to hold: go on without a mapping; one arriving later
+                    // is refused (and nothing is committed).
+                    assumed = true;
+                    mapping = Some(HashMap::new());
+                    for row in std::mem::take(&mut waiting) {
+                        rows += 1;
+                        batch
+                            .add(engine, &mut lease, table, mapping.as_ref(), row, rows)
+                            .await?;
+                    }
                 }
                 rows += 1;
                 batch
@@ -91,17 +105,18 @@ pub(in crate::frontend::http) async fn import(
                     .await?;
             }
             None if at_end => break,
-            None => match body.next().await {
-                Some(chunk) => {
-                    scanner.feed(&chunk?);
-                    if scanner.buffered() > max_bytes {
-                        return Err(DbError::invalid_parameter(format!(
-                            "a JSON row is longer than {max_bytes} bytes"
-                        )));
-                    }
+            None => {
+                // Everything complete was taken: what is left is one unfinished item.
+                if scanner.buffered() > max_bytes {
+                    return Err(DbError::invalid_parameter(format!(
+                        "a JSON row is longer than {max_bytes} bytes"
+                    )));
                 }
-                None => at_end = true,
-            },
+                match body.next().await {
+                    Some(chunk) => scanner.feed(&chunk?),
+                    None => at_end = true,
+                }
+            }
         }
     }
     scanner.finish()?;
