@@ -368,8 +368,19 @@ async fn the_request_limit_applies_per_csv_record_not_per_upload() {
         .collect();
     let (status, body) = post_csv(&gw, "t", csv).await;
     assert_eq!(status, 200, "{body}");
-    let long = format!("i,s\n1,{}\n", "x".repeat(4096));
-    let (status, body) = post_csv(&gw, "t", long).await;
+    // A record that keeps growing across chunks past the limit is refused.
+    let long = format!("i,s\n9999,{}\n", "x".repeat(4096));
+    let chunks: Vec<Result<Vec<u8>, std::io::Error>> = long
+        .as_bytes()
+        .chunks(512)
+        .map(|c| Ok(c.to_vec()))
+        .collect();
+    let (status, body) = post_csv(
+        &gw,
+        "t",
+        reqwest::Body::wrap_stream(futures::stream::iter(chunks)),
+    )
+    .await;
     assert_eq!(
         (status, body["code"].as_str()),
         (400, Some("22023")),
