@@ -4,7 +4,7 @@
 //! bounded batches (`ResultStream`). Must not know any frontend (no HTTP, no pgwire types).
 //!
 //! Layout:
-//! - [`result`]: `Event`, `ExecSummary`, `ResultStream`;
+//! - [`result`]: `Event`, `ExecSummary`, `ResultStream`, `TxnState`;
 //! - [`error`]: `Error` with `sqlstate()`;
 //! - [`sqlite`]: the embedded SQLite engine (one writer thread, a pool of reader threads).
 
@@ -14,4 +14,4 @@ pub mod result;
 pub mod sqlite;
 
 pub use error::Error;
-pub use result::{Event, ExecSummary, ResultStream};
+pub use result::{Event, ExecSummary, ResultStream, TxnState};

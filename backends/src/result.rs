@@ -40,6 +40,20 @@ pub struct ExecSummary {
     pub last_insert_id: Option<i64>,
 }
 
+/// Where a session stands with respect to a transaction block, as PostgreSQL reports it in
+/// `ReadyForQuery` (`I`, `T`, `E`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum TxnState {
+    /// No transaction is open: each plan commits on its own.
+    #[default]
+    Idle,
+    /// A transaction is open and usable.
+    InTransaction,
+    /// A statement failed inside the transaction: everything but `ROLLBACK`, `ROLLBACK TO
+    /// SAVEPOINT` and `COMMIT` (which then rolls back) is refused with `25P02`.
+    Failed,
+}
+
 /// Several events sent at once: a small result (columns, rows, summary, end) crosses the
 /// channel in one message instead of one per event.
 pub type Chunk = Vec<Result<Event, Error>>;

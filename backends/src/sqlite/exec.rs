@@ -76,7 +76,7 @@ fn confirm_read_only(conn: &Connection, scripts: &[Vec<Piece<'_>>]) -> bool {
 
 /// Runs the steps in the plan's mode; whatever transaction is still open afterwards is
 /// rolled back (an HTTP request has no session to continue it in).
-fn run_plan(
+pub(super) fn run_plan(
     conn: &Connection,
     role: Role,
     plan: &Plan,
@@ -199,7 +199,7 @@ fn is_transaction_control(step: &Statement, pieces: &[Piece<'_>]) -> bool {
 }
 
 /// Runs `BEGIN`/`COMMIT` with the progress handler off: they must not be half-interrupted.
-fn control(conn: &Connection, out: &Output, sql: &str) -> Result<(), Failure> {
+pub(super) fn control(conn: &Connection, out: &Output, sql: &str) -> Result<(), Failure> {
     out.arm(false);
     let result = conn.execute_batch(sql).map_err(|e| classify(&e).into());
     out.arm(true);
@@ -207,7 +207,7 @@ fn control(conn: &Connection, out: &Output, sql: &str) -> Result<(), Failure> {
 }
 
 /// Names the failing step in the error's detail when the plan has several.
-fn at_step(failure: Failure, index: usize, total: usize) -> Failure {
+pub(super) fn at_step(failure: Failure, index: usize, total: usize) -> Failure {
     match failure {
         Failure::Db(e) if total > 1 && e.detail.is_none() => {
             Failure::Db(e.with_detail(format!("statement {} of {total}", index + 1)))

@@ -14,6 +14,7 @@ use rusqlite::Connection;
 use starbase_protocol::{DbError, Plan, SqlState};
 use tokio::sync::oneshot;
 
+use super::session_lease::SessionLink;
 use crate::error::Error;
 use crate::result::Event;
 
@@ -48,6 +49,9 @@ pub(super) struct Job {
     pub(super) plan: Plan,
     pub(super) deadline: Option<Instant>,
     pub(super) tx: EventSender,
+    /// Set when the plan comes from a `SqliteSession`: the writer runs it with session rules
+    /// (a transaction may stay open) and may keep serving that session afterwards.
+    pub(super) session: Option<SessionLink>,
 }
 
 impl Job {

@@ -65,7 +65,12 @@ impl WriterLease {
             .and_then(|d| Instant::now().checked_add(d));
         let (tx, rx) = ResultStream::channel(CHANNEL_DEPTH);
         self.tx
-            .send(LeaseMsg::Plan(Job { plan, deadline, tx }))
+            .send(LeaseMsg::Plan(Job {
+                plan,
+                deadline,
+                tx,
+                session: None,
+            }))
             .map_err(|_| ended())?;
         Ok(rx)
     }

@@ -8,6 +8,9 @@
 //!
 //! Layout:
 //! - this file: the public API (`SqliteBackend`, `SqliteConfig`, `ExecOptions`);
+//! - `session`: interactive sessions (`SqliteSession`), whose transactions span plans;
+//!   `session_lease`: the writer serving one session while its transaction is open; `txn`:
+//!   one session plan under PostgreSQL's transaction-block rules;
 //! - `threads`: opening connections, the writer and reader loops;
 //! - `job`: a job, its result stream, cancellation and timeout;
 //! - `exec`: plan modes and transactions; `step`: one statement text; `split`: statement
@@ -19,9 +22,12 @@ mod convert;
 mod exec;
 mod job;
 mod lease;
+mod session;
+mod session_lease;
 pub mod split;
 mod step;
 mod threads;
+mod txn;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -34,6 +40,7 @@ use tokio::sync::oneshot;
 
 use self::job::{Job, Work};
 pub use self::lease::WriterLease;
+pub use self::session::{DEFAULT_IDLE_IN_TRANSACTION_TIMEOUT, SessionConfig, SqliteSession};
 use self::threads::{READER_QUEUE, Shared, WRITER_QUEUE};
 use crate::error::Error;
 use crate::result::{CHANNEL_DEPTH, ResultStream};
@@ -73,6 +80,15 @@ pub struct ExecOptions {
     /// Cancel the plan with `57014` once it has run (including time queued) this long.
     /// `None` or zero: no limit.
     pub statement_timeout: Option<Duration>,
+}
+
+impl ExecOptions {
+    /// When the plan must stop, counted from now.
+    fn deadline(&self) -> Option<Instant> {
+        self.statement_timeout
+            .filter(|d| !d.is_zero())
+            .and_then(|d| Instant::now().checked_add(d))
+    }
 }
 
 /// The embedded SQLite database. Cheap to clone; all clones share the same threads.
@@ -160,18 +176,24 @@ impl SqliteBackend {
     /// # Errors
     /// [`Error::Closed`] when the backend is shutting down.
     pub async fn execute(&self, plan: Plan, opts: ExecOptions) -> Result<ResultStream, Error> {
-        let deadline = opts
-            .statement_timeout
-            .filter(|d| !d.is_zero())
-            .and_then(|d| Instant::now().checked_add(d));
+        let (tx, rx) = ResultStream::channel(CHANNEL_DEPTH);
+        self.submit_job(Job {
+            plan,
+            deadline: opts.deadline(),
+            tx,
+            session: None,
+        })
+        .await?;
+        Ok(rx)
+    }
+
+    /// Queues a job where its plan belongs: a reader for a read-only plan, else the writer.
+    async fn submit_job(&self, job: Job) -> Result<(), Error> {
         let queue = match &self.inner.readers {
-            Some(readers) if plan.is_read_only() => readers,
+            Some(readers) if job.plan.is_read_only() => readers,
             _ => &self.inner.writer,
         };
-        let (tx, rx) = ResultStream::channel(CHANNEL_DEPTH);
-        self.submit(queue, Work::Plan(Job { plan, deadline, tx }))
-            .await?;
-        Ok(rx)
+        self.submit(queue, Work::Plan(job)).await
     }
 
     /// Stops accepting work, lets every thread finish the job it is running (queued jobs

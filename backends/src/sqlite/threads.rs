@@ -127,6 +127,9 @@ pub(super) fn writer_loop(
     while let Some(work) = next_work(rx) {
         match work {
             Work::Plan(job) if shared.closing.load(Ordering::Acquire) => job.reject(Error::Closed),
+            Work::Plan(job) if job.session.is_some() => {
+                super::session_lease::run_session_job(&mut conn, job, shared);
+            }
             // The writer never hands a job on.
             Work::Plan(job) => drop(run_job(&mut conn, Role::Writer, job)),
             Work::Lease(request) if shared.closing.load(Ordering::Acquire) => {
