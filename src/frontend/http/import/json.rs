@@ -44,7 +44,8 @@ pub(in crate::frontend::http) async fn import(
     );
     let mut scanner = JsonScanner::new();
     let mut mapping: Option<HashMap<String, String>> = None;
-    let mut waiting: Vec<Map<String, Json>> = Vec::new();
+    // Rows waiting for `columnMapping`, kept as their JSON text (the compact form).
+    let mut waiting: Vec<Vec<u8>> = Vec::new();
     let mut waiting_bytes = 0usize;
     let mut assumed = false;
     let mut batch = Batch::default();
@@ -65,40 +66,35 @@ pub(in crate::frontend::http) async fn import(
                     ))
                 })?;
                 mapping = Some(map);
-                for row in std::mem::take(&mut waiting) {
+                for text in std::mem::take(&mut waiting) {
                     rows += 1;
+                    let row = parse_row(&text)?;
                     batch
                         .add(engine, &mut lease, table, mapping.as_ref(), row, rows)
                         .await?;
                 }
             }
             Some(Item::Row(text)) => {
-                let row = match serde_json::from_slice::<Json>(&text) {
-                    Ok(Json::Object(row)) => row,
-                    Ok(_) => {
-                        return Err(DbError::invalid_parameter(
-                            "invalid JSON import: every element of \"data\" must be an object",
-                        ));
-                    }
-                    Err(e) => return Err(DbError::invalid_parameter(format!("invalid row: {e}"))),
-                };
                 if mapping.is_none() && !at_end {
                     waiting_bytes += text.len();
                     if waiting_bytes <= max_bytes {
-                        waiting.push(row);
+                        parse_row(&text)?;
+                        waiting.push(text);
                         continue;
                     }
                     // Too many rows to hold: go on without a mapping; one arriving later
                     // is refused (and nothing is committed).
                     assumed = true;
                     mapping = Some(HashMap::new());
-                    for row in std::mem::take(&mut waiting) {
+                    for text in std::mem::take(&mut waiting) {
                         rows += 1;
+                        let row = parse_row(&text)?;
                         batch
                             .add(engine, &mut lease, table, mapping.as_ref(), row, rows)
                             .await?;
                     }
                 }
+                let row = parse_row(&text)?;
                 rows += 1;
                 batch
                     .add(engine, &mut lease, table, mapping.as_ref(), row, rows)
@@ -120,8 +116,9 @@ pub(in crate::frontend::http) async fn import(
         }
     }
     scanner.finish()?;
-    for row in std::mem::take(&mut waiting) {
+    for text in std::mem::take(&mut waiting) {
         rows += 1;
+        let row = parse_row(&text)?;
         batch
             .add(engine, &mut lease, table, mapping.as_ref(), row, rows)
             .await?;
@@ -131,6 +128,17 @@ pub(in crate::frontend::http) async fn import(
         lease.commit().await.map_err(|e| e.to_db_error())?;
     }
     Ok(rows)
+}
+
+/// One element of `data`, which must be an object.
+fn parse_row(text: &[u8]) -> Result<Map<String, Json>, DbError> {
+    match serde_json::from_slice::<Json>(text) {
+        Ok(Json::Object(row)) => Ok(row),
+        Ok(_) => Err(DbError::invalid_parameter(
+            "invalid JSON import: every element of \"data\" must be an object",
+        )),
+        Err(e) => Err(DbError::invalid_parameter(format!("invalid row: {e}"))),
+    }
 }
 
 /// Rows with the same columns, waiting to be inserted together.
