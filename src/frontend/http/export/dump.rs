@@ -22,7 +22,6 @@ use super::sql::{ident, literal};
 use crate::auth::Principal;
 use crate::frontend::http::AppState;
 use crate::frontend::http::error::ApiError;
-use crate::frontend::http::rest::schema::collect;
 use crate::frontend::http::source::require_internal_source;
 
 /// The schema, in creation order; read once to plan the dump and again inside its snapshot.
@@ -149,16 +148,7 @@ async fn query(
     sql: &str,
     params: Vec<Value>,
 ) -> Result<Vec<Row>, ApiError> {
-    let plan = Plan {
-        mode: ExecMode::Single,
-        steps: vec![Statement::new(
-            sql,
-            Dialect::Sqlite,
-            Params::Positional(params),
-        )],
-    };
-    let stream = state.engine.execute(principal, plan).await?;
-    Ok(collect(stream).await?)
+    Ok(crate::frontend::http::rest::schema::query(&state.engine, principal, sql, params).await?)
 }
 
 /// Reads the rows of step 0 (the schema as the snapshot sees it).

@@ -15,10 +15,10 @@ pub(super) use dump::handle_export_dump;
 use axum::Extension;
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
+use axum::http::{HeaderMap, HeaderValue, Uri, header};
 use axum::response::{IntoResponse, Response};
 use starbase_backends::{Event, ResultStream};
-use starbase_protocol::{Column, DbError, Dialect, ExecMode, Params, Plan, SqlState, Statement};
+use starbase_protocol::{Column, DbError, Dialect, ExecMode, Params, Plan, Statement};
 
 use super::AppState;
 use super::error::ApiError;
@@ -65,16 +65,7 @@ async fn export(
     format: Format,
 ) -> Result<Response, ApiError> {
     require_internal_source(headers, uri)?;
-    let info = schema::table(&state.engine, principal, "main", table)
-        .await
-        .map_err(|e| {
-            let status = if e.code == SqlState::UNDEFINED_TABLE {
-                StatusCode::NOT_FOUND
-            } else {
-                StatusCode::from_u16(e.code.http_status()).unwrap_or(StatusCode::BAD_REQUEST)
-            };
-            ApiError::with_status(status, e)
-        })?;
+    let info = schema::table_or_404(&state.engine, principal, table).await?;
     let plan = Plan {
         mode: ExecMode::Single,
         steps: vec![Statement::new(

@@ -21,7 +21,7 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use futures::StreamExt;
 use serde_json::json;
-use starbase_protocol::{DbError, SqlState};
+use starbase_protocol::DbError;
 
 use super::AppState;
 use super::body::read_limited;
@@ -38,22 +38,8 @@ pub(super) async fn handle_import_csv(
     request: Request,
 ) -> Result<Response, ApiError> {
     require_internal_source(request.headers(), request.uri())?;
-    let table = schema::table(&state.engine, &principal, "main", &table)
-        .await
-        .map_err(|e| {
-            let status = if e.code == SqlState::UNDEFINED_TABLE {
-                StatusCode::NOT_FOUND
-            } else {
-                StatusCode::BAD_REQUEST
-            };
-            ApiError::with_status(status, e)
-        })?;
-    let content_type = request
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_ascii_lowercase();
+    let table = schema::table_or_404(&state.engine, &principal, &table).await?;
+    let content_type = content_type(&request);
     let max = state.limits.max_request_bytes;
     let engine = &state.engine;
     let imported = if content_type.starts_with("text/csv") {
@@ -139,12 +125,7 @@ pub(super) async fn handle_import_dump(
     request: Request,
 ) -> Result<Response, ApiError> {
     require_internal_source(request.headers(), request.uri())?;
-    let content_type = request
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_ascii_lowercase();
+    let content_type = content_type(&request);
     if !content_type.starts_with("multipart/form-data") {
         return Err(ApiError::with_status(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -207,22 +188,8 @@ pub(super) async fn handle_import_json(
     request: Request,
 ) -> Result<Response, ApiError> {
     require_internal_source(request.headers(), request.uri())?;
-    let table = schema::table(&state.engine, &principal, "main", &table)
-        .await
-        .map_err(|e| {
-            let status = if e.code == SqlState::UNDEFINED_TABLE {
-                StatusCode::NOT_FOUND
-            } else {
-                StatusCode::BAD_REQUEST
-            };
-            ApiError::with_status(status, e)
-        })?;
-    let content_type = request
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_ascii_lowercase();
+    let table = schema::table_or_404(&state.engine, &principal, &table).await?;
+    let content_type = content_type(&request);
     let max = state.limits.max_request_bytes;
     let imported = if content_type.starts_with("application/json") {
         let body = request.into_body().into_data_stream().map(|chunk| {
@@ -257,4 +224,14 @@ pub(super) async fn handle_import_json(
     let message =
         format!("Imported {imported} out of {imported} records successfully. 0 records failed.");
     Ok(axum::Json(json!({"result": {"message": message, "failedStatements": []}})).into_response())
+}
+
+/// The request's content type, lower-cased (empty when absent).
+fn content_type(request: &Request) -> String {
+    request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase()
 }

@@ -142,7 +142,7 @@ fn text(row: &Row, i: usize) -> Option<String> {
 }
 
 /// Runs one statement and collects its rows (catalog queries are small).
-async fn query(
+pub(in crate::frontend::http) async fn query(
     engine: &Engine,
     principal: &Principal,
     sql: &str,
@@ -178,4 +178,24 @@ pub(in crate::frontend::http) async fn collect(
     Err(DbError::internal(
         "the database worker stopped before the statement finished",
     ))
+}
+
+/// Looks up a table of the embedded database for the export and import routes, where an
+/// unknown table is a missing resource: 404 with `42P01`.
+///
+/// # Errors
+/// As [`table`], with HTTP 404 for `42P01`.
+pub(in crate::frontend::http) async fn table_or_404(
+    engine: &Engine,
+    principal: &Principal,
+    name: &str,
+) -> Result<TableInfo, crate::frontend::http::error::ApiError> {
+    use crate::frontend::http::error::ApiError;
+    table(engine, principal, "main", name).await.map_err(|e| {
+        if e.code == SqlState::UNDEFINED_TABLE {
+            ApiError::with_status(axum::http::StatusCode::NOT_FOUND, e)
+        } else {
+            ApiError::new(e)
+        }
+    })
 }
