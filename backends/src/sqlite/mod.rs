@@ -14,7 +14,9 @@
 //! - `threads`: opening connections, the writer and reader loops;
 //! - `job`: a job, its result stream, cancellation and timeout;
 //! - `exec`: plan modes and transactions; `step`: one statement text; `split`: statement
-//!   boundaries; `convert`: values and columns; [`error`]: SQLite errors to SQLSTATEs.
+//!   boundaries; `convert`: values and columns; [`error`]: SQLite errors to SQLSTATEs;
+//! - `lease`: one writer transaction spanning several plans (imports); `session`,
+//!   `session_lease`, `txn`: interactive sessions with PostgreSQL's transaction rules.
 
 pub mod error;
 
