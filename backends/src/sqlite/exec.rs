@@ -114,23 +114,8 @@ fn run_leased(
     scripts: &[Vec<Piece<'_>>],
     out: &Output,
 ) -> Result<(), Failure> {
-    let total = plan.steps.len();
-    for (i, (step, pieces)) in plan.steps.iter().zip(scripts).enumerate() {
-        if is_transaction_control(step, pieces) {
-            return Err(at_step(
-                DbError::new(
-                    SqlState::ACTIVE_SQL_TRANSACTION,
-                    "transaction control statements are not allowed inside a leased transaction",
-                )
-                .into(),
-                i,
-                total,
-            ));
-        }
-        out.send(Event::Step(i))?;
-        run_step(conn, step, pieces, out).map_err(|f| at_step(f, i, total))?;
-    }
-    Ok(())
+    refuse_transaction_control(plan, scripts, "a leased transaction")?;
+    run_steps(conn, plan, scripts, out)
 }
 
 /// `BEGIN`, every step, `COMMIT`; the first error stops it (the caller rolls back).
@@ -141,27 +126,52 @@ fn run_transaction(
     scripts: &[Vec<Piece<'_>>],
     out: &Output,
 ) -> Result<(), Failure> {
-    let total = plan.steps.len();
-    for (i, (step, pieces)) in plan.steps.iter().zip(scripts).enumerate() {
-        if is_transaction_control(step, pieces) {
-            return Err(at_step(
-                DbError::new(
-                    SqlState::ACTIVE_SQL_TRANSACTION,
-                    "transaction control statements are not allowed inside a transaction request",
-                )
-                .into(),
-                i,
-                total,
-            ));
-        }
-    }
+    refuse_transaction_control(plan, scripts, "a transaction request")?;
     control(conn, out, role.begin())?;
+    run_steps(conn, plan, scripts, out)?;
+    out.check()?;
+    control(conn, out, "COMMIT")
+}
+
+/// `25001` naming the first step that is transaction control (`inside` says where).
+fn refuse_transaction_control(
+    plan: &Plan,
+    scripts: &[Vec<Piece<'_>>],
+    inside: &str,
+) -> Result<(), Failure> {
+    let total = plan.steps.len();
+    match plan
+        .steps
+        .iter()
+        .zip(scripts)
+        .position(|(step, pieces)| is_transaction_control(step, pieces))
+    {
+        Some(i) => Err(at_step(
+            DbError::new(
+                SqlState::ACTIVE_SQL_TRANSACTION,
+                format!("transaction control statements are not allowed inside {inside}"),
+            )
+            .into(),
+            i,
+            total,
+        )),
+        None => Ok(()),
+    }
+}
+
+/// Every step in order, each announced with `Step`; the first error stops it.
+fn run_steps(
+    conn: &Connection,
+    plan: &Plan,
+    scripts: &[Vec<Piece<'_>>],
+    out: &Output,
+) -> Result<(), Failure> {
+    let total = plan.steps.len();
     for (i, (step, pieces)) in plan.steps.iter().zip(scripts).enumerate() {
         out.send(Event::Step(i))?;
         run_step(conn, step, pieces, out).map_err(|f| at_step(f, i, total))?;
     }
-    out.check()?;
-    control(conn, out, "COMMIT")
+    Ok(())
 }
 
 /// Each step in order, stopping at the first error. A step of several statements (and no

@@ -85,9 +85,7 @@ pub(super) async fn handle_import_csv(
                 _ => {}
             }
         }
-        imported.ok_or_else(|| {
-            DbError::invalid_parameter("no file uploaded: expected a multipart field \"file\"")
-        })?
+        imported.ok_or_else(no_file)?
     } else {
         return Err(ApiError::with_status(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -96,9 +94,7 @@ pub(super) async fn handle_import_csv(
             )),
         ));
     };
-    let message =
-        format!("Imported {imported} out of {imported} records successfully. 0 records failed.");
-    Ok(axum::Json(json!({"result": {"message": message, "failedStatements": []}})).into_response())
+    Ok(imported_response(imported))
 }
 
 /// `{"data": "<csv text>", "columnMapping": {"csv header": "column"}}`.
@@ -210,9 +206,7 @@ pub(super) async fn handle_import_json(
                 imported = Some(json::import(&state.engine, &principal, &table, body, max).await?);
             }
         }
-        imported.ok_or_else(|| {
-            DbError::invalid_parameter("no file uploaded: expected a multipart field \"file\"")
-        })?
+        imported.ok_or_else(no_file)?
     } else {
         return Err(ApiError::with_status(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -221,9 +215,7 @@ pub(super) async fn handle_import_json(
             )),
         ));
     };
-    let message =
-        format!("Imported {imported} out of {imported} records successfully. 0 records failed.");
-    Ok(axum::Json(json!({"result": {"message": message, "failedStatements": []}})).into_response())
+    Ok(imported_response(imported))
 }
 
 /// The request's content type, lower-cased (empty when absent).
@@ -234,4 +226,15 @@ fn content_type(request: &Request) -> String {
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_ascii_lowercase()
+}
+
+/// StarbaseDB's import response; ours is all or nothing, so nothing ever failed.
+fn imported_response(imported: u64) -> Response {
+    let message =
+        format!("Imported {imported} out of {imported} records successfully. 0 records failed.");
+    axum::Json(json!({"result": {"message": message, "failedStatements": []}})).into_response()
+}
+
+fn no_file() -> DbError {
+    DbError::invalid_parameter("no file uploaded: expected a multipart field \"file\"")
 }
