@@ -470,3 +470,109 @@ async fn shutdown_releases_a_pinned_writer() {
     assert!(committed(&db).await.is_empty());
     db.shutdown().await;
 }
+
+fn describe(sql: &str) -> Plan {
+    Plan {
+        mode: ExecMode::Describe,
+        steps: vec![Statement::new(sql, Dialect::Postgres, Params::None)],
+    }
+}
+
+/// The columns each statement of a describe plan reports, by name and declared type.
+async fn described(rx: ResultStream) -> Result<Vec<Vec<(String, Option<String>)>>, Error> {
+    let mut rx = rx;
+    let mut out = Vec::new();
+    while let Some(item) = rx.recv().await {
+        match item? {
+            Event::Columns(cols) => out.push(
+                cols.iter()
+                    .map(|c| (c.name.clone(), c.source_type.clone()))
+                    .collect(),
+            ),
+            Event::Rows(_) => panic!("a describe plan returned rows"),
+            Event::Finished => return Ok(out),
+            _ => {}
+        }
+    }
+    panic!("stream ended without Finished or an error");
+}
+
+#[tokio::test]
+async fn describe_reports_columns_without_running() {
+    let (_dir, db) = open().await;
+    let cols = described(
+        db.execute(
+            describe("INSERT INTO t (who) VALUES ($1) RETURNING id, who"),
+            ExecOptions::default(),
+        )
+        .await
+        .unwrap(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        cols,
+        vec![vec![
+            ("id".to_owned(), Some("INTEGER".to_owned())),
+            ("who".to_owned(), Some("TEXT".to_owned()))
+        ]]
+    );
+    // Nothing ran.
+    assert_eq!(
+        run(&db, "SELECT count(*) FROM t").await.unwrap(),
+        vec![vec![Value::Int(0)]]
+    );
+    let err = described(
+        db.execute(describe("SELECT nope FROM t"), ExecOptions::default())
+            .await
+            .unwrap(),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.sqlstate(), SqlState::UNDEFINED_COLUMN);
+}
+
+#[tokio::test]
+async fn describe_in_a_transaction_sees_its_tables_and_respects_failure() {
+    let (_dir, db) = open().await;
+    let mut s = db.session(SessionConfig::default());
+    srun(&mut s, "BEGIN").await.unwrap();
+    srun(&mut s, "CREATE TABLE fresh (a SMALLINT, b TIMESTAMPTZ)")
+        .await
+        .unwrap();
+    let cols = described(
+        s.execute(describe("SELECT a, b FROM fresh"), ExecOptions::default())
+            .await
+            .unwrap(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        cols,
+        vec![vec![
+            ("a".to_owned(), Some("SMALLINT".to_owned())),
+            ("b".to_owned(), Some("TIMESTAMPTZ".to_owned()))
+        ]]
+    );
+    assert_eq!(s.txn_state(), TxnState::InTransaction);
+    // A statement that cannot be prepared fails the transaction, as a Parse error does.
+    let err = described(
+        s.execute(describe("SELECT * FROM missing"), ExecOptions::default())
+            .await
+            .unwrap(),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.sqlstate(), SqlState::UNDEFINED_TABLE);
+    assert_eq!(s.txn_state(), TxnState::Failed);
+    let err = described(
+        s.execute(describe("SELECT 1"), ExecOptions::default())
+            .await
+            .unwrap(),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.sqlstate(), SqlState::IN_FAILED_SQL_TRANSACTION);
+    srun(&mut s, "ROLLBACK").await.unwrap();
+    assert_eq!(s.txn_state(), TxnState::Idle);
+}

@@ -5,6 +5,7 @@
 //!
 //! Layout:
 //! - [`value`]: `Value`, `Column`, JSON encoding of values;
+//! - [`pgtype`]: PostgreSQL's built-in types (OIDs, names, declared-type mapping);
 //! - [`params`]: `Params` and placeholder binding rules;
 //! - [`plan`]: `Plan`, `Statement`, `StmtKind`;
 //! - [`sql`]: statement classification;
@@ -15,6 +16,7 @@ pub mod api;
 pub mod csv;
 pub mod error;
 pub mod params;
+pub mod pgtype;
 pub mod plan;
 pub mod sql;
 pub mod sqlstate;
@@ -22,6 +24,7 @@ pub mod value;
 
 pub use error::{DbError, Severity};
 pub use params::{Params, Placeholder};
+pub use pgtype::PgType;
 pub use plan::{Dialect, ExecMode, Plan, Statement, StmtKind, TxnControl};
 pub use sqlstate::SqlState;
 pub use value::{Column, ColumnType, Row, Value};

@@ -86,6 +86,10 @@ pub enum ExecMode {
     Batch,
     /// All or nothing: BEGIN … COMMIT, ROLLBACK on the first error.
     Transaction,
+    /// Prepare every statement without running it and report its result columns: for each
+    /// statement `Columns` then `Done` with zero counts (the extended query protocol's
+    /// Parse/Describe). Parameters are not needed.
+    Describe,
 }
 
 /// A request, ready for the engine.
@@ -98,9 +102,9 @@ pub struct Plan {
 }
 
 impl Plan {
-    /// True when every step is classified as a read.
+    /// True when every step is classified as a read, or the plan only describes.
     #[must_use]
     pub fn is_read_only(&self) -> bool {
-        self.steps.iter().all(|s| s.kind == StmtKind::Read)
+        self.mode == ExecMode::Describe || self.steps.iter().all(|s| s.kind == StmtKind::Read)
     }
 }

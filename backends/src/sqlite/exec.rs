@@ -13,7 +13,7 @@ use starbase_protocol::{DbError, ExecMode, Plan, SqlState, Statement, StmtKind};
 use super::error::classify;
 use super::job::{Failure, Job, Output};
 use super::split::{Piece, split};
-use super::step::{prepare_piece, run_step};
+use super::step::{describe_step, prepare_piece, run_step};
 use crate::result::Event;
 
 /// Which connection runs the job.
@@ -46,7 +46,8 @@ pub(super) fn run_job(conn: &mut Connection, role: Role, job: Job) -> Option<Job
         return None;
     }
     let scripts: Vec<Vec<Piece<'_>>> = job.plan.steps.iter().map(|s| split(&s.sql)).collect();
-    if role == Role::Reader && !confirm_read_only(conn, &scripts) {
+    let describe = job.plan.mode == ExecMode::Describe;
+    if role == Role::Reader && !describe && !confirm_read_only(conn, &scripts) {
         drop(scripts);
         return Some(job);
     }
@@ -83,10 +84,14 @@ pub(super) fn run_plan(
     scripts: &[Vec<Piece<'_>>],
     out: &Output,
 ) -> Result<(), Failure> {
+    if plan.mode == ExecMode::Describe {
+        return describe_steps(conn, plan, scripts, out);
+    }
     if role == Role::Leased {
         return run_leased(conn, plan, scripts, out);
     }
     let result = match plan.mode {
+        ExecMode::Describe => Ok(()),
         ExecMode::Transaction => run_transaction(conn, role, plan, scripts, out),
         ExecMode::Single | ExecMode::Batch => run_in_order(conn, role, plan, scripts, out),
     };
@@ -157,6 +162,21 @@ fn refuse_transaction_control(
         )),
         None => Ok(()),
     }
+}
+
+/// Describes every step in order (nothing runs), each announced with `Step`.
+pub(super) fn describe_steps(
+    conn: &Connection,
+    plan: &Plan,
+    scripts: &[Vec<Piece<'_>>],
+    out: &Output,
+) -> Result<(), Failure> {
+    let total = plan.steps.len();
+    for (i, pieces) in scripts.iter().enumerate() {
+        out.send(Event::Step(i))?;
+        describe_step(pieces, conn, out).map_err(|f| at_step(f, i, total))?;
+    }
+    Ok(())
 }
 
 /// Every step in order, each announced with `Step`; the first error stops it.

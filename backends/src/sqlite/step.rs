@@ -94,6 +94,28 @@ pub(super) fn run_step(
     Ok(())
 }
 
+/// Prepares every statement of `step` without running it and sends its `Columns` and a
+/// zero `Done`.
+///
+/// # Errors
+/// `42601 empty query` when the text holds no statement, and any preparation error.
+pub(super) fn describe_step(
+    pieces: &[Piece<'_>],
+    conn: &Connection,
+    out: &Output,
+) -> Result<(), Failure> {
+    if pieces.is_empty() {
+        return Err(empty_query().into());
+    }
+    for &piece in pieces {
+        for stmt in prepare_piece(conn, piece)? {
+            out.send(Event::Columns(convert::columns(&stmt).into()))?;
+            out.send(Event::Done(ExecSummary::default()))?;
+        }
+    }
+    Ok(())
+}
+
 /// Prepares the statements of every piece, stopping at the first piece that fails. Returns
 /// the prepared statements and, when one failed, the index of the piece to resume at.
 ///

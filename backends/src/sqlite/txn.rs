@@ -14,7 +14,7 @@ use rusqlite::Connection;
 use starbase_protocol::sql::classify::classify as classify_text;
 use starbase_protocol::{DbError, ExecMode, Plan, SqlState, Statement, StmtKind, TxnControl};
 
-use super::exec::{Role, at_step, control, run_plan as run_self_contained};
+use super::exec::{Role, at_step, control, describe_steps, run_plan as run_self_contained};
 use super::job::{Failure, Job, Output};
 use super::session_lease::rollback;
 use super::split::{Piece, split};
@@ -110,6 +110,15 @@ fn run_plan(
     out: &Output,
     block: &mut Block,
 ) -> Result<(), Failure> {
+    if plan.mode == ExecMode::Describe {
+        // PostgreSQL refuses even a Parse in a failed transaction, and a statement that
+        // cannot be prepared inside a transaction fails it.
+        if block.failed {
+            return Err(in_failed().into());
+        }
+        block.inside = !conn.is_autocommit();
+        return describe_steps(conn, plan, scripts, out);
+    }
     if plan.mode == ExecMode::Transaction {
         return run_transaction_request(conn, plan, scripts, out, block);
     }
