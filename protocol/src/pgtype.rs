@@ -175,7 +175,7 @@ impl PgType {
 
     /// `pg_type.typlen`: the fixed size in bytes, or -1 for variable length.
     #[must_use]
-    pub fn len(self) -> i16 {
+    pub fn typlen(self) -> i16 {
         match self {
             PgType::Bool | PgType::Char => 1,
             PgType::Int2 => 2,
