@@ -386,3 +386,66 @@ mod tests {
         assert_eq!(PgType::from_name("geometry"), None);
     }
 }
+
+/// The first OID PostgreSQL gives to user objects; gateway relation OIDs start here.
+pub const FIRST_USER_OID: u32 = 16384;
+
+/// The OID the gateway reports for a relation (table, view or index) of the embedded
+/// database: a stable function of its name (ASCII case folded), the same on every connection
+/// and across restarts, never below [`FIRST_USER_OID`]. PostgreSQL's own catalog relations
+/// keep their real OIDs (see [`catalog_relation_oid`]).
+#[must_use]
+pub fn relation_oid(name: &str) -> u32 {
+    if let Some(oid) = catalog_relation_oid(name) {
+        return oid;
+    }
+    // FNV-1a, 32 bits, folded into [FIRST_USER_OID, 2^31): positive as an int4 too.
+    let mut hash: u32 = 0x811c_9dc5;
+    for byte in name.bytes() {
+        hash ^= u32::from(byte.to_ascii_lowercase());
+        hash = hash.wrapping_mul(0x0100_0193);
+    }
+    FIRST_USER_OID + hash % (0x8000_0000 - FIRST_USER_OID)
+}
+
+/// The real OIDs of the PostgreSQL catalog relations clients name in `'…'::regclass`.
+#[must_use]
+pub fn catalog_relation_oid(name: &str) -> Option<u32> {
+    let lower = name.trim().to_ascii_lowercase();
+    let bare = lower.strip_prefix("pg_catalog.").unwrap_or(&lower);
+    Some(match bare {
+        "pg_type" => 1247,
+        "pg_attribute" => 1249,
+        "pg_proc" => 1255,
+        "pg_class" => 1259,
+        "pg_authid" => 1260,
+        "pg_database" => 1262,
+        "pg_namespace" => 2615,
+        "pg_constraint" => 2606,
+        "pg_index" => 2610,
+        "pg_attrdef" => 2604,
+        "pg_description" => 2609,
+        "pg_trigger" => 2620,
+        "pg_am" => 2601,
+        "pg_collation" => 3456,
+        "pg_extension" => 3079,
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod oid_tests {
+    use super::*;
+
+    #[test]
+    fn relation_oids_are_stable_and_in_the_user_range() {
+        assert_eq!(relation_oid("users"), relation_oid("USERS"));
+        assert_ne!(relation_oid("users"), relation_oid("user"));
+        for name in ["a", "users", "a_much_longer_table_name_than_usual", ""] {
+            let oid = relation_oid(name);
+            assert!((FIRST_USER_OID..0x8000_0000).contains(&oid), "{name}: {oid}");
+        }
+        assert_eq!(relation_oid("pg_catalog.pg_class"), 1259);
+        assert_eq!(relation_oid("pg_namespace"), 2615);
+    }
+}
