@@ -11,12 +11,14 @@ use starbase_backends::sqlite::{SqliteBackend, SqliteConfig};
 use starbase_protocol::DbError;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use crate::auth::Authenticator;
 use crate::config::Config;
 use crate::engine::Engine;
 use crate::error::Error;
 use crate::frontend::http::{self, AppState, HttpLimits, render::ResponseLimits};
+use crate::frontend::pgwire::{self as pg, PgFrontend, auth::TokenScram, conn::PgShared};
 
 /// File name of the embedded database inside the data directory.
 pub const DATABASE_FILE: &str = "starbase.sqlite";
@@ -26,6 +28,9 @@ pub const DATABASE_FILE: &str = "starbase.sqlite";
 pub struct Server {
     http_listener: TcpListener,
     http_addr: SocketAddr,
+    pg_listener: TcpListener,
+    pg_addr: SocketAddr,
+    pg: PgFrontend,
     state: AppState,
 }
 
@@ -63,8 +68,32 @@ impl Server {
         let http_addr = http_listener
             .local_addr()
             .map_err(|e| Error::io("reading HTTP listener address", e))?;
+        let pg_listener = TcpListener::bind(config.pg_listen).await.map_err(|e| {
+            Error::io(
+                format!("binding PostgreSQL-wire listener {}", config.pg_listen),
+                e,
+            )
+        })?;
+        let pg_addr = pg_listener
+            .local_addr()
+            .map_err(|e| Error::io("reading PostgreSQL-wire listener address", e))?;
+        let engine = Engine::new(sqlite, config.statement_timeout);
+        let client_token = config.client_token.as_ref().map(|t| t.expose().to_owned());
+        let admin_token = admin.expose().to_owned();
+        // PBKDF2 is slow by design: derive the SCRAM verifiers off the async workers.
+        let scram = tokio::task::spawn_blocking(move || {
+            TokenScram::new(&admin_token, client_token.as_deref())
+        })
+        .await
+        .map_err(|e| Error::io("deriving SCRAM verifiers", std::io::Error::other(e)))?;
+        let pg = PgFrontend {
+            shared: std::sync::Arc::new(PgShared::new(engine.clone())),
+            scram,
+            tls: None,
+            cancels: std::sync::Arc::new(pgwire::api::ConnectionManager::new()),
+        };
         let state = AppState {
-            engine: Engine::new(sqlite, config.statement_timeout),
+            engine,
             auth: Authenticator::new(admin, config.client_token.clone()),
             limits: HttpLimits {
                 max_request_bytes: config.max_request_bytes,
@@ -78,6 +107,9 @@ impl Server {
         Ok(Self {
             http_listener,
             http_addr,
+            pg_listener,
+            pg_addr,
+            pg,
             state,
         })
     }
@@ -88,6 +120,12 @@ impl Server {
         self.http_addr
     }
 
+    /// The bound PostgreSQL-wire address (useful with port 0).
+    #[must_use]
+    pub fn pg_addr(&self) -> SocketAddr {
+        self.pg_addr
+    }
+
     /// Serves until `shutdown` is cancelled, then drains in-flight requests and stops the
     /// database threads.
     ///
@@ -96,12 +134,23 @@ impl Server {
     pub async fn serve(mut self, shutdown: CancellationToken) -> Result<(), Error> {
         self.state.shutdown = shutdown.clone();
         let engine = self.state.engine.clone();
-        tracing::info!(http = %self.http_addr, "starbase serving");
+        tracing::info!(http = %self.http_addr, pg = %self.pg_addr, "starbase serving");
+        let tracker = TaskTracker::new();
+        tracker.spawn(pg::serve(
+            self.pg_listener,
+            self.pg,
+            shutdown.clone(),
+            tracker.clone(),
+        ));
         let app = http::router(self.state);
         let result = axum::serve(self.http_listener, app)
-            .with_graceful_shutdown(shutdown.cancelled_owned())
+            .with_graceful_shutdown(shutdown.clone().cancelled_owned())
             .await
             .map_err(|e| Error::io("serving HTTP", e));
+        // An HTTP failure stops the pgwire side too.
+        shutdown.cancel();
+        tracker.close();
+        tracker.wait().await;
         engine.shutdown().await;
         tracing::info!("starbase stopped");
         result

@@ -86,6 +86,16 @@ impl SqlState {
     pub const PROGRAM_LIMIT_EXCEEDED: Self = Self(*b"54000");
     /// `55P03` lock not available (busy / locked).
     pub const LOCK_NOT_AVAILABLE: Self = Self(*b"55P03");
+    /// `55P02` cant change runtime param (a read-only setting).
+    pub const CANT_CHANGE_RUNTIME_PARAM: Self = Self(*b"55P02");
+    /// `22021` character not in repertoire (invalid UTF-8 in a parameter).
+    pub const INVALID_BYTE_SEQUENCE: Self = Self(*b"22021");
+    /// `22P03` invalid binary representation (a malformed binary parameter).
+    pub const INVALID_BINARY_REPRESENTATION: Self = Self(*b"22P03");
+    /// `26000` invalid SQL statement name (unknown prepared statement).
+    pub const INVALID_SQL_STATEMENT_NAME: Self = Self(*b"26000");
+    /// `34000` invalid cursor name (unknown portal).
+    pub const INVALID_CURSOR_NAME: Self = Self(*b"34000");
     /// `57014` query canceled (statement timeout, cancel request).
     pub const QUERY_CANCELED: Self = Self(*b"57014");
     /// `57P01` admin shutdown.

@@ -9,6 +9,7 @@ mod http_errors;
 mod http_misc;
 mod http_query;
 mod import;
+mod pgwire;
 mod readme;
 mod rest;
 mod ws;

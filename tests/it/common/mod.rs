@@ -13,6 +13,7 @@ pub const CLIENT: &str = "test-client-token";
 
 pub struct TestGateway {
     pub http: SocketAddr,
+    pub pg: SocketAddr,
     pub client: reqwest::Client,
     shutdown: CancellationToken,
     task: Option<JoinHandle<Result<(), starbase::Error>>>,
@@ -32,15 +33,42 @@ impl TestGateway {
         adjust(&mut config);
         let server = starbase::Server::bind(&config).await.unwrap();
         let http = server.http_addr();
+        let pg = server.pg_addr();
         let shutdown = CancellationToken::new();
         let task = tokio::spawn(server.serve(shutdown.clone()));
         Self {
             http,
+            pg,
             client: reqwest::Client::new(),
             shutdown,
             task: Some(task),
             _dir: dir,
         }
+    }
+
+    /// A tokio-postgres connection string for this gateway with `password`.
+    pub fn pg_config(&self, password: &str) -> String {
+        format!(
+            "host=127.0.0.1 port={} user=tester password={password} dbname=main",
+            self.pg.port()
+        )
+    }
+
+    /// A tokio-postgres client authenticated as admin; its connection task runs until the
+    /// client is dropped.
+    pub async fn pg_client(&self) -> tokio_postgres::Client {
+        self.pg_client_as(ADMIN).await
+    }
+
+    pub async fn pg_client_as(&self, password: &str) -> tokio_postgres::Client {
+        let (client, connection) =
+            tokio_postgres::connect(&self.pg_config(password), tokio_postgres::NoTls)
+                .await
+                .unwrap();
+        tokio::spawn(async move {
+            let _ = connection.await;
+        });
+        client
     }
 
     pub fn url(&self, path: &str) -> String {

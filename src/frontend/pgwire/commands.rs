@@ -1,0 +1,219 @@
+//! What the gateway answers itself rather than SQLite: `SET`, `RESET`, `SHOW` and advisory
+//! locks; plus what happens around every statement (translation with the session's
+//! context, `SET LOCAL` undone when a transaction ends).
+//!
+//! Owns those commands for both query protocols. In a failed transaction they are refused
+//! with `25P02`, as PostgreSQL refuses everything but ending the transaction. Must not know
+//! portals or row streaming.
+
+use std::fmt::Debug;
+
+use futures::{Sink, SinkExt};
+use pgwire::api::ClientInfo;
+use pgwire::error::PgWireError;
+use pgwire::messages::PgWireBackendMessage;
+use starbase_backends::TxnState;
+use starbase_protocol::{DbError, PgType, SqlState, Value};
+
+use super::conn::PgConn;
+use super::describe::{ResultColumn, data_row, row_description};
+use super::dialect::{self, Advisory, PgStatement, Schema, SessionContext, SetCommand};
+use super::wire::{send_complete, send_parameters, socket};
+
+/// `25P02`'s message (PostgreSQL's wording).
+const IN_FAILED: &str =
+    "current transaction is aborted, commands ignored until end of transaction block";
+
+/// Translates a client text with this connection's context and the current schema.
+///
+/// # Errors
+/// The translator's errors.
+pub async fn translate<C: ClientInfo>(
+    conn: &PgConn,
+    client: &C,
+    sql: &str,
+) -> Result<Vec<PgStatement>, DbError> {
+    let schema = match conn.schema().await {
+        Ok(schema) => schema,
+        // Inference is a nicety: never fail a statement because the catalog read did.
+        Err(_) => std::sync::Arc::new(Schema::default()),
+    };
+    let database = client
+        .metadata()
+        .get(pgwire::api::METADATA_DATABASE)
+        .cloned()
+        .unwrap_or_else(|| "main".to_owned());
+    let user = client
+        .metadata()
+        .get(pgwire::api::METADATA_USER)
+        .cloned()
+        .unwrap_or_default();
+    let settings = conn.with_settings(|s| s.clone());
+    let lookup = |name: &str| settings.get(name);
+    let ctx = SessionContext {
+        database: &database,
+        user: &user,
+        backend_pid: client.pid_and_secret_key().0,
+        setting: &lookup,
+    };
+    dialect::translate(sql, &ctx, &schema)
+}
+
+/// The columns a command answers with (`SHOW x` → one text column named `x`).
+#[must_use]
+pub fn command_columns(statement: &PgStatement) -> Option<Vec<ResultColumn>> {
+    let column = |name: &str, ty| ResultColumn {
+        name: name.to_owned(),
+        ty,
+        binary: false,
+    };
+    match statement {
+        PgStatement::Show(name) if name == "all" => Some(vec![
+            column("name", PgType::Text),
+            column("setting", PgType::Text),
+            column("description", PgType::Text),
+        ]),
+        PgStatement::Show(name) => Some(vec![column(name, PgType::Text)]),
+        PgStatement::Advisory(a) => Some(vec![match a {
+            Advisory::TryLock(_) | Advisory::TryXactLock(_) => {
+                column("pg_try_advisory_lock", PgType::Bool)
+            }
+            Advisory::Unlock(_) => column("pg_advisory_unlock", PgType::Bool),
+            _ => column("pg_advisory_lock", PgType::Text),
+        }]),
+        _ => None,
+    }
+}
+
+/// Runs a `SET`/`SHOW`/advisory command; `describe` sends its `RowDescription` first (the
+/// simple protocol; the extended one described it already). `columns` carries the formats
+/// the extended protocol's Bind asked for.
+///
+/// # Errors
+/// `25P02` in a failed transaction, and the command's own errors.
+pub async fn run_command<C>(
+    conn: &PgConn,
+    client: &mut C,
+    statement: PgStatement,
+    describe: bool,
+) -> Result<(), DbError>
+where
+    C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+    C::Error: Debug,
+    PgWireError: From<C::Error>,
+{
+    let columns = command_columns(&statement);
+    run_command_with(conn, client, statement, describe, columns).await
+}
+
+/// As [`run_command`], with the columns (and formats) to answer in.
+///
+/// # Errors
+/// As [`run_command`].
+pub async fn run_command_with<C>(
+    conn: &PgConn,
+    client: &mut C,
+    statement: PgStatement,
+    describe: bool,
+    columns: Option<Vec<ResultColumn>>,
+) -> Result<(), DbError>
+where
+    C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+    C::Error: Debug,
+    PgWireError: From<C::Error>,
+{
+    if conn.txn_state().await == TxnState::Failed {
+        return Err(DbError::new(SqlState::IN_FAILED_SQL_TRANSACTION, IN_FAILED));
+    }
+    let rows: Vec<Vec<Value>> = match statement {
+        PgStatement::Set(set) => {
+            let reports = apply_set(conn, &set)?;
+            send_parameters(client, reports)
+                .await
+                .map_err(socket::<PgWireError>)?;
+            send_complete(client, "SET", false, 0, None)
+                .await
+                .map_err(socket::<PgWireError>)?;
+            return Ok(());
+        }
+        PgStatement::Show(name) if name == "all" => conn.with_settings(|s| {
+            s.all()
+                .into_iter()
+                .map(|(n, v)| vec![Value::Text(n), Value::Text(v), Value::Text(String::new())])
+                .collect()
+        }),
+        PgStatement::Show(name) => vec![vec![Value::Text(conn.with_settings(|s| s.show(&name))?)]],
+        PgStatement::Advisory(a) => vec![vec![advisory(conn, a).await]],
+        PgStatement::Query(_) | PgStatement::Empty => return Ok(()),
+    };
+    let columns = columns.unwrap_or_default();
+    if describe {
+        client
+            .feed(PgWireBackendMessage::RowDescription(row_description(
+                &columns,
+            )))
+            .await
+            .map_err(socket)?;
+    }
+    for row in &rows {
+        client
+            .feed(PgWireBackendMessage::DataRow(data_row(row, &columns)?))
+            .await
+            .map_err(socket)?;
+    }
+    let tag = if matches!(columns.first(), Some(c) if c.name.starts_with("pg_")) {
+        "SELECT"
+    } else {
+        "SHOW"
+    };
+    send_complete(client, tag, tag == "SELECT", rows.len() as u64, None)
+        .await
+        .map_err(socket::<PgWireError>)
+}
+
+fn apply_set(conn: &PgConn, set: &SetCommand) -> Result<Vec<(String, String)>, DbError> {
+    conn.with_settings(|s| match set {
+        SetCommand::Value { name, value, local } => {
+            Ok(s.set(name, value, *local)?.into_iter().collect())
+        }
+        SetCommand::Default { name, local } => Ok(s.reset(name, *local)?.into_iter().collect()),
+        SetCommand::ResetAll => Ok(s.reset_all()),
+    })
+}
+
+async fn advisory(conn: &PgConn, call: Advisory) -> Value {
+    let locks = &conn.shared.locks;
+    match call {
+        Advisory::Lock(key) | Advisory::XactLock(key) => {
+            locks.lock(conn.id, key).await;
+            Value::Text(String::new())
+        }
+        Advisory::TryLock(key) | Advisory::TryXactLock(key) => {
+            Value::Bool(locks.try_lock(conn.id, key))
+        }
+        Advisory::Unlock(key) => Value::Bool(locks.unlock(conn.id, key)),
+        Advisory::UnlockAll => {
+            locks.unlock_all(conn.id);
+            Value::Text(String::new())
+        }
+    }
+}
+
+/// The session's state after a statement; a transaction that just ended undoes its
+/// `SET LOCAL`s (reporting the reported settings that changed back).
+///
+/// # Errors
+/// When the socket fails.
+pub async fn after_statement<C>(conn: &PgConn, client: &mut C) -> Result<TxnState, PgWireError>
+where
+    C: Sink<PgWireBackendMessage> + Unpin + Send,
+    C::Error: Debug,
+    PgWireError: From<C::Error>,
+{
+    let state = conn.txn_state().await;
+    if state == TxnState::Idle {
+        let reports = conn.with_settings(super::settings::Settings::end_transaction);
+        send_parameters(client, reports).await?;
+    }
+    Ok(state)
+}

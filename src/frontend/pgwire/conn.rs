@@ -1,0 +1,232 @@
+//! One pgwire connection's state: its backend session, settings, schema snapshot for type
+//! inference, and the portal left suspended by `Execute` with a row limit.
+//!
+//! Owns `PgConn` and `PgShared` (what all connections share: the engine, advisory locks).
+//! Handlers run one message at a time per connection, so the locks here are never
+//! contended; they exist because pgwire's handlers are `Sync`. Must not know the wire
+//! encoding.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use starbase_backends::sqlite::{ExecOptions, SessionConfig, SqliteSession};
+use starbase_backends::{Event, ResultStream, TxnState};
+use starbase_protocol::{DbError, Dialect, ExecMode, Params, Plan, Row, Statement, Value};
+
+use super::advisory::AdvisoryLocks;
+use super::dialect::{Schema, SchemaColumn};
+use super::portal::Suspended;
+use super::settings::Settings;
+use crate::auth::Role;
+use crate::engine::Engine;
+
+/// What every pgwire connection of a gateway shares.
+#[derive(Debug)]
+pub struct PgShared {
+    /// The engine plans run on.
+    pub engine: Engine,
+    /// Session-level advisory locks (`pg_advisory_lock`).
+    pub locks: AdvisoryLocks,
+    next_id: AtomicU64,
+}
+
+impl PgShared {
+    /// Shared state over `engine`.
+    #[must_use]
+    pub fn new(engine: Engine) -> Self {
+        Self {
+            engine,
+            locks: AdvisoryLocks::default(),
+            next_id: AtomicU64::new(1),
+        }
+    }
+}
+
+/// The schema as of one `schema_version`.
+type SchemaSnapshot = (i64, Arc<Schema>);
+
+/// One connection.
+#[derive(Debug)]
+pub struct PgConn {
+    /// Shared state.
+    pub shared: Arc<PgShared>,
+    /// Unique per connection (advisory lock ownership).
+    pub id: u64,
+    session: tokio::sync::Mutex<SqliteSession>,
+    settings: Mutex<Settings>,
+    schema: Mutex<Option<SchemaSnapshot>>,
+    /// The portal an `Execute` with a row limit left open, if any.
+    pub suspended: tokio::sync::Mutex<Option<Suspended>>,
+    role: Mutex<Option<Role>>,
+}
+
+impl PgConn {
+    /// A new connection's state; nothing is opened until the first plan.
+    #[must_use]
+    pub fn new(shared: Arc<PgShared>) -> Self {
+        let session = shared.engine.sqlite().session(SessionConfig::default());
+        let id = shared.next_id.fetch_add(1, Ordering::Relaxed);
+        Self {
+            shared,
+            id,
+            session: tokio::sync::Mutex::new(session),
+            settings: Mutex::new(Settings::new()),
+            schema: Mutex::new(None),
+            suspended: tokio::sync::Mutex::new(None),
+            role: Mutex::new(None),
+        }
+    }
+
+    /// Records the role start-up authenticated.
+    pub fn set_role(&self, role: Role) {
+        *self.role.lock().unwrap_or_else(PoisonError::into_inner) = Some(role);
+    }
+
+    /// The authenticated role (`None` before authentication).
+    #[must_use]
+    pub fn role(&self) -> Option<Role> {
+        *self.role.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Runs `f` on the settings.
+    pub fn with_settings<T>(&self, f: impl FnOnce(&mut Settings) -> T) -> T {
+        f(&mut self.settings.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// Runs a plan in the connection's session.
+    ///
+    /// # Errors
+    /// `57P01` when the database is shutting down.
+    pub async fn execute(&self, plan: Plan) -> Result<ResultStream, DbError> {
+        // The session runs one plan at a time: a suspended portal's rest is read ahead first.
+        if let Some(suspended) = self.suspended.lock().await.as_mut() {
+            suspended.cursor.spill().await;
+        }
+        let opts: ExecOptions = self.shared.engine.exec_options();
+        let mut session = self.session.lock().await;
+        session
+            .execute(plan, opts)
+            .await
+            .map_err(|e| e.to_db_error())
+    }
+
+    /// One statement as a plan of the given mode.
+    #[must_use]
+    pub fn plan(sql: &str, params: Vec<Value>, mode: ExecMode) -> Plan {
+        let params = if params.is_empty() {
+            Params::None
+        } else {
+            Params::Positional(params)
+        };
+        Plan {
+            mode,
+            steps: vec![Statement::new(sql, Dialect::Postgres, params)],
+        }
+    }
+
+    /// Takes the suspended portal named `name`, if that is the one suspended.
+    pub async fn take_suspended(&self, name: &str) -> Option<Suspended> {
+        let mut slot = self.suspended.lock().await;
+        if slot.as_ref().is_some_and(|s| s.portal == name) {
+            slot.take()
+        } else {
+            None
+        }
+    }
+
+    /// Keeps `portal` suspended until its next `Execute` (replacing none: only one plan
+    /// runs at a time, so only one portal can be suspended).
+    pub async fn keep_suspended(&self, portal: Suspended) {
+        *self.suspended.lock().await = Some(portal);
+    }
+
+    /// Closes the suspended portal, whichever it is (cancelling its statement).
+    pub async fn drop_suspended(&self) {
+        self.suspended.lock().await.take();
+    }
+
+    /// Closes the suspended portal if it is `name`.
+    pub async fn drop_suspended_named(&self, name: &str) {
+        drop(self.take_suspended(name).await);
+    }
+
+    /// Where the session's transaction stands.
+    pub async fn txn_state(&self) -> TxnState {
+        self.session.lock().await.txn_state()
+    }
+
+    /// The tables and columns of the database, for type inference; re-read only when
+    /// SQLite's `schema_version` moved (DDL from any connection).
+    ///
+    /// # Errors
+    /// Errors of the catalog queries.
+    pub async fn schema(&self) -> Result<Arc<Schema>, DbError> {
+        let version_rows = self
+            .rows("SELECT schema_version FROM pragma_schema_version()")
+            .await?;
+        let version = match version_rows.first().and_then(|r| r.first()) {
+            Some(Value::Int(v)) => *v,
+            _ => -1,
+        };
+        if let Some((cached, schema)) = &*self.schema.lock().unwrap_or_else(PoisonError::into_inner)
+            && *cached == version
+        {
+            return Ok(Arc::clone(schema));
+        }
+        let rows = self
+            .rows(
+                "SELECT m.name, p.name, p.type, p.\"notnull\", p.pk \
+                 FROM main.sqlite_schema AS m, pragma_table_info(m.name) AS p \
+                 WHERE m.type IN ('table', 'view') ORDER BY m.name, p.cid",
+            )
+            .await?;
+        let schema = Arc::new(schema_from_rows(rows));
+        *self.schema.lock().unwrap_or_else(PoisonError::into_inner) =
+            Some((version, Arc::clone(&schema)));
+        Ok(schema)
+    }
+
+    /// Runs a read in the session and collects its rows (small catalog reads only).
+    async fn rows(&self, sql: &str) -> Result<Vec<Row>, DbError> {
+        let mut stream = self
+            .execute(Self::plan(sql, Vec::new(), ExecMode::Single))
+            .await?;
+        let mut rows = Vec::new();
+        while let Some(event) = stream.recv().await {
+            match event.map_err(|e| e.to_db_error())? {
+                Event::Rows(batch) => rows.extend(batch),
+                Event::Finished => return Ok(rows),
+                _ => {}
+            }
+        }
+        Err(DbError::internal("the database stopped answering"))
+    }
+}
+
+fn schema_from_rows(rows: Vec<Row>) -> Schema {
+    let mut tables: Vec<(String, Vec<SchemaColumn>)> = Vec::new();
+    for row in rows {
+        let mut cells = row.into_iter();
+        let (Some(Value::Text(table)), Some(Value::Text(name))) = (cells.next(), cells.next())
+        else {
+            continue;
+        };
+        let decl = match cells.next() {
+            Some(Value::Text(t)) if !t.is_empty() => Some(t),
+            _ => None,
+        };
+        let not_null = matches!(cells.next(), Some(Value::Int(n)) if n != 0);
+        let pk = matches!(cells.next(), Some(Value::Int(n)) if n != 0);
+        let column = SchemaColumn {
+            name,
+            decl,
+            not_null,
+            pk,
+        };
+        match tables.last_mut() {
+            Some((t, cols)) if *t == table => cols.push(column),
+            _ => tables.push((table, vec![column])),
+        }
+    }
+    Schema::new(tables)
+}

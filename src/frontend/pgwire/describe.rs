@@ -1,0 +1,117 @@
+//! Result columns as the client sees them: their PostgreSQL types and formats, the
+//! `RowDescription` that announces them and the `DataRow`s that carry them.
+//!
+//! Owns the type policy: a type the translator inferred from the text wins; otherwise
+//! SQLite's declared type maps through `PgType::from_decl` (INTEGER → int8, VARCHAR(n) →
+//! varchar, …); otherwise (an expression SQLite cannot type) the first row decides when the
+//! rows are at hand (simple query), and `text` when they are not (Describe). Must not know
+//! sessions or statements.
+
+use bytes::BytesMut;
+use pgwire::messages::data::{DataRow, FieldDescription, RowDescription};
+use starbase_protocol::{Column, DbError, PgType, Row, Value};
+
+use super::encode::encode_field;
+
+/// One result column on the wire.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResultColumn {
+    /// Column name.
+    pub name: String,
+    /// Its type; `Unknown` until [`settle_types`] or [`finalize`] decide.
+    pub ty: PgType,
+    /// Binary format requested.
+    pub binary: bool,
+}
+
+/// The columns of a statement from SQLite's description and the translator's inference.
+#[must_use]
+pub fn result_columns(columns: &[Column], inferred: &[PgType]) -> Vec<ResultColumn> {
+    columns
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let guessed = inferred.get(i).copied().unwrap_or(PgType::Unknown);
+            let ty = if guessed == PgType::Unknown {
+                PgType::from_decl(c.source_type.as_deref())
+            } else {
+                guessed
+            };
+            ResultColumn {
+                name: c.name.clone(),
+                ty,
+                binary: false,
+            }
+        })
+        .collect()
+}
+
+/// Gives columns still `Unknown` the type of their value in `first` (or `text`).
+pub fn settle_types(columns: &mut [ResultColumn], first: Option<&Row>) {
+    for (i, column) in columns.iter_mut().enumerate() {
+        if column.ty != PgType::Unknown {
+            continue;
+        }
+        column.ty = match first.and_then(|row| row.get(i)) {
+            Some(Value::Int(_)) => PgType::Int8,
+            Some(Value::Float(_)) => PgType::Float8,
+            Some(Value::Bytes(_)) => PgType::Bytea,
+            Some(Value::Bool(_)) => PgType::Bool,
+            Some(Value::Numeric(_)) => PgType::Numeric,
+            Some(Value::Json(_)) => PgType::Json,
+            _ => PgType::Text,
+        };
+    }
+}
+
+/// Gives columns still `Unknown` the `text` type (no rows to look at).
+pub fn finalize(columns: &mut [ResultColumn]) {
+    settle_types(columns, None);
+}
+
+/// Applies a Bind's result format codes (none: all text; one: all; else one per column).
+pub fn apply_formats(columns: &mut [ResultColumn], codes: &[i16]) {
+    for (i, column) in columns.iter_mut().enumerate() {
+        let code = match codes {
+            [] => 0,
+            [one] => *one,
+            many => many.get(i).copied().unwrap_or(0),
+        };
+        column.binary = code == 1;
+    }
+}
+
+/// The `RowDescription` of `columns`.
+#[must_use]
+pub fn row_description(columns: &[ResultColumn]) -> RowDescription {
+    RowDescription::new(
+        columns
+            .iter()
+            .map(|c| {
+                FieldDescription::new(
+                    c.name.clone(),
+                    0,
+                    0,
+                    c.ty.oid(),
+                    c.ty.typlen(),
+                    -1,
+                    i16::from(c.binary),
+                )
+            })
+            .collect(),
+    )
+}
+
+/// One `DataRow`.
+///
+/// # Errors
+/// `22P03` when a value cannot be sent in its column's binary format.
+pub fn data_row(row: &Row, columns: &[ResultColumn]) -> Result<DataRow, DbError> {
+    let mut buf = BytesMut::with_capacity(16 * columns.len());
+    for (value, column) in row.iter().zip(columns) {
+        encode_field(&mut buf, value, column.ty, column.binary, &column.name)?;
+    }
+    let count = i16::try_from(columns.len().min(row.len()))
+        .map_err(|_| DbError::limit_exceeded("too many result columns"))?;
+    Ok(DataRow::new(buf, count))
+}

@@ -1,0 +1,286 @@
+//! Result values on the wire: one `Value` as a `DataRow` field of a given PostgreSQL type,
+//! in text or binary format.
+//!
+//! Owns the value encodings. SQLite's types are dynamic, so a value need not match its
+//! column's declared type: in text format it is sent as its own text (an `INTEGER` column
+//! holding `'abc'` sends `abc`); in binary format a value that converts losslessly is
+//! converted (`1` in a `REAL` column, `'42'` in an `INTEGER` one, unix seconds in a
+//! `TIMESTAMP` one), and one that does not is a `22P03` error naming the column, never
+//! bytes the client would misread. Must not know statements or sessions.
+
+use bytes::{BufMut, BytesMut};
+use starbase_protocol::{DbError, PgType, SqlState, Value};
+
+use super::{datetime, numeric};
+
+/// Appends one field (length prefix and bytes; `-1` for NULL) to a `DataRow` body.
+///
+/// # Errors
+/// `22P03` when a value cannot be represented in the column's binary format.
+pub fn encode_field(
+    buf: &mut BytesMut,
+    value: &Value,
+    ty: PgType,
+    binary: bool,
+    column: &str,
+) -> Result<(), DbError> {
+    if value.is_null() {
+        buf.put_i32(-1);
+        return Ok(());
+    }
+    let start = buf.len();
+    buf.put_i32(0);
+    if binary {
+        encode_binary(buf, value, ty).map_err(|()| mismatch(value, ty, column))?;
+    } else {
+        encode_text(buf, value, ty);
+    }
+    let len = i32::try_from(buf.len() - start - 4).map_err(|_| {
+        DbError::limit_exceeded(format!("value of column \"{column}\" exceeds 2 GiB"))
+    })?;
+    buf[start..start + 4].copy_from_slice(&len.to_be_bytes());
+    Ok(())
+}
+
+fn mismatch(value: &Value, ty: PgType, column: &str) -> DbError {
+    let shown = match value {
+        Value::Text(s) | Value::Numeric(s) => s.chars().take(40).collect(),
+        Value::Bytes(b) => format!("<{} bytes>", b.len()),
+        other => text_of(other),
+    };
+    DbError::new(
+        SqlState::INVALID_BINARY_REPRESENTATION,
+        format!(
+            "column \"{column}\" holds \"{shown}\", which is not a valid {} value",
+            ty.name()
+        ),
+    )
+    .with_hint("request this column in text format, or store values of its declared type")
+}
+
+/// The text form of a value, as PostgreSQL's output functions would print it.
+#[must_use]
+pub fn text_of(value: &Value) -> String {
+    match value {
+        Value::Null => String::new(),
+        Value::Bool(b) => if *b { "t" } else { "f" }.to_owned(),
+        Value::Int(i) => i.to_string(),
+        Value::Float(f) => float_text(*f),
+        Value::Numeric(s) | Value::Text(s) => s.clone(),
+        Value::Bytes(b) => bytea_hex(b),
+        Value::Json(j) => j.to_string(),
+        other => format!("{other:?}"),
+    }
+}
+
+fn float_text(f: f64) -> String {
+    if f.is_nan() {
+        "NaN".to_owned()
+    } else if f.is_infinite() {
+        if f > 0.0 { "Infinity" } else { "-Infinity" }.to_owned()
+    } else {
+        f.to_string()
+    }
+}
+
+fn bytea_hex(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(2 + bytes.len() * 2);
+    out.push_str("\\x");
+    for b in bytes {
+        out.push_str(&format!("{b:02x}"));
+    }
+    out
+}
+
+fn encode_text(buf: &mut BytesMut, value: &Value, ty: PgType) {
+    let text = match (ty, value) {
+        (PgType::Bool, Value::Int(i)) => if *i == 0 { "f" } else { "t" }.to_owned(),
+        (PgType::Bool, Value::Text(s)) => match s.to_ascii_lowercase().as_str() {
+            "1" | "true" | "t" | "yes" | "y" | "on" => "t".to_owned(),
+            "0" | "false" | "f" | "no" | "n" | "off" => "f".to_owned(),
+            _ => s.clone(),
+        },
+        (PgType::Timestamp | PgType::Timestamptz, Value::Int(secs)) => {
+            match datetime::from_unix_seconds(*secs) {
+                Some(micros) if ty == PgType::Timestamptz => {
+                    format!("{}+00", datetime::format_timestamp(micros))
+                }
+                Some(micros) => datetime::format_timestamp(micros),
+                None => secs.to_string(),
+            }
+        }
+        (PgType::Bytea, Value::Text(s)) => bytea_hex(s.as_bytes()),
+        _ => text_of(value),
+    };
+    buf.put_slice(text.as_bytes());
+}
+
+fn encode_binary(buf: &mut BytesMut, value: &Value, ty: PgType) -> Result<(), ()> {
+    match ty {
+        PgType::Bool => buf.put_u8(u8::from(as_bool(value)?)),
+        PgType::Int2 => buf.put_i16(i16::try_from(as_int(value)?).map_err(|_| ())?),
+        PgType::Int4 => buf.put_i32(i32::try_from(as_int(value)?).map_err(|_| ())?),
+        PgType::Oid => buf.put_u32(u32::try_from(as_int(value)?).map_err(|_| ())?),
+        PgType::Int8 => buf.put_i64(as_int(value)?),
+        #[allow(clippy::cast_possible_truncation)] // float4 is lossy by definition
+        PgType::Float4 => buf.put_f32(as_float(value)? as f32),
+        PgType::Float8 => buf.put_f64(as_float(value)?),
+        PgType::Numeric => buf.put_slice(&numeric::encode(&text_of(value)).ok_or(())?),
+        PgType::Bytea => match value {
+            Value::Bytes(b) => buf.put_slice(b),
+            other => buf.put_slice(text_of(other).as_bytes()),
+        },
+        PgType::Jsonb => {
+            buf.put_u8(1);
+            buf.put_slice(text_of(value).as_bytes());
+        }
+        PgType::Date => buf.put_i32(datetime::parse_date(&as_text(value)?).ok_or(())?),
+        PgType::Time => buf.put_i64(datetime::parse_time(&as_text(value)?).ok_or(())?),
+        PgType::Timestamp | PgType::Timestamptz => buf.put_i64(as_timestamp(value)?),
+        PgType::Uuid => buf.put_slice(&as_uuid(value)?),
+        PgType::Interval => return Err(()),
+        _ => match value {
+            Value::Bytes(b) => buf.put_slice(&String::from_utf8_lossy(b).into_owned().into_bytes()),
+            other => buf.put_slice(text_of(other).as_bytes()),
+        },
+    }
+    Ok(())
+}
+
+fn as_bool(value: &Value) -> Result<bool, ()> {
+    match value {
+        Value::Bool(b) => Ok(*b),
+        Value::Int(i) => Ok(*i != 0),
+        Value::Text(s) => match s.to_ascii_lowercase().as_str() {
+            "1" | "true" | "t" | "yes" | "y" | "on" => Ok(true),
+            "0" | "false" | "f" | "no" | "n" | "off" => Ok(false),
+            _ => Err(()),
+        },
+        _ => Err(()),
+    }
+}
+
+fn as_int(value: &Value) -> Result<i64, ()> {
+    match value {
+        Value::Int(i) => Ok(*i),
+        Value::Bool(b) => Ok(i64::from(*b)),
+        #[allow(clippy::cast_possible_truncation)] // checked: integral and in range
+        Value::Float(f) if f.fract() == 0.0 && f.abs() < 9.2e18 => Ok(*f as i64),
+        Value::Text(s) | Value::Numeric(s) => s.trim().parse().map_err(|_| ()),
+        _ => Err(()),
+    }
+}
+
+fn as_float(value: &Value) -> Result<f64, ()> {
+    match value {
+        Value::Float(f) => Ok(*f),
+        #[allow(clippy::cast_precision_loss)] // PostgreSQL's int8 → float8 cast rounds too
+        Value::Int(i) => Ok(*i as f64),
+        Value::Text(s) | Value::Numeric(s) => match s.trim().to_ascii_lowercase().as_str() {
+            "nan" => Ok(f64::NAN),
+            "infinity" | "inf" => Ok(f64::INFINITY),
+            "-infinity" | "-inf" => Ok(f64::NEG_INFINITY),
+            t => t.parse().map_err(|_| ()),
+        },
+        _ => Err(()),
+    }
+}
+
+fn as_text(value: &Value) -> Result<String, ()> {
+    match value {
+        Value::Text(s) => Ok(s.clone()),
+        _ => Err(()),
+    }
+}
+
+fn as_timestamp(value: &Value) -> Result<i64, ()> {
+    match value {
+        Value::Text(s) => datetime::parse_timestamp(s).ok_or(()),
+        Value::Int(secs) => datetime::from_unix_seconds(*secs).ok_or(()),
+        _ => Err(()),
+    }
+}
+
+fn as_uuid(value: &Value) -> Result<Vec<u8>, ()> {
+    match value {
+        Value::Bytes(b) if b.len() == 16 => Ok(b.clone()),
+        Value::Text(s) => {
+            let hex: String = s.chars().filter(|c| *c != '-').collect();
+            if hex.len() != 32 || !hex.is_ascii() {
+                return Err(());
+            }
+            (0..16)
+                .map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).map_err(|_| ()))
+                .collect()
+        }
+        _ => Err(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn field(value: &Value, ty: PgType, binary: bool) -> Result<Vec<u8>, DbError> {
+        let mut buf = BytesMut::new();
+        encode_field(&mut buf, value, ty, binary, "c")?;
+        Ok(buf[4..].to_vec())
+    }
+
+    #[test]
+    fn text_format() {
+        let t = |v: Value, ty| String::from_utf8(field(&v, ty, false).unwrap()).unwrap();
+        assert_eq!(t(Value::Int(1), PgType::Bool), "t");
+        assert_eq!(t(Value::Int(-5), PgType::Int8), "-5");
+        assert_eq!(t(Value::Float(1.5), PgType::Float8), "1.5");
+        assert_eq!(t(Value::Float(f64::NAN), PgType::Float8), "NaN");
+        assert_eq!(t(Value::Bytes(vec![0, 255]), PgType::Bytea), "\\x00ff");
+        assert_eq!(t(Value::Text("abc".into()), PgType::Int8), "abc");
+        assert_eq!(
+            t(Value::Int(946_684_800), PgType::Timestamptz),
+            "2000-01-01 00:00:00+00"
+        );
+        let mut buf = BytesMut::new();
+        encode_field(&mut buf, &Value::Null, PgType::Int8, true, "c").unwrap();
+        assert_eq!(&buf[..], &(-1i32).to_be_bytes());
+    }
+
+    #[test]
+    fn binary_format_converts_or_refuses() {
+        assert_eq!(
+            field(&Value::Int(7), PgType::Int8, true).unwrap(),
+            7i64.to_be_bytes()
+        );
+        assert_eq!(
+            field(&Value::Int(7), PgType::Int4, true).unwrap(),
+            7i32.to_be_bytes()
+        );
+        assert_eq!(
+            field(&Value::Text("42".into()), PgType::Int2, true).unwrap(),
+            42i16.to_be_bytes()
+        );
+        assert_eq!(
+            field(&Value::Int(2), PgType::Float8, true).unwrap(),
+            2.0f64.to_be_bytes()
+        );
+        assert_eq!(field(&Value::Int(1), PgType::Bool, true).unwrap(), vec![1]);
+        assert_eq!(
+            field(&Value::Text("2000-01-02".into()), PgType::Date, true).unwrap(),
+            1i32.to_be_bytes()
+        );
+        let err = field(&Value::Text("abc".into()), PgType::Int8, true).unwrap_err();
+        assert_eq!(err.code, SqlState::INVALID_BINARY_REPRESENTATION);
+        assert!(err.message.contains("\"c\""), "{}", err.message);
+        assert!(field(&Value::Int(1 << 40), PgType::Int4, true).is_err());
+        assert_eq!(
+            field(
+                &Value::Text("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11".into()),
+                PgType::Uuid,
+                true
+            )
+            .unwrap()
+            .len(),
+            16
+        );
+    }
+}

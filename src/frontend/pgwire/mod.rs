@@ -1,0 +1,279 @@
+//! The PostgreSQL wire protocol frontend: psql, drivers and ORMs against the embedded
+//! SQLite database.
+//!
+//! Owns the pgwire listener and the per-connection handlers. Layout:
+//! - this file: accepting connections (TLS when configured), one owned, cancellable task
+//!   per connection, and the pgwire handler set of a connection;
+//! - [`startup`], [`auth`], [`scram`]: start-up and SCRAM-SHA-256 against the tokens;
+//! - [`simple`]: the simple query protocol; [`prepared`], [`extended`], [`portal`]: the
+//!   extended one; [`commands`]: `SET`/`SHOW`/advisory locks; [`settings`]: session GUCs;
+//! - [`dialect`]: the PostgreSQL dialect on SQLite; [`describe`], [`encode`], [`decode`],
+//!   [`numeric`], [`datetime`]: types and values on the wire; [`error`], [`wire`]: replies.
+//!
+//! Must not know backend internals: plans go through the engine's SQLite session.
+
+pub mod advisory;
+pub mod auth;
+pub mod commands;
+pub mod conn;
+pub mod datetime;
+pub mod decode;
+pub mod describe;
+pub mod dialect;
+pub mod encode;
+pub mod error;
+pub mod extended;
+pub mod numeric;
+pub mod portal;
+pub mod prepared;
+pub mod scram;
+pub mod settings;
+pub mod simple;
+pub mod startup;
+pub mod wire;
+
+use std::fmt::Debug;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use futures::Sink;
+use pgwire::api::cancel::DefaultCancelHandler;
+use pgwire::api::portal::Portal;
+use pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
+use pgwire::api::results::Response;
+use pgwire::api::store::PortalStore;
+use pgwire::api::{ClientInfo, ClientPortalStore, ConnectionManager, PgWireServerHandlers};
+use pgwire::error::{PgWireError, PgWireResult};
+use pgwire::messages::PgWireBackendMessage;
+use pgwire::messages::extendedquery::{
+    Close, Describe, Execute, Sync as PgSync, TARGET_TYPE_BYTE_PORTAL,
+};
+use pgwire::messages::simplequery::Query;
+use pgwire::tokio::TlsAcceptor;
+use starbase_protocol::{DbError, SqlState};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use self::auth::TokenScram;
+use self::conn::{PgConn, PgShared};
+use self::prepared::{Parser, Prepared};
+use self::startup::StartupFlow;
+
+/// What the listener needs to serve.
+#[derive(Clone)]
+pub struct PgFrontend {
+    /// Shared by all connections.
+    pub shared: Arc<PgShared>,
+    /// Verifiers of the tokens.
+    pub scram: TokenScram,
+    /// TLS for `SSLRequest`; `None` answers `N`.
+    pub tls: Option<TlsAcceptor>,
+    /// Connections by backend key, for `CancelRequest`.
+    pub cancels: Arc<ConnectionManager>,
+}
+
+impl std::fmt::Debug for PgFrontend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgFrontend")
+            .field("tls", &self.tls.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Accepts connections until `shutdown`, each on its own task in `tracker`; a shutdown
+/// closes the connections (their transactions roll back).
+pub async fn serve(
+    listener: TcpListener,
+    frontend: PgFrontend,
+    shutdown: CancellationToken,
+    tracker: TaskTracker,
+) {
+    loop {
+        let accepted = tokio::select! {
+            () = shutdown.cancelled() => break,
+            accepted = listener.accept() => accepted,
+        };
+        let (socket, peer) = match accepted {
+            Ok(pair) => pair,
+            Err(e) => {
+                tracing::warn!(error = %e, "accepting a pgwire connection failed");
+                continue;
+            }
+        };
+        // Latency matters more than packet count for request/response traffic.
+        let _ = socket.set_nodelay(true);
+        let frontend = frontend.clone();
+        let shutdown = shutdown.clone();
+        tracker.spawn(async move {
+            let conn = Arc::new(PgConn::new(Arc::clone(&frontend.shared)));
+            let handlers = Connection {
+                handler: Arc::new(Handler {
+                    conn: Arc::clone(&conn),
+                    parser: Arc::new(Parser::new(Arc::clone(&conn))),
+                }),
+                startup: Arc::new(StartupFlow::new(
+                    Arc::clone(&conn),
+                    frontend.scram.clone(),
+                    Arc::clone(&frontend.cancels),
+                )),
+                cancels: Arc::new(DefaultCancelHandler::new(Arc::clone(&frontend.cancels))),
+            };
+            tokio::select! {
+                () = shutdown.cancelled() => {}
+                result = pgwire::tokio::process_socket(socket, frontend.tls.clone(), handlers) => {
+                    if let Err(e) = result {
+                        tracing::debug!(%peer, error = %e, "pgwire connection ended with an error");
+                    }
+                }
+            }
+            conn.shared.locks.unlock_all(conn.id);
+            conn.drop_suspended().await;
+        });
+    }
+}
+
+/// The handler set pgwire asks for, one per connection.
+struct Connection {
+    handler: Arc<Handler>,
+    startup: Arc<StartupFlow>,
+    cancels: Arc<DefaultCancelHandler>,
+}
+
+impl PgWireServerHandlers for Connection {
+    fn simple_query_handler(&self) -> Arc<impl SimpleQueryHandler> {
+        Arc::clone(&self.handler)
+    }
+
+    fn extended_query_handler(&self) -> Arc<impl ExtendedQueryHandler> {
+        Arc::clone(&self.handler)
+    }
+
+    fn startup_handler(&self) -> Arc<impl pgwire::api::auth::StartupHandler> {
+        Arc::clone(&self.startup)
+    }
+
+    fn cancel_handler(&self) -> Arc<impl pgwire::api::cancel::CancelHandler> {
+        Arc::clone(&self.cancels)
+    }
+}
+
+/// Query handling for one connection.
+#[derive(Debug)]
+struct Handler {
+    conn: Arc<PgConn>,
+    parser: Arc<Parser>,
+}
+
+#[async_trait]
+impl SimpleQueryHandler for Handler {
+    async fn on_query<C>(&self, client: &mut C, query: Query) -> PgWireResult<()>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        simple::on_query(&self.conn, client, &query.query).await
+    }
+
+    async fn do_query<C>(&self, _client: &mut C, _query: &str) -> PgWireResult<Vec<Response>>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        // `on_query` answers every Query itself (streaming); nothing calls this.
+        Err(error::wire_error(&DbError::new(
+            SqlState::INTERNAL_ERROR,
+            "unexpected query path",
+        )))
+    }
+}
+
+#[async_trait]
+impl ExtendedQueryHandler for Handler {
+    type Statement = Prepared;
+    type QueryParser = Parser;
+
+    fn query_parser(&self) -> Arc<Self::QueryParser> {
+        Arc::clone(&self.parser)
+    }
+
+    async fn on_execute<C>(&self, client: &mut C, message: Execute) -> PgWireResult<()>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = Self::Statement>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        extended::on_execute(&self.conn, client, message).await
+    }
+
+    async fn on_describe<C>(&self, client: &mut C, message: Describe) -> PgWireResult<()>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = Self::Statement>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        extended::on_describe(client, message).await
+    }
+
+    async fn on_sync<C>(&self, client: &mut C, _message: PgSync) -> PgWireResult<()>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = Self::Statement>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        extended::on_sync(&self.conn, client).await
+    }
+
+    async fn on_close<C>(&self, client: &mut C, message: Close) -> PgWireResult<()>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = Self::Statement>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        if message.target_type == TARGET_TYPE_BYTE_PORTAL {
+            let name = message.name.as_deref().unwrap_or(pgwire::api::DEFAULT_NAME);
+            self.conn.drop_suspended_named(name).await;
+        }
+        let name = message.name.as_deref().unwrap_or(pgwire::api::DEFAULT_NAME);
+        if message.target_type == TARGET_TYPE_BYTE_PORTAL {
+            client.portal_store().rm_portal(name);
+        } else {
+            client.portal_store().rm_statement(name);
+        }
+        futures::SinkExt::send(
+            client,
+            PgWireBackendMessage::CloseComplete(
+                pgwire::messages::extendedquery::CloseComplete::new(),
+            ),
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn do_query<C>(
+        &self,
+        _client: &mut C,
+        _portal: &Portal<Self::Statement>,
+        _max_rows: usize,
+    ) -> PgWireResult<Response>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = Self::Statement>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        // `on_execute` runs every portal itself (streaming, suspended portals).
+        Err(error::wire_error(&DbError::new(
+            SqlState::INTERNAL_ERROR,
+            "unexpected execute path",
+        )))
+    }
+}

@@ -1,0 +1,153 @@
+//! The start-up phase of a pgwire connection: protocol version, SCRAM authentication, the
+//! database the client asked for, start-up options, and `ParameterStatus`.
+//!
+//! Owns the `StartupHandler`: like pgwire's SASL handler, plus routing by database name
+//! (any name is the embedded database; `external` names an external source, which this
+//! gateway does not have yet, so it is FATAL `3D000`) and applying `application_name` and
+//! `options=-c name=value` to the session's settings. Must not know queries.
+
+use std::fmt::Debug;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use futures::Sink;
+use pgwire::api::auth::mechanism::AuthMechanismFactory;
+use pgwire::api::auth::{
+    AuthDriver, AuthOutcome, StartupHandler, protocol_negotiation,
+    save_startup_parameters_to_metadata,
+};
+use pgwire::api::{ClientInfo, ConnectionManager};
+use pgwire::error::{PgWireError, PgWireResult};
+use pgwire::messages::startup::Startup;
+use pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
+use starbase_protocol::{DbError, SqlState};
+
+use super::auth::{Authenticated, StartupParameters, TokenScram};
+use super::conn::PgConn;
+use super::error::wire_error;
+
+/// Database names that address an external source rather than the embedded database.
+const EXTERNAL_DATABASE: &str = "external";
+
+/// One connection's start-up handler.
+pub struct StartupFlow {
+    conn: Arc<PgConn>,
+    scram: TokenScram,
+    driver: AuthDriver<Arc<StartupParameters>>,
+}
+
+impl std::fmt::Debug for StartupFlow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Startup")
+            .field("conn", &self.conn.id)
+            .finish()
+    }
+}
+
+impl StartupFlow {
+    /// A handler authenticating against `scram` and registering the connection with
+    /// `manager` (for cancel requests).
+    #[must_use]
+    pub fn new(conn: Arc<PgConn>, scram: TokenScram, manager: Arc<ConnectionManager>) -> Self {
+        Self {
+            conn,
+            scram,
+            driver: AuthDriver::new(Arc::new(StartupParameters)).with_connection_manager(manager),
+        }
+    }
+
+    fn check_database(startup: &Startup) -> Result<(), DbError> {
+        match startup.parameters.get("database") {
+            Some(db) if db == EXTERNAL_DATABASE => Err(DbError::new(
+                SqlState::INVALID_CATALOG_NAME,
+                format!("database \"{db}\" does not exist"),
+            )
+            .with_detail("no external source is configured on this gateway")
+            .fatal()),
+            _ => Ok(()),
+        }
+    }
+
+    /// Applies `application_name` and `-c name=value` start-up options.
+    fn apply_options(&self, startup: &Startup) -> Result<(), DbError> {
+        if let Some(app) = startup.parameters.get("application_name") {
+            self.conn
+                .with_settings(|s| s.set("application_name", app, false))?;
+        }
+        if let Some(options) = startup.parameters.get("options") {
+            let mut words = options.split_whitespace();
+            while let Some(word) = words.next() {
+                let assignment = match word {
+                    "-c" | "--c" => words.next().unwrap_or_default(),
+                    other => other
+                        .strip_prefix("-c")
+                        .or_else(|| other.strip_prefix("--"))
+                        .unwrap_or(other),
+                };
+                if let Some((name, value)) = assignment.split_once('=') {
+                    let name = name.to_ascii_lowercase().replace('-', "_");
+                    self.conn.with_settings(|s| s.set(&name, value, false))?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn finish<C>(&self, client: &mut C, outcome: AuthOutcome) -> PgWireResult<()>
+    where
+        C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::Error: Debug,
+        PgWireError: From<C::Error>,
+    {
+        match outcome {
+            AuthOutcome::InProgress => Ok(()),
+            AuthOutcome::Authenticated { final_message, .. } => {
+                if let Some(Authenticated(role)) = client
+                    .session_extensions()
+                    .get::<Authenticated>()
+                    .as_deref()
+                    .copied()
+                {
+                    self.conn.set_role(role);
+                }
+                self.driver
+                    .complete_authentication(client, final_message)
+                    .await
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl StartupHandler for StartupFlow {
+    async fn on_startup<C>(
+        &self,
+        client: &mut C,
+        message: PgWireFrontendMessage,
+    ) -> PgWireResult<()>
+    where
+        C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::Error: Debug,
+        PgWireError: From<C::Error>,
+    {
+        match message {
+            PgWireFrontendMessage::Startup(ref startup) => {
+                protocol_negotiation(client, startup).await?;
+                save_startup_parameters_to_metadata(client, startup);
+                Self::check_database(startup).map_err(|e| wire_error(&e))?;
+                self.apply_options(startup)
+                    .map_err(|e| wire_error(&e.fatal()))?;
+                let outcome = self
+                    .driver
+                    .begin_authentication(client, self.scram.create())
+                    .await?;
+                self.finish(client, outcome).await
+            }
+            PgWireFrontendMessage::PasswordMessageFamily(message) => {
+                let outcome = self.driver.advance_authentication(client, message).await?;
+                self.finish(client, outcome).await
+            }
+            _ => Ok(()),
+        }
+    }
+}
