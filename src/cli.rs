@@ -78,6 +78,13 @@ pub struct CliArgs {
     /// Log filter, e.g. `info` or `starbase=debug,info` [default: info]
     #[arg(long, value_name = "FILTER")]
     pub log: Option<String>,
+    /// PEM certificate chain: TLS on the PostgreSQL-wire listener (SSLRequest) and HTTPS on
+    /// the HTTP one; needs --tls-key [env: STARBASE_TLS_CERT]
+    #[arg(long, value_name = "FILE")]
+    pub tls_cert: Option<String>,
+    /// PEM private key for --tls-cert [env: STARBASE_TLS_KEY]
+    #[arg(long, value_name = "FILE")]
+    pub tls_key: Option<String>,
 }
 
 #[cfg(test)]

@@ -6,7 +6,8 @@
 //! - [`frontend`]: the protocols clients speak (HTTP today);
 //! - [`auth`]: tokens → principals;
 //! - [`engine`]: request → plan → backend;
-//! - [`error`]: the gateway error and its client-facing form.
+//! - [`error`]: the gateway error and its client-facing form;
+//! - [`tls`]: TLS for both listeners (rustls).
 //!
 //! Pure types live in `starbase-protocol`; database engines in `starbase-backends`.
 
@@ -18,6 +19,7 @@ pub mod error;
 pub mod frontend;
 pub mod server;
 pub mod telemetry;
+pub mod tls;
 
 pub use error::Error;
 pub use server::Server;

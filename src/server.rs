@@ -19,9 +19,19 @@ use crate::engine::Engine;
 use crate::error::Error;
 use crate::frontend::http::{self, AppState, HttpLimits, render::ResponseLimits};
 use crate::frontend::pgwire::{self as pg, PgFrontend, auth::TokenScram, conn::PgShared};
+use crate::tls::{TlsConfigs, TlsListener};
 
 /// File name of the embedded database inside the data directory.
 pub const DATABASE_FILE: &str = "starbase.sqlite";
+
+/// The HTTPS side of the TLS configuration.
+struct HttpsAcceptor(tokio_rustls::TlsAcceptor);
+
+impl std::fmt::Debug for HttpsAcceptor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("HttpsAcceptor")
+    }
+}
 
 /// A gateway with its listeners bound, ready to serve.
 #[derive(Debug)]
@@ -31,6 +41,7 @@ pub struct Server {
     pg_listener: TcpListener,
     pg_addr: SocketAddr,
     pg: PgFrontend,
+    https: Option<HttpsAcceptor>,
     state: AppState,
 }
 
@@ -86,10 +97,18 @@ impl Server {
         })
         .await
         .map_err(|e| Error::io("deriving SCRAM verifiers", std::io::Error::other(e)))?;
+        let tls = match config.tls.clone() {
+            Some(files) => Some(
+                tokio::task::spawn_blocking(move || TlsConfigs::load(&files))
+                    .await
+                    .map_err(|e| Error::io("loading TLS files", std::io::Error::other(e)))??,
+            ),
+            None => None,
+        };
         let pg = PgFrontend {
             shared: std::sync::Arc::new(PgShared::new(engine.clone())),
             scram,
-            tls: None,
+            tls: tls.as_ref().map(|t| t.pg.clone()),
             cancels: std::sync::Arc::new(pgwire::api::ConnectionManager::new()),
         };
         let state = AppState {
@@ -110,6 +129,7 @@ impl Server {
             pg_listener,
             pg_addr,
             pg,
+            https: tls.map(|t| HttpsAcceptor(t.http)),
             state,
         })
     }
@@ -143,10 +163,21 @@ impl Server {
             tracker.clone(),
         ));
         let app = http::router(self.state);
-        let result = axum::serve(self.http_listener, app)
-            .with_graceful_shutdown(shutdown.clone().cancelled_owned())
-            .await
-            .map_err(|e| Error::io("serving HTTP", e));
+        let result = match self.https {
+            Some(HttpsAcceptor(acceptor)) => {
+                let listener =
+                    TlsListener::spawn(self.http_listener, acceptor, shutdown.clone(), &tracker)?;
+                axum::serve(listener, app)
+                    .with_graceful_shutdown(shutdown.clone().cancelled_owned())
+                    .await
+            }
+            None => {
+                axum::serve(self.http_listener, app)
+                    .with_graceful_shutdown(shutdown.clone().cancelled_owned())
+                    .await
+            }
+        }
+        .map_err(|e| Error::io("serving HTTP", e));
         // An HTTP failure stops the pgwire side too.
         shutdown.cancel();
         tracker.close();

@@ -39,6 +39,10 @@ pub struct FileConfig {
     pub sqlite_readers: Option<FileValue>,
     /// Log filter (`"info"`, `"starbase=debug,info"`).
     pub log: Option<String>,
+    /// PEM certificate chain for TLS on both listeners (with `tls_key`).
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key for TLS on both listeners (with `tls_cert`).
+    pub tls_key: Option<PathBuf>,
 }
 
 /// A file value that may be written as a string or as an integer (`max_request_bytes =

@@ -85,6 +85,8 @@ pub(super) const SQLITE_READERS: Setting = setting(
     "--sqlite-readers",
 );
 pub(super) const LOG: Setting = setting("log", &["STARBASE_LOG"], "--log");
+pub(super) const TLS_CERT: Setting = setting("tls_cert", &["STARBASE_TLS_CERT"], "--tls-cert");
+pub(super) const TLS_KEY: Setting = setting("tls_key", &["STARBASE_TLS_KEY"], "--tls-key");
 
 /// The three layers above the defaults, ready to be asked for one setting at a time.
 pub(super) struct Sources<'a> {
@@ -159,6 +161,24 @@ impl<'a> Sources<'a> {
         })
     }
 
+    /// The winning value of an optional setting, parsed; `None` when no layer sets it.
+    pub(super) fn optional<T>(
+        &self,
+        s: &Setting,
+        parser: impl Fn(&str) -> Result<T, String>,
+    ) -> Result<Option<T>, ConfigError> {
+        let Some((text, origin)) = self.lookup(s) else {
+            return Ok(None);
+        };
+        parser(&text)
+            .map(Some)
+            .map_err(|reason| ConfigError::Invalid {
+                setting: s.key,
+                origin,
+                reason,
+            })
+    }
+
     /// The winning value of a secret setting; blank counts as not set.
     pub(super) fn secret(&self, s: &Setting) -> Option<Secret> {
         self.lookup(s).map(|(v, _)| Secret::new(v))
@@ -178,6 +198,8 @@ fn flag_layer(cli: &CliArgs) -> HashMap<&'static str, String> {
         (&STATEMENT_TIMEOUT, &cli.statement_timeout),
         (&SQLITE_READERS, &cli.sqlite_readers),
         (&LOG, &cli.log),
+        (&TLS_CERT, &cli.tls_cert),
+        (&TLS_KEY, &cli.tls_key),
     ]
     .into_iter()
     .filter_map(|(s, v)| v.clone().map(|v| (s.key, v)))
@@ -203,6 +225,14 @@ fn file_layer(f: FileConfig) -> HashMap<&'static str, String> {
         (&STATEMENT_TIMEOUT, text(f.statement_timeout)),
         (&SQLITE_READERS, text(f.sqlite_readers)),
         (&LOG, f.log),
+        (
+            &TLS_CERT,
+            f.tls_cert.map(|p| p.to_string_lossy().into_owned()),
+        ),
+        (
+            &TLS_KEY,
+            f.tls_key.map(|p| p.to_string_lossy().into_owned()),
+        ),
     ]
     .into_iter()
     .filter_map(|(s, v)| v.map(|v| (s.key, v)))

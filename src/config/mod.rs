@@ -22,7 +22,7 @@ use std::time::Duration;
 use crate::cli::CliArgs;
 use layers::{
     ADMIN_TOKEN, CLIENT_TOKEN, DATA_DIR, HTTP_LISTEN, LOG, MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES,
-    MAX_RESPONSE_ROWS, PG_LISTEN, SQLITE_READERS, STATEMENT_TIMEOUT, Sources,
+    MAX_RESPONSE_ROWS, PG_LISTEN, SQLITE_READERS, STATEMENT_TIMEOUT, Sources, TLS_CERT, TLS_KEY,
 };
 
 pub use error::{ConfigError, Origin};
@@ -78,6 +78,18 @@ pub struct Config {
     pub sqlite_readers: usize,
     /// Log filter (`tracing_subscriber::EnvFilter` syntax), already checked.
     pub log: String,
+    /// Certificate and key for TLS on both listeners; `None`: plain TCP (pgwire refuses
+    /// SSLRequest with `N`).
+    pub tls: Option<TlsFiles>,
+}
+
+/// PEM files for TLS.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    /// Certificate chain, leaf first.
+    pub cert: PathBuf,
+    /// Private key (PKCS#8, PKCS#1 or SEC1).
+    pub key: PathBuf,
 }
 
 impl Config {
@@ -124,6 +136,7 @@ impl Config {
                 parse::readers,
             )?,
             log: src.parse(&LOG, DEFAULT_LOG, parse::log_filter)?,
+            tls: tls_files(&src)?,
         };
         config.check_combinations(&src)?;
         Ok(config)
@@ -169,6 +182,7 @@ impl Config {
             statement_timeout: Some(DEFAULT_STATEMENT_TIMEOUT),
             sqlite_readers: 2,
             log: DEFAULT_LOG.to_owned(),
+            tls: None,
         }
     }
 
@@ -195,6 +209,26 @@ impl Config {
     #[must_use]
     pub fn render_masked(&self) -> String {
         render::masked(self)
+    }
+}
+
+/// `tls_cert` and `tls_key` go together.
+fn tls_files(src: &Sources<'_>) -> Result<Option<TlsFiles>, ConfigError> {
+    let cert = src.optional(&TLS_CERT, parse::path)?;
+    let key = src.optional(&TLS_KEY, parse::path)?;
+    match (cert, key) {
+        (Some(cert), Some(key)) => Ok(Some(TlsFiles { cert, key })),
+        (None, None) => Ok(None),
+        (Some(_), None) => Err(ConfigError::Invalid {
+            setting: TLS_CERT.key,
+            origin: src.origin(&TLS_CERT),
+            reason: "tls_key is not set; TLS needs both a certificate and a key".to_owned(),
+        }),
+        (None, Some(_)) => Err(ConfigError::Invalid {
+            setting: TLS_KEY.key,
+            origin: src.origin(&TLS_KEY),
+            reason: "tls_cert is not set; TLS needs both a certificate and a key".to_owned(),
+        }),
     }
 }
 

@@ -33,6 +33,20 @@ pub(super) fn masked(c: &Config) -> String {
         ("statement_timeout", timeout),
         ("sqlite_readers", c.sqlite_readers.to_string()),
         ("log", quoted(&c.log)),
+        (
+            "tls_cert",
+            c.tls.as_ref().map_or_else(
+                || "# plain TCP".to_owned(),
+                |t| quoted(&t.cert.to_string_lossy()),
+            ),
+        ),
+        (
+            "tls_key",
+            c.tls.as_ref().map_or_else(
+                || "# plain TCP".to_owned(),
+                |t| quoted(&t.key.to_string_lossy()),
+            ),
+        ),
     ];
     for (key, value) in lines {
         // Writing to a String cannot fail.

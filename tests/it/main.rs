@@ -10,6 +10,8 @@ mod http_misc;
 mod http_query;
 mod import;
 mod pgwire;
+mod pgwire_raw;
+mod pgwire_tls;
 mod readme;
 mod rest;
 mod ws;

@@ -10,14 +10,14 @@ use std::fmt::Debug;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use futures::Sink;
+use futures::{Sink, SinkExt};
 use pgwire::api::auth::mechanism::AuthMechanismFactory;
 use pgwire::api::auth::{
     AuthDriver, AuthOutcome, StartupHandler, protocol_negotiation,
     save_startup_parameters_to_metadata,
 };
 use pgwire::api::{ClientInfo, ConnectionManager};
-use pgwire::error::{PgWireError, PgWireResult};
+use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
 use pgwire::messages::startup::Startup;
 use pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
 use starbase_protocol::{DbError, SqlState};
@@ -53,6 +53,17 @@ impl StartupFlow {
             conn,
             scram,
             driver: AuthDriver::new(Arc::new(StartupParameters)).with_connection_manager(manager),
+        }
+    }
+
+    fn check_user(startup: &Startup) -> Result<(), DbError> {
+        match startup.parameters.get("user") {
+            Some(user) if !user.is_empty() => Ok(()),
+            _ => Err(DbError::new(
+                SqlState::INVALID_AUTHORIZATION,
+                "no PostgreSQL user name specified in startup packet",
+            )
+            .fatal()),
         }
     }
 
@@ -118,6 +129,23 @@ impl StartupFlow {
     }
 }
 
+/// Ends start-up with a FATAL error: the `ErrorResponse`, then the connection is closed
+/// (PostgreSQL sends nothing after a FATAL error, no `ReadyForQuery`).
+async fn fatal<C>(client: &mut C, error: PgWireError) -> PgWireResult<()>
+where
+    C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+    C::Error: Debug,
+    PgWireError: From<C::Error>,
+{
+    let mut info = ErrorInfo::from(error);
+    info.severity = "FATAL".to_owned();
+    client
+        .send(PgWireBackendMessage::ErrorResponse(info.into()))
+        .await?;
+    client.close().await?;
+    Ok(())
+}
+
 #[async_trait]
 impl StartupHandler for StartupFlow {
     async fn on_startup<C>(
@@ -134,18 +162,26 @@ impl StartupHandler for StartupFlow {
             PgWireFrontendMessage::Startup(ref startup) => {
                 protocol_negotiation(client, startup).await?;
                 save_startup_parameters_to_metadata(client, startup);
-                Self::check_database(startup).map_err(|e| wire_error(&e))?;
-                self.apply_options(startup)
-                    .map_err(|e| wire_error(&e.fatal()))?;
-                let outcome = self
+                let checked = Self::check_user(startup)
+                    .and_then(|()| Self::check_database(startup))
+                    .and_then(|()| self.apply_options(startup).map_err(DbError::fatal));
+                if let Err(e) = checked {
+                    return fatal(client, wire_error(&e)).await;
+                }
+                match self
                     .driver
                     .begin_authentication(client, self.scram.create())
-                    .await?;
-                self.finish(client, outcome).await
+                    .await
+                {
+                    Ok(outcome) => self.finish(client, outcome).await,
+                    Err(e) => fatal(client, e).await,
+                }
             }
             PgWireFrontendMessage::PasswordMessageFamily(message) => {
-                let outcome = self.driver.advance_authentication(client, message).await?;
-                self.finish(client, outcome).await
+                match self.driver.advance_authentication(client, message).await {
+                    Ok(outcome) => self.finish(client, outcome).await,
+                    Err(e) => fatal(client, e).await,
+                }
             }
             _ => Ok(()),
         }
