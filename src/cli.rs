@@ -78,6 +78,11 @@ pub struct CliArgs {
     /// Log filter, e.g. `info` or `starbase=debug,info` [default: info]
     #[arg(long, value_name = "FILTER")]
     pub log: Option<String>,
+    /// Roll back a pgwire session's transaction (releasing the writer) after this long
+    /// without a statement; `0` disables [env: STARBASE_IDLE_IN_TRANSACTION_TIMEOUT]
+    /// [default: 60s]
+    #[arg(long, value_name = "DURATION")]
+    pub idle_in_transaction_timeout: Option<String>,
     /// PEM certificate chain: TLS on the PostgreSQL-wire listener (SSLRequest) and HTTPS on
     /// the HTTP one; needs --tls-key [env: STARBASE_TLS_CERT]
     #[arg(long, value_name = "FILE")]

@@ -7,7 +7,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use starbase_backends::sqlite::{SqliteBackend, SqliteConfig};
+use starbase_backends::sqlite::{SessionConfig, SqliteBackend, SqliteConfig};
 use starbase_protocol::DbError;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -106,7 +106,12 @@ impl Server {
             None => None,
         };
         let pg = PgFrontend {
-            shared: std::sync::Arc::new(PgShared::new(engine.clone())),
+            shared: std::sync::Arc::new(PgShared::new(
+                engine.clone(),
+                SessionConfig {
+                    idle_in_transaction_timeout: config.idle_in_transaction_timeout,
+                },
+            )),
             scram,
             tls: tls.as_ref().map(|t| t.pg.clone()),
             cancels: std::sync::Arc::new(pgwire::api::ConnectionManager::new()),

@@ -39,6 +39,8 @@ pub struct FileConfig {
     pub sqlite_readers: Option<FileValue>,
     /// Log filter (`"info"`, `"starbase=debug,info"`).
     pub log: Option<String>,
+    /// How long a pgwire session may sit in an open transaction: `"60s"`; `"0"` disables.
+    pub idle_in_transaction_timeout: Option<FileValue>,
     /// PEM certificate chain for TLS on both listeners (with `tls_key`).
     pub tls_cert: Option<PathBuf>,
     /// PEM private key for TLS on both listeners (with `tls_cert`).

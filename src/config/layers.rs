@@ -85,6 +85,11 @@ pub(super) const SQLITE_READERS: Setting = setting(
     "--sqlite-readers",
 );
 pub(super) const LOG: Setting = setting("log", &["STARBASE_LOG"], "--log");
+pub(super) const IDLE_IN_TRANSACTION_TIMEOUT: Setting = setting(
+    "idle_in_transaction_timeout",
+    &["STARBASE_IDLE_IN_TRANSACTION_TIMEOUT"],
+    "--idle-in-transaction-timeout",
+);
 pub(super) const TLS_CERT: Setting = setting("tls_cert", &["STARBASE_TLS_CERT"], "--tls-cert");
 pub(super) const TLS_KEY: Setting = setting("tls_key", &["STARBASE_TLS_KEY"], "--tls-key");
 
@@ -198,6 +203,10 @@ fn flag_layer(cli: &CliArgs) -> HashMap<&'static str, String> {
         (&STATEMENT_TIMEOUT, &cli.statement_timeout),
         (&SQLITE_READERS, &cli.sqlite_readers),
         (&LOG, &cli.log),
+        (
+            &IDLE_IN_TRANSACTION_TIMEOUT,
+            &cli.idle_in_transaction_timeout,
+        ),
         (&TLS_CERT, &cli.tls_cert),
         (&TLS_KEY, &cli.tls_key),
     ]
@@ -225,6 +234,10 @@ fn file_layer(f: FileConfig) -> HashMap<&'static str, String> {
         (&STATEMENT_TIMEOUT, text(f.statement_timeout)),
         (&SQLITE_READERS, text(f.sqlite_readers)),
         (&LOG, f.log),
+        (
+            &IDLE_IN_TRANSACTION_TIMEOUT,
+            text(f.idle_in_transaction_timeout),
+        ),
         (
             &TLS_CERT,
             f.tls_cert.map(|p| p.to_string_lossy().into_owned()),

@@ -21,8 +21,9 @@ use std::time::Duration;
 
 use crate::cli::CliArgs;
 use layers::{
-    ADMIN_TOKEN, CLIENT_TOKEN, DATA_DIR, HTTP_LISTEN, LOG, MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES,
-    MAX_RESPONSE_ROWS, PG_LISTEN, SQLITE_READERS, STATEMENT_TIMEOUT, Sources, TLS_CERT, TLS_KEY,
+    ADMIN_TOKEN, CLIENT_TOKEN, DATA_DIR, HTTP_LISTEN, IDLE_IN_TRANSACTION_TIMEOUT, LOG,
+    MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES, MAX_RESPONSE_ROWS, PG_LISTEN, SQLITE_READERS,
+    STATEMENT_TIMEOUT, Sources, TLS_CERT, TLS_KEY,
 };
 
 pub use error::{ConfigError, Origin};
@@ -78,6 +79,9 @@ pub struct Config {
     pub sqlite_readers: usize,
     /// Log filter (`tracing_subscriber::EnvFilter` syntax), already checked.
     pub log: String,
+    /// How long a pgwire session may stay idle inside a transaction before it is rolled back
+    /// (`25P03` to its next statement); `None` disables it.
+    pub idle_in_transaction_timeout: Option<Duration>,
     /// Certificate and key for TLS on both listeners; `None`: plain TCP (pgwire refuses
     /// SSLRequest with `N`).
     pub tls: Option<TlsFiles>,
@@ -136,6 +140,11 @@ impl Config {
                 parse::readers,
             )?,
             log: src.parse(&LOG, DEFAULT_LOG, parse::log_filter)?,
+            idle_in_transaction_timeout: src.parse(
+                &IDLE_IN_TRANSACTION_TIMEOUT,
+                "60s",
+                parse::duration,
+            )?,
             tls: tls_files(&src)?,
         };
         config.check_combinations(&src)?;
@@ -182,6 +191,7 @@ impl Config {
             statement_timeout: Some(DEFAULT_STATEMENT_TIMEOUT),
             sqlite_readers: 2,
             log: DEFAULT_LOG.to_owned(),
+            idle_in_transaction_timeout: Some(Duration::from_secs(60)),
             tls: None,
         }
     }

@@ -34,6 +34,13 @@ pub(super) fn masked(c: &Config) -> String {
         ("sqlite_readers", c.sqlite_readers.to_string()),
         ("log", quoted(&c.log)),
         (
+            "idle_in_transaction_timeout",
+            c.idle_in_transaction_timeout.map_or_else(
+                || "\"0\" # disabled".to_owned(),
+                |d| quoted(&humantime::format_duration(d).to_string()),
+            ),
+        ),
+        (
             "tls_cert",
             c.tls.as_ref().map_or_else(
                 || "# plain TCP".to_owned(),

@@ -183,3 +183,27 @@ async fn cancel_request_interrupts_the_running_statement() {
     let out = c.simple_query("SELECT 2").await.unwrap();
     assert_eq!(simple_rows(&out), vec![vec![Some("2".into())]]);
 }
+
+#[tokio::test]
+async fn idle_in_transaction_timeout_releases_the_writer() {
+    let gw = TestGateway::start_with(|c| {
+        c.idle_in_transaction_timeout = Some(std::time::Duration::from_millis(300));
+    })
+    .await;
+    let a = gw.pg_client().await;
+    let b = gw.pg_client().await;
+    a.batch_execute("CREATE TABLE w (v INTEGER)").await.unwrap();
+    a.batch_execute("BEGIN; INSERT INTO w VALUES (1)")
+        .await
+        .unwrap();
+    // Another session's write waits for the writer, which the idle transaction holds until
+    // the timeout rolls it back.
+    b.batch_execute("INSERT INTO w VALUES (2)").await.unwrap();
+    let err = a
+        .batch_execute("INSERT INTO w VALUES (3)")
+        .await
+        .unwrap_err();
+    assert_eq!(err.code().map(|c| c.code()), Some("25P03"), "{err}");
+    let out = a.simple_query("SELECT v FROM w").await.unwrap();
+    assert_eq!(simple_rows(&out), vec![vec![Some("2".into())]]);
+}

@@ -24,19 +24,25 @@ use super::wire::{send_complete, send_parameters, socket};
 const IN_FAILED: &str =
     "current transaction is aborted, commands ignored until end of transaction block";
 
-/// Translates a client text with this connection's context and the current schema.
+/// Translates a client text with this connection's context.
+/// The schema (for parameter type inference) is read only when `infer` asks for it: the
+/// simple protocol has no parameters, and its result types settle on the first row. In a
+/// failed transaction nothing can be read, and nothing but ending it may run, so the schema
+/// is left empty there.
 ///
 /// # Errors
-/// The translator's errors.
+/// The translator's errors, and the session's (`25P03` after an idle-in-transaction
+/// timeout) when the schema is read.
 pub async fn translate<C: ClientInfo>(
     conn: &PgConn,
     client: &C,
     sql: &str,
+    infer: Inference,
 ) -> Result<Vec<PgStatement>, DbError> {
-    let schema = match conn.schema().await {
-        Ok(schema) => schema,
-        // Inference is a nicety: never fail a statement because the catalog read did.
-        Err(_) => std::sync::Arc::new(Schema::default()),
+    let schema = if infer == Inference::WithSchema && conn.txn_state().await != TxnState::Failed {
+        conn.schema().await?
+    } else {
+        std::sync::Arc::new(Schema::default())
     };
     let database = client
         .metadata()
@@ -57,6 +63,15 @@ pub async fn translate<C: ClientInfo>(
         setting: &lookup,
     };
     dialect::translate(sql, &ctx, &schema)
+}
+
+/// Whether translation reads the schema to infer parameter types.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Inference {
+    /// Extended protocol: parameter types matter.
+    WithSchema,
+    /// Simple protocol: no parameters.
+    TextOnly,
 }
 
 /// The columns a command answers with (`SHOW x` → one text column named `x`).

@@ -27,16 +27,19 @@ pub struct PgShared {
     pub engine: Engine,
     /// Session-level advisory locks (`pg_advisory_lock`).
     pub locks: AdvisoryLocks,
+    /// How sessions behave (idle-in-transaction timeout).
+    pub session: SessionConfig,
     next_id: AtomicU64,
 }
 
 impl PgShared {
     /// Shared state over `engine`.
     #[must_use]
-    pub fn new(engine: Engine) -> Self {
+    pub fn new(engine: Engine, session: SessionConfig) -> Self {
         Self {
             engine,
             locks: AdvisoryLocks::default(),
+            session,
             next_id: AtomicU64::new(1),
         }
     }
@@ -64,7 +67,7 @@ impl PgConn {
     /// A new connection's state; nothing is opened until the first plan.
     #[must_use]
     pub fn new(shared: Arc<PgShared>) -> Self {
-        let session = shared.engine.sqlite().session(SessionConfig::default());
+        let session = shared.engine.sqlite().session(shared.session.clone());
         let id = shared.next_id.fetch_add(1, Ordering::Relaxed);
         Self {
             shared,

@@ -19,7 +19,7 @@ use pgwire::error::PgWireResult;
 use starbase_backends::Event;
 use starbase_protocol::{Column, DbError, ExecMode, PgType, SqlState};
 
-use super::commands::{command_columns, translate};
+use super::commands::{Inference, command_columns, translate};
 use super::conn::PgConn;
 use super::describe::{ResultColumn, finalize, result_columns};
 use super::dialect::PgStatement;
@@ -123,7 +123,7 @@ async fn prepare<C: ClientInfo>(
     sql: &str,
     client_types: &[Option<Type>],
 ) -> Result<Prepared, DbError> {
-    let mut statements = translate(conn, client, sql).await?;
+    let mut statements = translate(conn, client, sql, Inference::WithSchema).await?;
     if statements.len() != 1 {
         return Err(DbError::new(
             SqlState::SYNTAX_ERROR,

@@ -66,7 +66,7 @@ where
     C::Error: Debug,
     PgWireError: From<C::Error>,
 {
-    let statements = commands::translate(conn, client, sql).await?;
+    let statements = commands::translate(conn, client, sql, commands::Inference::TextOnly).await?;
     if matches!(statements.as_slice(), [PgStatement::Empty]) {
         client
             .feed(PgWireBackendMessage::EmptyQueryResponse(
