@@ -18,7 +18,7 @@ use pgwire::error::{PgWireError, PgWireResult};
 use pgwire::messages::PgWireBackendMessage;
 use pgwire::messages::data::{NoData, ParameterDescription};
 use pgwire::messages::extendedquery::{
-    Describe, Execute, PortalSuspended, TARGET_TYPE_BYTE_PORTAL,
+    Bind, BindComplete, Describe, Execute, PortalSuspended, TARGET_TYPE_BYTE_PORTAL,
 };
 use pgwire::messages::response::{EmptyQueryResponse, ReadyForQuery};
 use starbase_protocol::{DbError, ExecMode, SqlState, Value};
@@ -202,6 +202,40 @@ where
             .map_err(socket)?;
         sent += 1;
     }
+}
+
+/// `Bind`: the portal is stored (pgwire's bookkeeping) and `BindComplete` queued, not
+/// flushed: a pipelining client's Bind/Execute/Sync is answered in one write.
+///
+/// # Errors
+/// `26000` for an unknown statement.
+pub async fn on_bind<C>(client: &mut C, message: Bind) -> PgWireResult<()>
+where
+    C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+    C::PortalStore: PortalStore<Statement = Prepared>,
+    C::Error: Debug,
+    PgWireError: From<C::Error>,
+{
+    let statement = message.statement_name.as_deref().unwrap_or(DEFAULT_NAME);
+    let portal = message.portal_name.as_deref().unwrap_or(DEFAULT_NAME);
+    match client.portal_store().get_statement(statement) {
+        Some(Entry::Value(stored)) => {
+            let bound = Portal::try_new(&message, stored)?;
+            client.portal_store().put_portal(std::sync::Arc::new(bound));
+        }
+        Some(Entry::Empty) => client.portal_store().put_empty_portal(portal),
+        None => {
+            return Err(missing(
+                SqlState::INVALID_SQL_STATEMENT_NAME,
+                "prepared statement",
+                statement,
+            ));
+        }
+    }
+    client
+        .feed(PgWireBackendMessage::BindComplete(BindComplete::new()))
+        .await?;
+    Ok(())
 }
 
 /// `Describe`: `ParameterDescription` (statements only) then `RowDescription` or `NoData`.

@@ -46,7 +46,7 @@ use pgwire::api::{ClientInfo, ClientPortalStore, ConnectionManager, PgWireServer
 use pgwire::error::{PgWireError, PgWireResult};
 use pgwire::messages::PgWireBackendMessage;
 use pgwire::messages::extendedquery::{
-    Close, Describe, Execute, Sync as PgSync, TARGET_TYPE_BYTE_PORTAL,
+    Bind, Close, Describe, Execute, Sync as PgSync, TARGET_TYPE_BYTE_PORTAL,
 };
 use pgwire::messages::simplequery::Query;
 use pgwire::tokio::TlsAcceptor;
@@ -209,6 +209,16 @@ impl ExtendedQueryHandler for Handler {
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
         extended::on_execute(&self.conn, client, message).await
+    }
+
+    async fn on_bind<C>(&self, client: &mut C, message: Bind) -> PgWireResult<()>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = Self::Statement>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        extended::on_bind(client, message).await
     }
 
     async fn on_describe<C>(&self, client: &mut C, message: Describe) -> PgWireResult<()>
