@@ -12,4 +12,5 @@ mod import;
 mod pgwire;
 mod readme;
 mod rest;
+mod slt;
 mod ws;
