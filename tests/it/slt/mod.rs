@@ -22,6 +22,40 @@ fn report_line(line: &str) {
     eprintln!("slt {line}");
 }
 
+/// The runner is not vacuous: a disagreement between pgwire and SQLite, and a result the
+/// file does not expect, are both reported with their line, SQL and outputs. The
+/// disagreement used is the one known kind: a REAL in a `T` column, which SQLite prints as
+/// `1.0` and pgwire as PostgreSQL's `float8` text, `1`.
+#[tokio::test]
+async fn disagreements_and_wrong_expectations_are_reported() {
+    let script = "statement ok\nCREATE TABLE t(r REAL)\n\nstatement ok\nINSERT INTO t VALUES(1.0)\n\n\
+                  query T nosort\nSELECT r FROM t\n----\n1.0\n\n\
+                  query R nosort\nSELECT r FROM t\n----\n1.000\n\n\
+                  query I nosort\nSELECT 1\n----\n2\n\n\
+                  statement error\nSELECT * FROM missing\n";
+    let report = runner::run_script("inline.test", script).await;
+    assert_eq!((report.run, report.agreed), (6, 5), "{}", report.summary());
+    let found: Vec<(usize, &str)> = report
+        .mismatches
+        .iter()
+        .map(|m| (m.line, m.check))
+        .collect();
+    assert_eq!(
+        found,
+        [(7, runner::CHECK_AGREE), (17, runner::CHECK_SANITY)],
+        "{}",
+        report.summary()
+    );
+    let summary = report.summary();
+    assert!(
+        summary.contains("inline.test:7: pgwire != sqlite"),
+        "{summary}"
+    );
+    assert!(summary.contains(r#"pgwire: 1 values ["1"]"#), "{summary}");
+    assert!(summary.contains(r#"sqlite: 1 values ["1.0"]"#), "{summary}");
+    assert!(summary.contains(r#"expect: 1 values ["2"]"#), "{summary}");
+}
+
 macro_rules! slt_files {
     ($($name:ident => $file:literal,)*) => {
         $(

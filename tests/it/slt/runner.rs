@@ -137,8 +137,10 @@ impl Report {
     }
 }
 
-const CHECK_AGREE: &str = "pgwire != sqlite";
-const CHECK_SANITY: &str = "sqlite != expected";
+/// The check that pgwire and SQLite agree.
+pub const CHECK_AGREE: &str = "pgwire != sqlite";
+/// The check that SQLite gives what the file expects.
+pub const CHECK_SANITY: &str = "sqlite != expected";
 
 /// The state of a file's run.
 struct Run {
@@ -155,7 +157,13 @@ pub async fn run_file(file: &str) -> Report {
         .join("tests/fixtures/slt")
         .join(file);
     let script = std::fs::read_to_string(&path).unwrap();
-    let records = parse(&script).unwrap_or_else(|e| panic!("{file}: {e}"));
+    run_script(file, &script).await
+}
+
+/// Runs the records of `script` (named `file` in reports) on a fresh gateway and a fresh
+/// SQLite database.
+pub async fn run_script(file: &str, script: &str) -> Report {
+    let records = parse(script).unwrap_or_else(|e| panic!("{file}: {e}"));
     let gw = TestGateway::start().await;
     let dir = tempfile::tempdir().unwrap();
     let mut run = Run {
