@@ -4,6 +4,8 @@
 //!
 //! Owns talking to the two engines. Must not know records, sort modes or the checks.
 
+use rusqlite::Batch;
+use rusqlite::fallible_iterator::FallibleIterator as _;
 use rusqlite::types::ValueRef;
 use tokio_postgres::SimpleQueryMessage;
 
@@ -69,7 +71,11 @@ pub fn direct_query(
     types: &str,
 ) -> Result<(Vec<String>, Option<String>), String> {
     let letters: Vec<char> = types.chars().collect();
-    let mut statement = conn.prepare(sql).map_err(|e| e.to_string())?;
+    // `sqlite3_prepare_v2` of the first statement; the C runner ignores the tail.
+    let mut statement = Batch::new(conn, sql)
+        .next()
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| "no statement to run".to_owned())?;
     check_columns(statement.column_count(), letters.len())?;
     let mut rows = statement.query([]).map_err(|e| e.to_string())?;
     let mut values = Vec::new();
