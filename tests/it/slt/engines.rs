@@ -4,6 +4,8 @@
 //!
 //! Owns talking to the two engines. Must not know records, sort modes or the checks.
 
+use std::time::Duration;
+
 use rusqlite::Batch;
 use rusqlite::fallible_iterator::FallibleIterator as _;
 use rusqlite::types::ValueRef;
@@ -11,13 +13,25 @@ use tokio_postgres::SimpleQueryMessage;
 
 use super::format::{Cell, format_cell};
 
+/// How long one record may take through pgwire; a record that takes longer stops the file.
+const RECORD_TIMEOUT: Duration = Duration::from_secs(20);
+/// How a timed-out record's error starts.
+pub const TIMED_OUT: &str = "timed out";
+
 /// A statement through pgwire: `Ok` or the error's SQLSTATE and message.
 pub async fn pg_statement(client: &tokio_postgres::Client, sql: &str) -> Result<(), String> {
-    client
-        .simple_query(sql)
-        .await
-        .map(drop)
-        .map_err(|e| pg_error(&e))
+    simple(client, sql).await.map(drop)
+}
+
+/// One simple-protocol round trip, bounded by [`RECORD_TIMEOUT`].
+async fn simple(
+    client: &tokio_postgres::Client,
+    sql: &str,
+) -> Result<Vec<SimpleQueryMessage>, String> {
+    match tokio::time::timeout(RECORD_TIMEOUT, client.simple_query(sql)).await {
+        Ok(result) => result.map_err(|e| pg_error(&e)),
+        Err(_) => Err(format!("{TIMED_OUT} after {} s", RECORD_TIMEOUT.as_secs())),
+    }
 }
 
 /// A statement on SQLite, as `sqlite3_exec` runs it: every statement of the text.
@@ -39,7 +53,7 @@ pub async fn pg_query(
     sql: &str,
     types: &str,
 ) -> Result<Vec<String>, String> {
-    let messages = client.simple_query(sql).await.map_err(|e| pg_error(&e))?;
+    let messages = simple(client, sql).await?;
     let letters: Vec<char> = types.chars().collect();
     let mut columns = 0;
     let mut values = Vec::new();

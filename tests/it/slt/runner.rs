@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::path::Path;
 
-use super::engines::{direct_query, direct_statement, pg_query, pg_statement};
+use super::engines::{TIMED_OUT, direct_query, direct_statement, pg_query, pg_statement};
 use super::format::{md5_of, printed, sort_values};
 use super::parser::{Expected, Kind, Record, parse};
 use crate::common::TestGateway;
@@ -91,13 +91,18 @@ pub struct Report {
     pub skipped: usize,
     /// Every failed check, in file order.
     pub mismatches: Vec<Mismatch>,
+    /// The line where pgwire stopped answering, if it did (the rest was not run).
+    pub stalled_at: Option<usize>,
 }
 
 impl Report {
     /// One line: file, records run / agreed / mismatched, skipped.
     pub fn headline(&self) -> String {
+        let stalled = self.stalled_at.map_or_else(String::new, |line| {
+            format!("; pgwire {TIMED_OUT} at line {line}, the rest was not run")
+        });
         format!(
-            "{}: {} records run, {} agreed, {} mismatched checks, {} skipped",
+            "{}: {} records run, {} agreed, {} mismatched checks, {} skipped{stalled}",
             self.file,
             self.run,
             self.agreed,
@@ -187,6 +192,9 @@ pub async fn run_script(file: &str, script: &str) -> Report {
             Kind::Statement { expect_ok, sql } => run.statement(record.line, *expect_ok, sql).await,
             Kind::Query { .. } => run.query(record).await,
         }
+        if run.report.stalled_at.is_some() {
+            break;
+        }
     }
     drop(run.pg);
     gw.stop().await;
@@ -274,6 +282,9 @@ impl Run {
 
     fn agree(&mut self, line: usize, sql: &str, pg: &Outcome, direct: &Outcome) {
         self.report.run += 1;
+        if matches!(pg, Outcome::Error(e) if e.starts_with(TIMED_OUT)) {
+            self.report.stalled_at = Some(line);
+        }
         if pg.agrees_with(direct) {
             self.report.agreed += 1;
         } else {
