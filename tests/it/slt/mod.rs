@@ -34,6 +34,7 @@ async fn disagreements_and_wrong_expectations_are_reported() {
                   query I nosort\nSELECT 1\n----\n2\n\n\
                   statement error\nSELECT * FROM missing\n";
     let report = runner::run_script("inline.test", script).await;
+    report_line(&report.summary());
     assert_eq!((report.run, report.agreed), (6, 5), "{}", report.summary());
     let found: Vec<(usize, &str)> = report
         .mismatches

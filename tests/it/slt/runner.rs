@@ -74,8 +74,10 @@ pub struct Mismatch {
     pub sql: String,
     /// The pgwire side's outcome.
     pub pgwire: String,
-    /// The direct side's outcome (or, for the sanity check, what the file expects).
-    pub other: String,
+    /// The direct side's outcome.
+    pub sqlite: String,
+    /// For the sanity check, what the file expects.
+    pub expected: Option<String>,
 }
 
 /// The result of one file.
@@ -117,19 +119,17 @@ impl Report {
         for m in self.mismatches.iter().take(SHOWN_MISMATCHES) {
             let _ = write!(
                 out,
-                "\n\n{}:{}: {}\n  sql:    {}\n  pgwire: {}\n  {}: {}",
+                "\n\n{}:{}: {}\n  sql:    {}\n  pgwire: {}\n  sqlite: {}",
                 self.file,
                 m.line,
                 m.check,
                 m.sql.replace('\n', "\n          "),
                 m.pgwire,
-                if m.check == CHECK_SANITY {
-                    "expect"
-                } else {
-                    "sqlite"
-                },
-                m.other
+                m.sqlite,
             );
+            if let Some(expected) = &m.expected {
+                let _ = write!(out, "\n  expect: {expected}");
+            }
         }
         if self.mismatches.len() > SHOWN_MISMATCHES {
             let _ = write!(
@@ -229,12 +229,8 @@ impl Run {
             direct_statement(&self.direct, sql).map_or_else(Outcome::Error, |()| Outcome::Ok);
         self.agree(line, sql, &pg, &direct);
         if matches!(direct, Outcome::Ok) != expect_ok {
-            let want = if expect_ok {
-                "statement ok"
-            } else {
-                "statement error"
-            };
-            self.mismatch(line, CHECK_SANITY, sql, &pg, want.to_owned());
+            let want = if expect_ok { "ok" } else { "an error" };
+            self.mismatch(line, CHECK_SANITY, sql, &pg, &direct, Some(want.to_owned()));
         }
     }
 
@@ -264,7 +260,8 @@ impl Run {
         self.agree(record.line, sql, &pg, &agreed);
         // What SQLite's runner sees: a failed step ends the rows without an error.
         let Ok((mut values, _)) = direct else {
-            self.mismatch(record.line, CHECK_SANITY, sql, &pg, show_expected(expected));
+            let want = Some(show_expected(expected));
+            self.mismatch(record.line, CHECK_SANITY, sql, &pg, &agreed, want);
             return;
         };
         sort_values(&mut values, types.len(), *sort);
@@ -275,8 +272,11 @@ impl Run {
             Expected::Values(lines) => lines.clone(),
             Expected::Hash { count, md5 } => vec![format!("{count} values hashing to {md5}")],
         };
-        if printed(&values, self.threshold) != want {
-            self.mismatch(record.line, CHECK_SANITY, sql, &pg, show_expected(expected));
+        let got = printed(&values, self.threshold);
+        if got != want {
+            let got = Outcome::Values(got);
+            let want = Some(show_expected(expected));
+            self.mismatch(record.line, CHECK_SANITY, sql, &pg, &got, want);
         }
     }
 
@@ -288,7 +288,7 @@ impl Run {
         if pg.agrees_with(direct) {
             self.report.agreed += 1;
         } else {
-            self.mismatch(line, CHECK_AGREE, sql, pg, direct.show());
+            self.mismatch(line, CHECK_AGREE, sql, pg, direct, None);
         }
     }
 
@@ -298,13 +298,14 @@ impl Run {
             .entry(label.to_owned())
             .or_insert_with(|| hash.to_owned());
         if *previous != hash {
-            let other = format!("label {label} hashed to {previous} before, now {hash}");
+            let expected = format!("label {label}: values hashing to {previous}, as before");
             self.report.mismatches.push(Mismatch {
                 line,
                 check: CHECK_SANITY,
                 sql: sql.to_owned(),
                 pgwire: String::from("-"),
-                other,
+                sqlite: format!("values hashing to {hash}"),
+                expected: Some(expected),
             });
         }
     }
@@ -315,14 +316,16 @@ impl Run {
         check: &'static str,
         sql: &str,
         pg: &Outcome,
-        other: String,
+        sqlite: &Outcome,
+        expected: Option<String>,
     ) {
         self.report.mismatches.push(Mismatch {
             line,
             check,
             sql: sql.to_owned(),
             pgwire: pg.show(),
-            other,
+            sqlite: sqlite.show(),
+            expected,
         });
     }
 }
