@@ -14,4 +14,5 @@ mod pgwire_raw;
 mod pgwire_tls;
 mod readme;
 mod rest;
+mod slt;
 mod ws;

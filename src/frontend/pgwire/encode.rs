@@ -73,13 +73,27 @@ pub fn text_of(value: &Value) -> String {
     }
 }
 
+/// `float8out`: the shortest text that reads back as the same double (PostgreSQL 12+ with
+/// the default `extra_float_digits = 1`), in fixed notation for decimal exponents -4 to 14
+/// and as `d.ddde±XX` outside them, like `%g` (`1e+20`, `1e-05`, `9.223372036854776e+18`).
 fn float_text(f: f64) -> String {
     if f.is_nan() {
-        "NaN".to_owned()
-    } else if f.is_infinite() {
-        if f > 0.0 { "Infinity" } else { "-Infinity" }.to_owned()
-    } else {
-        f.to_string()
+        return "NaN".to_owned();
+    }
+    if f.is_infinite() {
+        return if f > 0.0 { "Infinity" } else { "-Infinity" }.to_owned();
+    }
+    // Rust's `{:e}` is the same shortest round-trip digits, as `1e20` or `-1.5e-7`.
+    let scientific = format!("{f:e}");
+    match scientific
+        .split_once('e')
+        .map(|(m, e)| (m, e.parse::<i32>()))
+    {
+        Some((mantissa, Ok(exp))) if !(-4..15).contains(&exp) => {
+            let sign = if exp < 0 { '-' } else { '+' };
+            format!("{mantissa}e{sign}{:02}", exp.unsigned_abs())
+        }
+        _ => f.to_string(),
     }
 }
 
@@ -110,6 +124,8 @@ fn encode_text(buf: &mut BytesMut, value: &Value, ty: PgType) {
             }
         }
         (PgType::Bytea, Value::Text(s)) => bytea_hex(s.as_bytes()),
+        // numeric_out never writes an exponent.
+        (PgType::Numeric, Value::Float(f)) if f.is_finite() => f.to_string(),
         _ => text_of(value),
     };
     buf.put_slice(text.as_bytes());
@@ -125,7 +141,13 @@ fn encode_binary(buf: &mut BytesMut, value: &Value, ty: PgType) -> Result<(), ()
         #[allow(clippy::cast_possible_truncation)] // float4 is lossy by definition
         PgType::Float4 => buf.put_f32(as_float(value)? as f32),
         PgType::Float8 => buf.put_f64(as_float(value)?),
-        PgType::Numeric => buf.put_slice(&numeric::encode(&text_of(value)).ok_or(())?),
+        PgType::Numeric => {
+            let digits = match value {
+                Value::Float(f) if f.is_finite() => f.to_string(),
+                other => text_of(other),
+            };
+            buf.put_slice(&numeric::encode(&digits).ok_or(())?);
+        }
         PgType::Bytea => match value {
             Value::Bytes(b) => buf.put_slice(b),
             other => buf.put_slice(text_of(other).as_bytes()),
@@ -243,6 +265,37 @@ mod tests {
         let mut buf = BytesMut::new();
         encode_field(&mut buf, &Value::Null, PgType::Int8, true, "c").unwrap();
         assert_eq!(&buf[..], &(-1i32).to_be_bytes());
+    }
+
+    #[test]
+    fn float8_text_is_postgres_float8out() {
+        // Each right-hand side is what PostgreSQL 15 prints for the same float8.
+        let t = |f: f64| String::from_utf8(field(&Value::Float(f), PgType::Float8, false).unwrap());
+        for (f, pg) in [
+            (1.0, "1"),
+            (-0.5, "-0.5"),
+            (0.1 + 0.2, "0.30000000000000004"),
+            (1e14, "100000000000000"),
+            (1e15, "1e+15"),
+            (1e20, "1e+20"),
+            (0.0001, "0.0001"),
+            (0.00001, "1e-05"),
+            (1e-7, "1e-07"),
+            (-1.5e-7, "-1.5e-07"),
+            (9_223_372_036_854_775_807.0, "9.223372036854776e+18"),
+            (f64::MAX, "1.7976931348623157e+308"),
+            (f64::INFINITY, "Infinity"),
+        ] {
+            assert_eq!(t(f).unwrap(), pg, "{f:e}");
+        }
+        // numeric_out has no exponent: a REAL in a NUMERIC column keeps its plain digits,
+        // in text and in binary.
+        let text = field(&Value::Float(1e20), PgType::Numeric, false).unwrap();
+        assert_eq!(text, b"100000000000000000000");
+        assert_eq!(
+            field(&Value::Float(1e20), PgType::Numeric, true).unwrap(),
+            numeric::encode("100000000000000000000").unwrap()
+        );
     }
 
     #[test]
