@@ -1,0 +1,214 @@
+//! The PostgreSQL-dialect front half of the pgwire gateway over SQLite: splits a client's
+//! text into statements and turns each into SQLite text (or a session command the frontend
+//! handles itself), with inferred parameter and result types.
+//!
+//! Owns the public translation types and [`translate`]. Pure: no I/O, no async, never panics
+//! on any input. Must not know pgwire, the session's storage of settings, or any driver; what
+//! it needs of the session and schema comes in through [`SessionContext`] and
+//! [`SchemaLookup`].
+
+mod columns;
+mod control;
+mod control_set;
+mod ddl;
+mod functions;
+mod infer;
+mod lex;
+mod rewrite;
+mod scope;
+mod statement;
+mod tag;
+mod types;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::HashMap;
+
+use crate::error::DbError;
+use crate::pgtype::PgType;
+use crate::plan::StmtKind;
+
+/// What the frontend knows about the session, for inlining session functions.
+pub struct SessionContext<'a> {
+    /// `current_database()`.
+    pub database: &'a str,
+    /// `current_user`, `session_user`.
+    pub user: &'a str,
+    /// `pg_backend_pid()`.
+    pub backend_pid: i32,
+    /// Current value of a setting (lowercase name) as SHOW prints it; None = unknown setting.
+    pub setting: &'a dyn Fn(&str) -> Option<String>,
+}
+
+impl std::fmt::Debug for SessionContext<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionContext")
+            .field("database", &self.database)
+            .field("user", &self.user)
+            .field("backend_pid", &self.backend_pid)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One column of a table or view of the embedded database.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SchemaColumn {
+    /// Column name.
+    pub name: String,
+    /// Declared type, as SQLite reports it.
+    pub decl: Option<String>,
+    /// `NOT NULL`.
+    pub not_null: bool,
+    /// Part of the primary key.
+    pub pk: bool,
+}
+
+/// Table name (ASCII case-insensitive) → its columns in order.
+pub trait SchemaLookup {
+    /// The columns of `table`, or `None` when there is no such table or view.
+    fn columns(&self, table: &str) -> Option<&[SchemaColumn]>;
+}
+
+/// A schema that knows nothing (every parameter and column type is inferred from the text).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoSchema;
+
+impl SchemaLookup for NoSchema {
+    fn columns(&self, _table: &str) -> Option<&[SchemaColumn]> {
+        None
+    }
+}
+
+/// An in-memory schema: tables and their columns.
+#[derive(Debug, Clone, Default)]
+pub struct Schema {
+    tables: HashMap<String, Vec<SchemaColumn>>,
+}
+
+impl Schema {
+    /// A schema of these tables (names folded to ASCII lowercase).
+    #[must_use]
+    pub fn new(tables: Vec<(String, Vec<SchemaColumn>)>) -> Self {
+        Self {
+            tables: tables
+                .into_iter()
+                .map(|(name, cols)| (name.to_ascii_lowercase(), cols))
+                .collect(),
+        }
+    }
+}
+
+impl SchemaLookup for Schema {
+    fn columns(&self, table: &str) -> Option<&[SchemaColumn]> {
+        self.tables
+            .get(&table.to_ascii_lowercase())
+            .map(Vec::as_slice)
+    }
+}
+
+/// One translated statement.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PgStatement {
+    /// Run this on SQLite.
+    Query(Translated),
+    /// SET / RESET (the frontend keeps settings).
+    Set(SetCommand),
+    /// `SELECT set_config('name', 'value', is_local)` as the whole statement: apply the
+    /// command (always [`SetCommand::Value`]), then return one row with one text column
+    /// named `set_config` holding the value.
+    SetConfig(SetCommand),
+    /// SHOW name: lowercase setting name; "all" for SHOW ALL; "transaction_isolation" for
+    /// SHOW TRANSACTION ISOLATION LEVEL.
+    Show(String),
+    /// `SELECT pg_advisory_lock(k)` and friends, when that call is the whole statement.
+    Advisory(Advisory),
+    /// Nothing but comments/semicolons.
+    Empty,
+}
+
+/// A statement to run on SQLite.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Translated {
+    /// SQLite text to run; byte-for-byte the client's text of this statement when nothing
+    /// needed translating.
+    pub sql: String,
+    /// Classification of the statement.
+    pub kind: StmtKind,
+    /// CommandComplete tag as PostgreSQL prints it, without the row count.
+    pub tag: String,
+    /// Whether the frontend appends a row count to `tag`.
+    pub tag_counts_rows: bool,
+    /// Inferred type of $1..$n (len = highest $n used); `PgType::Unknown` where nothing is
+    /// known.
+    pub params: Vec<PgType>,
+    /// Inferred type per result column when the column list is known from the text; empty
+    /// when not determinable. `PgType::Unknown` for a plain column reference (the frontend
+    /// uses SQLite's declared type) or unknown expressions.
+    pub columns: Vec<PgType>,
+}
+
+/// A SET / RESET command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SetCommand {
+    /// SET [SESSION|LOCAL] name {=|TO} value (value as SHOW would print it: unquoted, lists
+    /// joined with ", ").
+    Value {
+        /// Lowercase setting name.
+        name: String,
+        /// The value as SHOW prints it.
+        value: String,
+        /// `SET LOCAL` (until the end of the transaction).
+        local: bool,
+    },
+    /// SET name TO DEFAULT / RESET name.
+    Default {
+        /// Lowercase setting name.
+        name: String,
+        /// `SET LOCAL`.
+        local: bool,
+    },
+    /// RESET ALL.
+    ResetAll,
+    /// Several settings at once, in order (`SET TRANSACTION ISOLATION LEVEL … READ ONLY`).
+    Several(Vec<SetCommand>),
+}
+
+/// An advisory-lock call that is the whole statement. Two-int4 forms `(k1, k2)` combine as
+/// `(k1 << 32) | (k2 as u32)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Advisory {
+    /// `pg_advisory_lock(k)`.
+    Lock(i64),
+    /// `pg_try_advisory_lock(k)`.
+    TryLock(i64),
+    /// `pg_advisory_unlock(k)`.
+    Unlock(i64),
+    /// `pg_advisory_unlock_all()`.
+    UnlockAll,
+    /// `pg_advisory_xact_lock(k)`.
+    XactLock(i64),
+    /// `pg_try_advisory_xact_lock(k)`.
+    TryXactLock(i64),
+}
+
+/// Splits and translates one client text (one or several statements).
+///
+/// # Errors
+/// - `0A000` feature_not_supported, naming the construct, for what cannot be translated;
+/// - `42704` for `current_setting('unknown')` without `missing_ok`;
+/// - `42601` only when the text ends inside a string, quoted identifier or comment.
+pub fn translate(
+    sql: &str,
+    ctx: &SessionContext<'_>,
+    schema: &dyn SchemaLookup,
+) -> Result<Vec<PgStatement>, DbError> {
+    let pieces = lex::split(sql)?;
+    if pieces.is_empty() {
+        return Ok(vec![PgStatement::Empty]);
+    }
+    pieces
+        .iter()
+        .map(|piece| statement::translate_piece(piece, ctx, schema))
+        .collect()
+}
