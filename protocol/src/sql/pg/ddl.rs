@@ -9,6 +9,10 @@ use sqlparser::ast::{
     ObjectName, OnConflict, OnInsert, Statement, TableConstraint, UnaryOperator, Value,
 };
 
+use sqlparser::ast::{CascadeOption, CreateIndex, Delete, IndexType, Truncate};
+use sqlparser::dialect::PostgreSqlDialect;
+use sqlparser::parser::Parser;
+
 use super::control::not_supported;
 use super::functions::function_name;
 use crate::error::DbError;
@@ -41,7 +45,8 @@ pub(super) fn check_statement(stmt: &Statement) -> Result<(), DbError> {
     Err(not_supported(what))
 }
 
-/// Rewrites before the expression pass: `RESTRICT` dropped, `CREATE TABLE` columns.
+/// Rewrites before the expression pass: `RESTRICT` dropped, `CREATE TABLE` columns,
+/// `DELETE … USING`.
 ///
 /// # Errors
 /// `0A000` for array columns and serial/identity columns that are not the primary key.
@@ -52,8 +57,89 @@ pub(super) fn rewrite_before(stmt: &mut Statement) -> Result<bool, DbError> {
             Ok(true)
         }
         Statement::CreateTable(table) => create_table(table),
+        Statement::Delete(delete) => Ok(delete_using(delete)),
+        Statement::CreateIndex(index) => create_index(index),
+        Statement::Truncate(truncate) => {
+            let delete = truncate_as_delete(truncate)?;
+            *stmt = delete;
+            Ok(true)
+        }
         _ => Ok(false),
     }
+}
+
+/// `CONCURRENTLY` and `USING btree` dropped (SQLite's indexes are b-trees, built under its
+/// one writer); operator classes dropped.
+///
+/// # Errors
+/// `0A000` for other index methods, `INCLUDE` and `WITH (…)` options.
+fn create_index(index: &mut CreateIndex) -> Result<bool, DbError> {
+    let mut changed = false;
+    if index.concurrently {
+        index.concurrently = false;
+        changed = true;
+    }
+    match &index.using {
+        None => {}
+        Some(IndexType::BTree) => {
+            index.using = None;
+            changed = true;
+        }
+        Some(other) => return Err(not_supported(&format!("USING {other} indexes"))),
+    }
+    if !index.include.is_empty() {
+        return Err(not_supported("INCLUDE in an index"));
+    }
+    if !index.with.is_empty() {
+        return Err(not_supported("WITH options on an index"));
+    }
+    for column in &mut index.columns {
+        changed |= column.operator_class.take().is_some();
+    }
+    Ok(changed)
+}
+
+/// `TRUNCATE [TABLE] t` → `DELETE FROM t` (SQLite's truncate optimisation).
+///
+/// # Errors
+/// `0A000` for several tables and `CASCADE`.
+fn truncate_as_delete(truncate: &Truncate) -> Result<Statement, DbError> {
+    if matches!(truncate.cascade, Some(CascadeOption::Cascade)) {
+        return Err(not_supported("TRUNCATE … CASCADE"));
+    }
+    let [target] = truncate.table_names.as_slice() else {
+        return Err(not_supported("TRUNCATE of several tables"));
+    };
+    let sql = format!("DELETE FROM {}", target.name);
+    Parser::new(&PostgreSqlDialect {})
+        .try_with_sql(&sql)
+        .and_then(|mut p| p.parse_statement())
+        .map_err(|_| not_supported("TRUNCATE of this table name"))
+}
+
+/// `DELETE FROM t USING u WHERE c` → `DELETE FROM t WHERE EXISTS (SELECT 1 FROM u WHERE c)`
+/// (SQLite has no `USING`; the subquery is correlated with `t`).
+fn delete_using(delete: &mut Delete) -> bool {
+    let Some(using) = delete.using.as_ref().filter(|u| !u.is_empty()) else {
+        return false;
+    };
+    let tables: Vec<String> = using.iter().map(ToString::to_string).collect();
+    let mut sub = format!("SELECT 1 FROM {}", tables.join(", "));
+    if let Some(selection) = &delete.selection {
+        sub.push_str(&format!(" WHERE {selection}"));
+    }
+    let Ok(query) = Parser::new(&PostgreSqlDialect {})
+        .try_with_sql(&sub)
+        .and_then(|mut p| p.parse_query())
+    else {
+        return false;
+    };
+    delete.using = None;
+    delete.selection = Some(Expr::Exists {
+        subquery: query,
+        negated: false,
+    });
+    true
 }
 
 fn create_table(table: &mut CreateTable) -> Result<bool, DbError> {

@@ -7,6 +7,7 @@
 //! it needs of the session and schema comes in through [`SessionContext`] and
 //! [`SchemaLookup`].
 
+mod clauses;
 mod columns;
 mod control;
 mod control_set;

@@ -53,12 +53,7 @@ impl VisitorMut for Rewriter<'_, '_> {
     type Break = DbError;
 
     fn pre_visit_query(&mut self, query: &mut Query) -> ControlFlow<DbError> {
-        // One writer: rows read inside a transaction cannot change under it.
-        if !query.locks.is_empty() {
-            query.locks.clear();
-            self.changed = true;
-        }
-        ControlFlow::Continue(())
+        check(super::clauses::rewrite_clauses(query), &mut self.changed)
     }
 
     fn pre_visit_select(&mut self, select: &mut Select) -> ControlFlow<DbError> {

@@ -52,6 +52,13 @@ fn unsupported_constructs_are_0a000_naming_them() {
         ("COMMIT AND CHAIN", "AND CHAIN"),
         ("PREPARE TRANSACTION 'x'", "two-phase"),
         ("SELECT now() - interval '1 day'", "INTERVAL"),
+        ("CREATE INDEX i ON users USING gin (name)", "USING GIN"),
+        ("TRUNCATE users, orders", "several tables"),
+        ("TRUNCATE users CASCADE", "CASCADE"),
+        (
+            "SELECT * FROM users FETCH FIRST 10 PERCENT ROWS ONLY",
+            "PERCENT",
+        ),
     ] {
         let err = run(sql).expect_err(sql);
         assert_eq!(err.code, SqlState::FEATURE_NOT_SUPPORTED, "{sql}: {err:?}");

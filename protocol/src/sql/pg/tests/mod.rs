@@ -1,6 +1,7 @@
 //! Tests of the PostgreSQL-dialect translation: table-driven cases per concern, each
 //! translated text checked by preparing it on SQLite.
 
+mod client_cases;
 mod control_cases;
 mod error_cases;
 mod infer_cases;

@@ -91,6 +91,24 @@ const CASES: &[(&str, &str)] = &[
      "INSERT INTO users (id, name) VALUES (1, 'a') ON CONFLICT(id) DO UPDATE SET name = EXCLUDED.name || strftime('%Y-%m-%d %H:%M:%f+00', 'now') WHERE users.id > 0"),
     ("SELECT count(*) FROM users WHERE name ~~ 'a%' AND name !~~* 'b%'",
      "SELECT count(*) FROM users WHERE (name LIKE 'a%') AND (name NOT LIKE 'b%')"),
+    ("DELETE FROM orders USING users WHERE orders.user_id = users.id AND users.name = 'x'",
+     "DELETE FROM orders WHERE EXISTS (SELECT 1 FROM users WHERE orders.user_id = users.id AND users.name = 'x')"),
+    ("CREATE INDEX CONCURRENTLY IF NOT EXISTS users_name ON users USING btree (name text_pattern_ops)",
+     "CREATE INDEX IF NOT EXISTS users_name ON users(name)"),
+    ("CREATE UNIQUE INDEX users_email ON public.users (email)",
+     "CREATE UNIQUE INDEX users_email ON users(email)"),
+    ("TRUNCATE TABLE users RESTART IDENTITY",
+     "DELETE FROM users"),
+    ("TRUNCATE public.orders",
+     "DELETE FROM orders"),
+    ("SELECT * FROM users ORDER BY id FETCH FIRST 5 ROWS ONLY",
+     "SELECT * FROM users ORDER BY id LIMIT 5"),
+    ("SELECT * FROM users OFFSET 10 ROWS FETCH NEXT ROW ONLY",
+     "SELECT * FROM users LIMIT 1 OFFSET 10"),
+    ("SELECT * FROM users ORDER BY id OFFSET 3",
+     "SELECT * FROM users ORDER BY id LIMIT -1 OFFSET 3"),
+    ("SELECT * FROM users WHERE id IN (SELECT user_id FROM orders FOR UPDATE)",
+     "SELECT * FROM users WHERE id IN (SELECT user_id FROM orders)"),
 ];
 
 #[test]
@@ -99,6 +117,26 @@ fn translations_match_and_prepare_on_sqlite() {
     for (sql, expected) in CASES {
         let t = query(sql);
         assert_eq!(t.sql, *expected, "{sql}");
+        assert_prepares(&conn, &t.sql);
+    }
+}
+
+#[test]
+fn untouched_statements_keep_the_clients_text() {
+    let conn = sqlite();
+    for sql in [
+        "SELECT id,name FROM users WHERE id = $1",
+        "select  *  from users where name like 'a%'  order by 1 limit 2 offset 1",
+        "INSERT INTO users (name) VALUES ('a') RETURNING id",
+        "INSERT INTO users (id, name) VALUES (1, 'a') ON CONFLICT (id) DO UPDATE SET name = excluded.name WHERE users.id > 0",
+        "INSERT INTO users DEFAULT VALUES",
+        "UPDATE users SET active = true WHERE active = false",
+        "CREATE TABLE IF NOT EXISTS z (id INTEGER PRIMARY KEY, v VARCHAR(20) NOT NULL DEFAULT 'x', n NUMERIC(10,2) CHECK (n > 0), u UUID UNIQUE, j JSONB, at TIMESTAMPTZ DEFAULT CURRENT_TIMESTAMP, r INTEGER REFERENCES users(id))",
+        "WITH x AS (SELECT 1 AS a) SELECT a FROM x",
+        "SELECT count(*) FILTER (WHERE active) FROM users",
+    ] {
+        let t = query(sql);
+        assert_eq!(t.sql, sql);
         assert_prepares(&conn, &t.sql);
     }
 }
