@@ -77,30 +77,8 @@ impl Inferer<'_> {
     }
 
     fn expr(&mut self, e: &Expr) {
-        use BinaryOperator as B;
         match e {
-            Expr::BinaryOp { left, op, right } => match op {
-                B::StringConcat
-                | B::PGRegexMatch
-                | B::PGRegexIMatch
-                | B::PGRegexNotMatch
-                | B::PGRegexNotIMatch => {
-                    self.set(left, PgType::Text);
-                    self.set(right, PgType::Text);
-                }
-                B::Eq
-                | B::NotEq
-                | B::Lt
-                | B::Gt
-                | B::LtEq
-                | B::GtEq
-                | B::Plus
-                | B::Minus
-                | B::Multiply
-                | B::Divide
-                | B::Modulo => self.pair(left, right),
-                _ => {}
-            },
+            Expr::BinaryOp { left, op, right } => self.binary(left, op, right),
             Expr::In {
                 expr,
                 target: InTarget::List(items),
@@ -124,6 +102,7 @@ impl Inferer<'_> {
                 expr, data_type, ..
             } => {
                 let name = data_type.to_string().to_ascii_lowercase();
+                // `$1::regclass` takes a name.
                 let ty = if name.starts_with("reg") {
                     PgType::Text
                 } else {
@@ -131,6 +110,32 @@ impl Inferer<'_> {
                 };
                 self.set(expr, ty);
             }
+            _ => {}
+        }
+    }
+
+    fn binary(&mut self, left: &Expr, op: &BinaryOperator, right: &Expr) {
+        use BinaryOperator as B;
+        match op {
+            B::StringConcat
+            | B::PGRegexMatch
+            | B::PGRegexIMatch
+            | B::PGRegexNotMatch
+            | B::PGRegexNotIMatch => {
+                self.set(left, PgType::Text);
+                self.set(right, PgType::Text);
+            }
+            B::Eq
+            | B::NotEq
+            | B::Lt
+            | B::Gt
+            | B::LtEq
+            | B::GtEq
+            | B::Plus
+            | B::Minus
+            | B::Multiply
+            | B::Divide
+            | B::Modulo => self.pair(left, right),
             _ => {}
         }
     }

@@ -7,6 +7,7 @@
 //! it needs of the session and schema comes in through [`SessionContext`] and
 //! [`SchemaLookup`].
 
+mod casts;
 mod clauses;
 mod columns;
 mod control;
@@ -15,6 +16,7 @@ mod ddl;
 mod functions;
 mod infer;
 mod lex;
+mod operators;
 mod rewrite;
 mod scope;
 mod statement;

@@ -1,23 +1,22 @@
 //! The AST walk that turns PostgreSQL constructs into SQLite ones: relation names, literals,
 //! casts, operators, `ANY`/`ALL`, collations, and query-level clauses SQLite lacks.
 //!
-//! Owns the visitor and the expression rewrites that are not function calls (those live in
-//! `functions`). Reports whether anything changed, so that untouched statements keep the
+//! Owns the visitor, the dispatch of each expression to its rewrite (`casts`, `operators`,
+//! `functions`, `clauses`), relation names and string literals. Reports whether anything changed, so that untouched statements keep the
 //! client's text. Must not know DDL column rules or type inference.
 
 use std::ops::ControlFlow;
 
 use sqlparser::ast::{
-    BinaryOperator, CastKind, DataType, Distinct, Expr, Ident, InTarget, ObjectName,
-    ObjectNamePart, Query, Select, Statement, TableFactor, Value, ValueWithSpan, VisitMut,
-    VisitorMut,
+    Distinct, Expr, Ident, ObjectName, ObjectNamePart, Query, Select, Statement, TableFactor,
+    Value, ValueWithSpan, VisitMut, VisitorMut,
 };
 
 use super::SessionContext;
 use super::control::not_supported;
-use super::functions::{self, call, str_lit};
+use super::functions::{self, call};
+use super::{casts, operators};
 use crate::error::DbError;
-use crate::pgtype::PgType;
 
 /// Rewrites `stmt` in place; `true` when anything changed.
 ///
@@ -85,6 +84,15 @@ impl VisitorMut for Rewriter<'_, '_> {
     }
 
     fn pre_visit_value(&mut self, value: &mut ValueWithSpan) -> ControlFlow<DbError> {
+        let text = match &value.value {
+            Value::SingleQuotedString(s) | Value::EscapedStringLiteral(s) => Some(s.as_str()),
+            Value::DollarQuotedString(d) => Some(d.value.as_str()),
+            _ => None,
+        };
+        // SQLite would end the statement text at a NUL; PostgreSQL rejects it in text too.
+        if text.is_some_and(|t| t.contains('\0')) {
+            return ControlFlow::Break(not_supported("a NUL character in a string"));
+        }
         let plain = match &mut value.value {
             Value::EscapedStringLiteral(s) => std::mem::take(s),
             Value::DollarQuotedString(d) => std::mem::take(&mut d.value),
@@ -101,7 +109,7 @@ impl VisitorMut for Rewriter<'_, '_> {
         // than an unsupported array.
         if matches!(expr, Expr::AnyOp { .. } | Expr::AllOp { .. }) {
             let old = std::mem::replace(expr, null());
-            match any_all(old) {
+            match operators::any_all(old) {
                 Ok(new) => *expr = new,
                 Err(e) => return ControlFlow::Break(e),
             }
@@ -145,51 +153,35 @@ pub(super) fn null() -> Expr {
     Expr::Value(Value::Null.into())
 }
 
-fn nested(e: Expr) -> Expr {
-    Expr::Nested(Box::new(e))
-}
-
 /// One expression whose children are already rewritten.
 fn rewrite_expr(e: Expr, ctx: &SessionContext<'_>) -> Result<(Expr, bool), DbError> {
-    let new = match e {
-        Expr::Cast {
-            expr, data_type, ..
-        } => cast(*expr, &data_type)?,
-        Expr::Function(f) => return functions::rewrite_function(f, ctx),
+    match e {
+        Expr::Function(f) => functions::rewrite_function(f, ctx),
         Expr::Identifier(id) if id.quote_style.is_none() => {
             match functions::session_word(&id.value, ctx) {
-                Some(value) => value,
-                None => return Ok((Expr::Identifier(id), false)),
+                Some(value) => Ok((value, true)),
+                None => Ok((Expr::Identifier(id), false)),
             }
         }
-        Expr::ILike { any: true, .. } | Expr::Like { any: true, .. } => {
-            return Err(not_supported("LIKE ANY"));
-        }
-        Expr::ILike {
-            negated,
-            expr,
-            pattern,
-            escape_char,
-            ..
-        } => Expr::Like {
-            negated,
-            any: false,
-            expr,
-            pattern,
-            escape_char,
-        },
-        Expr::SimilarTo { .. } => return Err(not_supported("SIMILAR TO")),
-        Expr::BinaryOp { left, op, right } => return binary(*left, op, *right),
-        Expr::IsDistinctFrom(a, b) => nested(Expr::BinaryOp {
-            left: a,
-            op: BinaryOperator::Custom("IS NOT".to_owned()),
-            right: b,
-        }),
-        Expr::IsNotDistinctFrom(a, b) => nested(Expr::BinaryOp {
-            left: a,
-            op: BinaryOperator::Custom("IS".to_owned()),
-            right: b,
-        }),
+        Expr::BinaryOp { left, op, right } => operators::binary(*left, op, *right),
+        Expr::Cast { .. } | Expr::TypedString(_) | Expr::Collate { .. } => casts::rewrite(e),
+        Expr::Like { .. }
+        | Expr::ILike { .. }
+        | Expr::SimilarTo { .. }
+        | Expr::IsDistinctFrom(..)
+        | Expr::IsNotDistinctFrom(..) => operators::predicate(e),
+        Expr::Position { .. } | Expr::Substring { .. } | Expr::Extract { .. } => string_forms(e),
+        Expr::Array(_) => Err(not_supported("arrays")),
+        Expr::CompoundFieldAccess { .. } => Err(not_supported("array subscripts")),
+        Expr::Interval(_) => Err(not_supported("INTERVAL")),
+        Expr::AtTimeZone { .. } => Err(not_supported("AT TIME ZONE")),
+        other => Ok((other, false)),
+    }
+}
+
+/// `position(a IN b)`, `substring(x FROM a FOR b)`, `EXTRACT(f FROM x)`.
+fn string_forms(e: Expr) -> Result<(Expr, bool), DbError> {
+    let new = match e {
         Expr::Position { expr, r#in } => call("instr", vec![*r#in, *expr]),
         Expr::Substring {
             expr,
@@ -204,15 +196,6 @@ fn rewrite_expr(e: Expr, ctx: &SessionContext<'_>) -> Result<(Expr, bool), DbErr
             call("substr", args)
         }
         Expr::Extract { field, expr, .. } => functions::extract(&field, *expr)?,
-        Expr::Collate { expr, collation } if is_default_collation(&collation) => *expr,
-        Expr::Array(_) => return Err(not_supported("arrays")),
-        Expr::CompoundFieldAccess { .. } => return Err(not_supported("array subscripts")),
-        Expr::Interval(_) => return Err(not_supported("INTERVAL")),
-        Expr::AtTimeZone { .. } => return Err(not_supported("AT TIME ZONE")),
-        Expr::TypedString(ts) => {
-            let value = Expr::Value(ts.value);
-            cast(value, &ts.data_type)?
-        }
         other => return Ok((other, false)),
     };
     Ok((new, true))
@@ -220,186 +203,4 @@ fn rewrite_expr(e: Expr, ctx: &SessionContext<'_>) -> Result<(Expr, bool), DbErr
 
 pub(super) fn number(n: &str) -> Expr {
     Expr::Value(Value::Number(n.to_owned(), false).into())
-}
-
-fn is_default_collation(name: &ObjectName) -> bool {
-    let last = name
-        .0
-        .last()
-        .and_then(ObjectNamePart::as_ident)
-        .map(|i| i.value.to_ascii_lowercase());
-    matches!(last.as_deref(), Some("default" | "c" | "posix"))
-}
-
-/// `x::type` / `CAST(x AS type)`.
-fn cast(expr: Expr, data_type: &DataType) -> Result<Expr, DbError> {
-    let name = data_type.to_string().to_ascii_lowercase();
-    if matches!(data_type, DataType::Array(_)) || name.ends_with(']') {
-        return Err(not_supported("arrays"));
-    }
-    let literal =
-        matches!(&expr, Expr::Value(v) if matches!(v.value, Value::SingleQuotedString(_)));
-    let reg = match name.as_str() {
-        "regclass" => Some("starbase_regclass"),
-        "regtype" => Some("starbase_regtype"),
-        "regproc" | "regprocedure" => Some("starbase_regproc"),
-        "regnamespace" => Some("starbase_regnamespace"),
-        "regrole" | "regoper" | "regoperator" | "regconfig" | "regdictionary" => Some(""),
-        _ => None,
-    };
-    match reg {
-        Some(f) if literal && !f.is_empty() => return Ok(call(f, vec![expr])),
-        Some(_) => return Ok(expr),
-        None => {}
-    }
-    let ty = PgType::from_name(&name);
-    if ty == Some(PgType::Bool)
-        && let Expr::Value(v) = &expr
-        && let Value::SingleQuotedString(s) = &v.value
-        && let Some(b) = bool_text(s)
-    {
-        return Ok(Expr::Value(Value::Boolean(b).into()));
-    }
-    match ty.and_then(PgType::sqlite_cast) {
-        Some(_) if ty == Some(PgType::Oid) && !literal => Ok(expr),
-        Some(target) => Ok(Expr::Cast {
-            kind: CastKind::Cast,
-            expr: Box::new(expr),
-            data_type: DataType::Custom(ObjectName::from(vec![Ident::new(target)]), vec![]),
-            format: None,
-        }),
-        None => Ok(expr),
-    }
-}
-
-/// PostgreSQL's boolean input spellings.
-fn bool_text(s: &str) -> Option<bool> {
-    match s.trim().to_ascii_lowercase().as_str() {
-        "t" | "true" | "y" | "yes" | "on" | "1" => Some(true),
-        "f" | "false" | "n" | "no" | "off" | "0" => Some(false),
-        _ => None,
-    }
-}
-
-/// Regular-expression and `OPERATOR(…)` forms; other operators unchanged.
-fn binary(left: Expr, op: BinaryOperator, right: Expr) -> Result<(Expr, bool), DbError> {
-    let symbol = match &op {
-        BinaryOperator::PGRegexMatch => "~".to_owned(),
-        BinaryOperator::PGRegexIMatch => "~*".to_owned(),
-        BinaryOperator::PGRegexNotMatch => "!~".to_owned(),
-        BinaryOperator::PGRegexNotIMatch => "!~*".to_owned(),
-        BinaryOperator::PGLikeMatch => "~~".to_owned(),
-        BinaryOperator::PGILikeMatch => "~~*".to_owned(),
-        BinaryOperator::PGNotLikeMatch => "!~~".to_owned(),
-        BinaryOperator::PGNotILikeMatch => "!~~*".to_owned(),
-        BinaryOperator::PGCustomBinaryOperator(parts) => parts.last().cloned().unwrap_or_default(),
-        _ => {
-            return Ok((
-                Expr::BinaryOp {
-                    left: Box::new(left),
-                    op,
-                    right: Box::new(right),
-                },
-                false,
-            ));
-        }
-    };
-    let (l, r) = (Box::new(left), Box::new(right));
-    let regexp = |insensitive: bool, l: Box<Expr>, r: Box<Expr>| {
-        let pattern = if insensitive {
-            Expr::BinaryOp {
-                left: Box::new(str_lit("(?i)")),
-                op: BinaryOperator::StringConcat,
-                right: r,
-            }
-        } else {
-            *r
-        };
-        call("regexp", vec![pattern, *l])
-    };
-    let like = |negated: bool, l: Box<Expr>, r: Box<Expr>| Expr::Like {
-        negated,
-        any: false,
-        expr: l,
-        pattern: r,
-        escape_char: None,
-    };
-    let simple = |op: BinaryOperator, l: Box<Expr>, r: Box<Expr>| Expr::BinaryOp {
-        left: l,
-        op,
-        right: r,
-    };
-    let new = match symbol.as_str() {
-        "~" => regexp(false, l, r),
-        "~*" => regexp(true, l, r),
-        "!~" => not(regexp(false, l, r)),
-        "!~*" => not(regexp(true, l, r)),
-        "~~" | "~~*" => like(false, l, r),
-        "!~~" | "!~~*" => like(true, l, r),
-        "=" => simple(BinaryOperator::Eq, l, r),
-        "<>" | "!=" => simple(BinaryOperator::NotEq, l, r),
-        "<" => simple(BinaryOperator::Lt, l, r),
-        ">" => simple(BinaryOperator::Gt, l, r),
-        "<=" => simple(BinaryOperator::LtEq, l, r),
-        ">=" => simple(BinaryOperator::GtEq, l, r),
-        "+" => simple(BinaryOperator::Plus, l, r),
-        "-" => simple(BinaryOperator::Minus, l, r),
-        "||" => simple(BinaryOperator::StringConcat, l, r),
-        other => return Err(not_supported(&format!("operator {other}"))),
-    };
-    Ok((nested(new), true))
-}
-
-fn not(e: Expr) -> Expr {
-    Expr::UnaryOp {
-        op: sqlparser::ast::UnaryOperator::Not,
-        expr: Box::new(e),
-    }
-}
-
-fn any_all(e: Expr) -> Result<Expr, DbError> {
-    match e {
-        Expr::AnyOp {
-            left,
-            compare_op,
-            right,
-            ..
-        } => in_list(*left, &compare_op, *right, &BinaryOperator::Eq, false),
-        Expr::AllOp {
-            left,
-            compare_op,
-            right,
-        } => in_list(*left, &compare_op, *right, &BinaryOperator::NotEq, true),
-        other => Ok(other),
-    }
-}
-
-/// `x = ANY(ARRAY[…])` → `x IN (…)`, `x <> ALL(ARRAY[…])` → `x NOT IN (…)`, and the same
-/// with a subquery.
-fn in_list(
-    left: Expr,
-    op: &BinaryOperator,
-    right: Expr,
-    wanted: &BinaryOperator,
-    negated: bool,
-) -> Result<Expr, DbError> {
-    let construct = if negated { "ALL" } else { "ANY" };
-    if op != wanted {
-        return Err(not_supported(&format!("{op} {construct}")));
-    }
-    let right = match right {
-        Expr::Nested(inner) => *inner,
-        other => other,
-    };
-    let target = match right {
-        Expr::Array(array) => InTarget::List(array.elem),
-        Expr::Subquery(query) => InTarget::Subquery(query),
-        _ => return Err(not_supported(&format!("{construct} over an array value"))),
-    };
-    Ok(Expr::In {
-        expr: Box::new(left),
-        target,
-        negated,
-        global: false,
-    })
 }

@@ -37,25 +37,7 @@ pub(super) fn expr_type(scope: &mut Scope<'_>, e: &Expr) -> (PgType, bool) {
         } => PgType::Bool,
         Expr::UnaryOp { expr, .. } | Expr::Collate { expr, .. } => expr_type(scope, expr).0,
         Expr::Ceil { expr, .. } | Expr::Floor { expr, .. } => expr_type(scope, expr).0,
-        Expr::IsNull(_)
-        | Expr::IsNotNull(_)
-        | Expr::IsTrue(_)
-        | Expr::IsNotTrue(_)
-        | Expr::IsFalse(_)
-        | Expr::IsNotFalse(_)
-        | Expr::IsUnknown(_)
-        | Expr::IsNotUnknown(_)
-        | Expr::IsDistinctFrom(..)
-        | Expr::IsNotDistinctFrom(..)
-        | Expr::Exists { .. }
-        | Expr::In { .. }
-        | Expr::Between { .. }
-        | Expr::Like { .. }
-        | Expr::ILike { .. }
-        | Expr::SimilarTo { .. }
-        | Expr::RLike { .. }
-        | Expr::AnyOp { .. }
-        | Expr::AllOp { .. } => PgType::Bool,
+        e if is_predicate(e) => PgType::Bool,
         Expr::Position { .. } => PgType::Int4,
         Expr::Substring { .. } | Expr::Trim { .. } | Expr::Overlay { .. } => PgType::Text,
         Expr::Extract { .. } => PgType::Numeric,
@@ -75,6 +57,32 @@ pub(super) fn expr_type(scope: &mut Scope<'_>, e: &Expr) -> (PgType, bool) {
         _ => PgType::Unknown,
     };
     (ty, false)
+}
+
+/// Expressions that are true, false or null.
+fn is_predicate(e: &Expr) -> bool {
+    matches!(
+        e,
+        Expr::IsNull(_)
+            | Expr::IsNotNull(_)
+            | Expr::IsTrue(_)
+            | Expr::IsNotTrue(_)
+            | Expr::IsFalse(_)
+            | Expr::IsNotFalse(_)
+            | Expr::IsUnknown(_)
+            | Expr::IsNotUnknown(_)
+            | Expr::IsDistinctFrom(..)
+            | Expr::IsNotDistinctFrom(..)
+            | Expr::Exists { .. }
+            | Expr::In { .. }
+            | Expr::Between { .. }
+            | Expr::Like { .. }
+            | Expr::ILike { .. }
+            | Expr::SimilarTo { .. }
+            | Expr::RLike { .. }
+            | Expr::AnyOp { .. }
+            | Expr::AllOp { .. }
+    )
 }
 
 /// A PostgreSQL type name as written in a cast.
@@ -174,7 +182,6 @@ fn function_type(scope: &mut Scope<'_>, f: &sqlparser::ast::Function) -> PgType 
             .map_or(PgType::Unknown, |a| expr_type(scope, a).0)
     };
     match name.as_str() {
-        "count" => PgType::Int8,
         "sum" => {
             if is_int(first(scope)) {
                 PgType::Int8
@@ -182,11 +189,19 @@ fn function_type(scope: &mut Scope<'_>, f: &sqlparser::ast::Function) -> PgType 
                 PgType::Float8
             }
         }
-        "avg" | "total" | "random" => PgType::Float8,
         "min" | "max" | "abs" => first(scope),
         "coalesce" | "nullif" | "ifnull" | "greatest" | "least" => {
             first_known(scope, args.iter().copied())
         }
+        other => fixed_function_type(other),
+    }
+}
+
+/// The result type of functions whose type does not depend on their arguments.
+fn fixed_function_type(name: &str) -> PgType {
+    match name {
+        "count" => PgType::Int8,
+        "avg" | "total" | "random" => PgType::Float8,
         "lower"
         | "upper"
         | "substr"

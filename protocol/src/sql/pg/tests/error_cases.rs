@@ -53,6 +53,15 @@ fn unsupported_constructs_are_0a000_naming_them() {
         ("PREPARE TRANSACTION 'x'", "two-phase"),
         ("SELECT now() - interval '1 day'", "INTERVAL"),
         ("CREATE INDEX i ON users USING gin (name)", "USING GIN"),
+        (
+            "CREATE FUNCTION f() RETURNS int AS $$ SELECT 1 $$ LANGUAGE sql",
+            "CREATE FUNCTION",
+        ),
+        (
+            "CREATE MATERIALIZED VIEW mv AS SELECT 1",
+            "MATERIALIZED VIEW",
+        ),
+        ("CREATE DATABASE d", "CREATE DATABASE"),
         ("TRUNCATE users, orders", "several tables"),
         ("TRUNCATE users CASCADE", "CASCADE"),
         (
