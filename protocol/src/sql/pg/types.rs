@@ -197,71 +197,49 @@ fn function_type(scope: &mut Scope<'_>, f: &sqlparser::ast::Function) -> PgType 
     }
 }
 
+/// Functions returning text whatever their arguments.
+#[rustfmt::skip]
+const TEXT_FUNCTIONS: &[&str] = &[
+    "lower", "upper", "substr", "substring", "trim", "ltrim", "rtrim", "btrim", "replace",
+    "concat", "concat_ws", "format", "quote_ident", "quote_literal", "md5", "repeat", "lpad",
+    "rpad", "left", "right", "reverse", "initcap", "to_char", "string_agg", "group_concat",
+    "format_type", "pg_get_expr", "pg_get_indexdef", "pg_get_constraintdef", "pg_get_userbyid",
+    "obj_description", "col_description", "version", "current_database", "current_catalog",
+    "current_schema", "current_user", "session_user", "user", "current_role",
+    "current_setting", "set_config", "pg_encoding_to_char", "typeof", "hex",
+];
+
+/// Functions returning int4.
+#[rustfmt::skip]
+const INT4_FUNCTIONS: &[&str] = &[
+    "length", "char_length", "character_length", "octet_length", "strpos", "instr",
+    "pg_backend_pid",
+];
+
+/// Functions returning bool.
+#[rustfmt::skip]
+const BOOL_FUNCTIONS: &[&str] = &[
+    "pg_table_is_visible", "has_table_privilege", "has_schema_privilege",
+    "has_database_privilege", "pg_try_advisory_lock", "pg_advisory_unlock",
+];
+
+/// The current-time functions (timestamptz).
+#[rustfmt::skip]
+const NOW_FUNCTIONS: &[&str] = &[
+    "now", "transaction_timestamp", "statement_timestamp", "clock_timestamp",
+    "current_timestamp", "localtimestamp",
+];
+
 /// The result type of functions whose type does not depend on their arguments.
 fn fixed_function_type(name: &str) -> PgType {
     match name {
         "count" => PgType::Int8,
         "avg" | "total" | "random" => PgType::Float8,
-        "lower"
-        | "upper"
-        | "substr"
-        | "substring"
-        | "trim"
-        | "ltrim"
-        | "rtrim"
-        | "btrim"
-        | "replace"
-        | "concat"
-        | "concat_ws"
-        | "format"
-        | "quote_ident"
-        | "quote_literal"
-        | "md5"
-        | "repeat"
-        | "lpad"
-        | "rpad"
-        | "left"
-        | "right"
-        | "reverse"
-        | "initcap"
-        | "to_char"
-        | "string_agg"
-        | "group_concat"
-        | "format_type"
-        | "pg_get_expr"
-        | "pg_get_indexdef"
-        | "pg_get_constraintdef"
-        | "pg_get_userbyid"
-        | "obj_description"
-        | "col_description"
-        | "version"
-        | "current_database"
-        | "current_catalog"
-        | "current_schema"
-        | "current_user"
-        | "session_user"
-        | "user"
-        | "current_role"
-        | "current_setting"
-        | "set_config"
-        | "pg_encoding_to_char"
-        | "typeof"
-        | "hex" => PgType::Text,
-        "length" | "char_length" | "character_length" | "octet_length" | "strpos" | "instr"
-        | "pg_backend_pid" => PgType::Int4,
-        "now"
-        | "transaction_timestamp"
-        | "statement_timestamp"
-        | "clock_timestamp"
-        | "current_timestamp"
-        | "localtimestamp" => PgType::Timestamptz,
         "current_date" => PgType::Date,
-        "pg_table_is_visible"
-        | "has_table_privilege"
-        | "has_schema_privilege"
-        | "has_database_privilege"
-        | "pg_try_advisory_lock"
-        | "pg_advisory_unlock" => PgType::Bool,
+        n if TEXT_FUNCTIONS.contains(&n) => PgType::Text,
+        n if INT4_FUNCTIONS.contains(&n) => PgType::Int4,
+        n if BOOL_FUNCTIONS.contains(&n) => PgType::Bool,
+        n if NOW_FUNCTIONS.contains(&n) => PgType::Timestamptz,
         _ => PgType::Unknown,
     }
 }
