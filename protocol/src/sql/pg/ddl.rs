@@ -1,20 +1,19 @@
-//! Statement-level rules: statements SQLite has no counterpart for, and `CREATE TABLE`
-//! column rewrites (serial/identity keys, array types, column defaults).
+//! Statement-level rules: statements SQLite has no counterpart for, and rewrites of whole
+//! statements (`DROP … RESTRICT`, `DELETE … USING`, `TRUNCATE`, `CREATE INDEX` options);
+//! table columns are `table_ddl`'s.
 //!
-//! Owns what happens to DDL before and after the expression rewrites. Must not know
+//! Owns what happens to a statement before the expression rewrites. Must not know
 //! expression-level translations (the visitor in `rewrite` does those).
 
 use sqlparser::ast::{
-    ColumnDef, ColumnOption, ConflictTarget, CreateTable, DataType, Expr, GeneratedAs, Ident,
-    ObjectName, OnConflict, OnInsert, Statement, TableConstraint, UnaryOperator, Value,
+    CascadeOption, ConflictTarget, CreateIndex, Delete, Expr, IndexType, OnConflict, OnInsert,
+    Statement, Truncate,
 };
-
-use sqlparser::ast::{CascadeOption, CreateIndex, Delete, IndexType, Truncate};
 use sqlparser::dialect::PostgreSqlDialect;
 use sqlparser::parser::Parser;
 
 use super::control::not_supported;
-use super::functions::function_name;
+use super::table_ddl;
 use crate::error::DbError;
 
 /// Refuses statements that cannot be translated.
@@ -62,7 +61,8 @@ pub(super) fn rewrite_before(stmt: &mut Statement) -> Result<bool, DbError> {
             *restrict = false;
             Ok(true)
         }
-        Statement::CreateTable(table) => create_table(table),
+        Statement::CreateTable(table) => table_ddl::create_table(table),
+        Statement::AlterTable(alter) => table_ddl::alter_table(alter),
         Statement::Delete(delete) => Ok(delete_using(delete)),
         Statement::CreateIndex(index) => create_index(index),
         Statement::Truncate(truncate) => {
@@ -146,139 +146,4 @@ fn delete_using(delete: &mut Delete) -> bool {
         negated: false,
     });
     true
-}
-
-fn create_table(table: &mut CreateTable) -> Result<bool, DbError> {
-    let table_pk = table_primary_key(&table.constraints);
-    let mut changed = false;
-    for column in &mut table.columns {
-        let ty = column.data_type.to_string().to_ascii_lowercase();
-        if matches!(column.data_type, DataType::Array(_)) || ty.ends_with(']') {
-            return Err(not_supported(&format!(
-                "array column type ({} for column \"{}\")",
-                column.data_type, column.name.value
-            )));
-        }
-        let serial = matches!(
-            ty.as_str(),
-            "serial" | "serial4" | "bigserial" | "serial8" | "smallserial" | "serial2"
-        );
-        let identity = take_identity(column);
-        if serial || identity {
-            let inline_pk = column
-                .options
-                .iter()
-                .any(|o| matches!(o.option, ColumnOption::PrimaryKey(_)));
-            let table_pk_is_this = table_pk
-                .as_ref()
-                .is_some_and(|pk| pk.eq_ignore_ascii_case(&column.name.value));
-            if !(inline_pk || table_pk_is_this) {
-                return Err(not_supported(&format!(
-                    "a serial or identity column that is not the single-column primary key (column \"{}\")",
-                    column.name.value
-                )));
-            }
-            // Exactly `INTEGER PRIMARY KEY`: SQLite's rowid alias, which assigns ids.
-            column.data_type =
-                DataType::Custom(ObjectName::from(vec![Ident::new("INTEGER")]), vec![]);
-            changed = true;
-        }
-        changed |= time_defaults(column);
-    }
-    Ok(changed)
-}
-
-/// Removes `GENERATED {ALWAYS|BY DEFAULT} AS IDENTITY`; true when there was one.
-fn take_identity(column: &mut ColumnDef) -> bool {
-    let before = column.options.len();
-    column.options.retain(|o| {
-        !matches!(
-            &o.option,
-            ColumnOption::Generated {
-                generated_as: GeneratedAs::Always | GeneratedAs::ByDefault,
-                generation_expr: None,
-                ..
-            }
-        )
-    });
-    column.options.len() != before
-}
-
-/// The column of a single-column `PRIMARY KEY (col)` table constraint.
-fn table_primary_key(constraints: &[TableConstraint]) -> Option<String> {
-    constraints.iter().find_map(|c| match c {
-        TableConstraint::PrimaryKey(pk) => match pk.columns.as_slice() {
-            [only] => match &only.column.expr {
-                Expr::Identifier(id) => Some(id.value.clone()),
-                _ => None,
-            },
-            _ => None,
-        },
-        _ => None,
-    })
-}
-
-/// `DEFAULT now()` (and the other current-time functions) → `DEFAULT CURRENT_TIMESTAMP`.
-fn time_defaults(column: &mut ColumnDef) -> bool {
-    let mut changed = false;
-    for option in &mut column.options {
-        let ColumnOption::Default(expr) = &mut option.option else {
-            continue;
-        };
-        let Expr::Function(f) = expr else { continue };
-        let keyword = match function_name(f).as_deref() {
-            Some(
-                "now"
-                | "transaction_timestamp"
-                | "statement_timestamp"
-                | "clock_timestamp"
-                | "current_timestamp"
-                | "localtimestamp",
-            ) => "CURRENT_TIMESTAMP",
-            Some("current_date") => "CURRENT_DATE",
-            Some("current_time" | "localtime") => "CURRENT_TIME",
-            _ => continue,
-        };
-        let already = f.name.to_string().eq_ignore_ascii_case(keyword)
-            && matches!(f.args, sqlparser::ast::FunctionArguments::None);
-        *expr = Expr::Identifier(Ident::new(keyword));
-        changed |= !already;
-    }
-    changed
-}
-
-/// After the expression pass: SQLite wants parentheses around non-literal defaults.
-pub(super) fn rewrite_after(stmt: &mut Statement) -> bool {
-    let Statement::CreateTable(table) = stmt else {
-        return false;
-    };
-    let mut changed = false;
-    for column in &mut table.columns {
-        for option in &mut column.options {
-            if let ColumnOption::Default(expr) = &mut option.option
-                && !is_literal_default(expr)
-            {
-                let inner = std::mem::replace(expr, Expr::Value(Value::Null.into()));
-                *expr = Expr::Nested(Box::new(inner));
-                changed = true;
-            }
-        }
-    }
-    changed
-}
-
-fn is_literal_default(e: &Expr) -> bool {
-    match e {
-        Expr::Nested(_) => true,
-        Expr::Value(v) => !matches!(v.value, Value::Placeholder(_)),
-        Expr::UnaryOp {
-            op: UnaryOperator::Minus | UnaryOperator::Plus,
-            expr,
-        } => matches!(expr.as_ref(), Expr::Value(v) if matches!(v.value, Value::Number(..))),
-        Expr::Identifier(id) => matches!(
-            id.value.as_str(),
-            "CURRENT_TIMESTAMP" | "CURRENT_DATE" | "CURRENT_TIME"
-        ),
-        _ => false,
-    }
 }

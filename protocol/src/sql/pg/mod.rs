@@ -20,6 +20,7 @@ mod operators;
 mod rewrite;
 mod scope;
 mod statement;
+mod table_ddl;
 mod tag;
 mod types;
 

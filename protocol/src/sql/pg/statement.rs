@@ -45,7 +45,7 @@ pub(super) fn translate_piece(
     let columns = super::columns::result_columns(&stmt, schema);
     let mut changed = super::ddl::rewrite_before(&mut stmt)?;
     changed |= super::rewrite::rewrite(&mut stmt, ctx)?;
-    changed |= super::ddl::rewrite_after(&mut stmt);
+    changed |= super::table_ddl::rewrite_after(&mut stmt);
     let sql = if changed {
         stmt.to_string()
     } else {

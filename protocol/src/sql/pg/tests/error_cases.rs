@@ -62,6 +62,8 @@ fn unsupported_constructs_are_0a000_naming_them() {
             "MATERIALIZED VIEW",
         ),
         ("CREATE DATABASE d", "CREATE DATABASE"),
+        ("ALTER TABLE users ADD COLUMN n SERIAL", "\"n\""),
+        ("ALTER TABLE users ADD COLUMN tags TEXT[]", "array"),
         ("TRUNCATE users, orders", "several tables"),
         ("TRUNCATE users CASCADE", "CASCADE"),
         (

@@ -109,6 +109,10 @@ const CASES: &[(&str, &str)] = &[
      "SELECT * FROM users ORDER BY id LIMIT -1 OFFSET 3"),
     ("SELECT * FROM users WHERE id IN (SELECT user_id FROM orders FOR UPDATE)",
      "SELECT * FROM users WHERE id IN (SELECT user_id FROM orders)"),
+    ("ALTER TABLE users ADD COLUMN seen TIMESTAMPTZ DEFAULT now()",
+     "ALTER TABLE users ADD COLUMN seen TIMESTAMPTZ DEFAULT CURRENT_TIMESTAMP"),
+    ("ALTER TABLE users ADD COLUMN tag TEXT DEFAULT 'x'::text",
+     "ALTER TABLE users ADD COLUMN tag TEXT DEFAULT (CAST('x' AS TEXT))"),
 ];
 
 #[test]
