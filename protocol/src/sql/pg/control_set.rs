@@ -140,7 +140,34 @@ fn value_list(name: &str, t: &[Token]) -> Option<String> {
     if expect_item {
         return None;
     }
+    if LIST_QUOTE.contains(&name) {
+        for item in &mut items {
+            *item = quote_identifier(item);
+        }
+    }
     Some(items.join(", "))
+}
+
+/// Settings whose list items PostgreSQL prints as identifiers (`GUC_LIST_QUOTE`).
+const LIST_QUOTE: &[&str] = &[
+    "search_path",
+    "temp_tablespaces",
+    "session_preload_libraries",
+];
+
+/// `"x"` unless `x` is a plain lowercase identifier (as PostgreSQL's `quote_identifier`).
+fn quote_identifier(s: &str) -> String {
+    let plain = s
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if plain {
+        s.to_owned()
+    } else {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    }
 }
 
 /// `RESET name`, `RESET ALL`, `RESET TIME ZONE`, `RESET SESSION AUTHORIZATION`.

@@ -156,6 +156,9 @@ impl Inferer<'_> {
             }
             None => {}
         }
+        if let Some(quantity) = query.fetch.as_ref().and_then(|f| f.quantity.as_ref()) {
+            self.set(quantity, PgType::Int8);
+        }
     }
 
     /// `SET col = $n` assignments against the target's columns.

@@ -45,7 +45,7 @@ fn set_forms() {
         ),
         (
             "SET search_path TO \"$user\", public",
-            value("search_path", "$user, public", false),
+            value("search_path", "\"$user\", public", false),
         ),
         (
             "SET LOCAL lock_timeout = 0",

@@ -25,6 +25,10 @@ fn parameter_types() {
         ),
         ("SELECT * FROM users LIMIT $1 OFFSET $2", &[Int8, Int8]),
         (
+            "SELECT * FROM users OFFSET $1 ROWS FETCH FIRST $2 ROWS ONLY",
+            &[Int8, Int8],
+        ),
+        (
             "INSERT INTO users (name, age) VALUES ($1, $2)",
             &[Text, Int4],
         ),
