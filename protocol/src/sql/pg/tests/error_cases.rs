@@ -224,3 +224,121 @@ fn odd_inputs_never_panic() {
         }
     }
 }
+
+/// Random texts from SQL-ish fragments (a fixed seed, so failures reproduce).
+#[test]
+fn random_fragments_never_panic() {
+    const FRAGMENTS: &[&str] = &[
+        "SELECT ",
+        "FROM ",
+        "users ",
+        "WHERE ",
+        "id ",
+        "= ",
+        "$1 ",
+        "'a' ",
+        "E'\\n' ",
+        "$$x$$ ",
+        "( ",
+        ") ",
+        ", ",
+        "; ",
+        "::int4 ",
+        "::regclass ",
+        "~* ",
+        "ILIKE ",
+        "ANY(",
+        "ARRAY[",
+        "] ",
+        "now() ",
+        "CURRENT_DATE ",
+        "current_setting('timezone') ",
+        "IS DISTINCT FROM ",
+        "INSERT INTO ",
+        "VALUES ",
+        "UPDATE ",
+        "SET ",
+        "DELETE ",
+        "CREATE TABLE t (",
+        "SERIAL ",
+        "PRIMARY KEY ",
+        "DEFAULT ",
+        "BEGIN ",
+        "COMMIT ",
+        "ROLLBACK TO ",
+        "SAVEPOINT ",
+        "SHOW ",
+        "RESET ",
+        "TO ",
+        "LOCAL ",
+        "WITH ",
+        "AS ",
+        "JOIN ",
+        "ON ",
+        "LATERAL ",
+        "LIMIT ",
+        "OFFSET ",
+        "FETCH FIRST ",
+        "ROWS ONLY ",
+        "FOR UPDATE ",
+        "EXTRACT(year FROM ",
+        "position('a' IN ",
+        "substring(x FROM ",
+        "CASE WHEN ",
+        "THEN ",
+        "ELSE ",
+        "END ",
+        "COLLATE \"C\" ",
+        "OPERATOR(pg_catalog.~) ",
+        "pg_catalog.",
+        "information_schema.",
+        "/* c */ ",
+        "-- c\n",
+        "\"Q\" ",
+        "1.5 ",
+        "99999999999999999999 ",
+        "é ",
+        "\\ ",
+        "'",
+        "\"",
+        "/*",
+        "$",
+        "TRUE ",
+        "NULL ",
+        "* ",
+        "RETURNING ",
+        "ON CONFLICT (id) DO ",
+        "NOTHING ",
+        "EXCLUDED.",
+        "pg_advisory_lock(",
+        "set_config(",
+        "TRUNCATE ",
+        "USING ",
+    ];
+    let mut state: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    for _ in 0..3000 {
+        let len = next() % 24;
+        let mut sql = String::new();
+        for _ in 0..len {
+            let i = usize::try_from(next() % FRAGMENTS.len() as u64).unwrap();
+            sql.push_str(FRAGMENTS[i]);
+        }
+        if let Err(e) = run(&sql) {
+            assert!(
+                [
+                    SqlState::SYNTAX_ERROR,
+                    SqlState::FEATURE_NOT_SUPPORTED,
+                    SqlState::UNDEFINED_OBJECT
+                ]
+                .contains(&e.code),
+                "{sql}: {e:?}"
+            );
+        }
+    }
+}
