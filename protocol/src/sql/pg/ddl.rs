@@ -6,8 +6,8 @@
 //! expression-level translations (the visitor in `rewrite` does those).
 
 use sqlparser::ast::{
-    CascadeOption, ConflictTarget, CreateIndex, Delete, Expr, IndexType, OnConflict, OnInsert,
-    Statement, Truncate,
+    CascadeOption, ConflictTarget, CreateIndex, Delete, Expr, IndexType, Insert, OnConflict,
+    OnInsert, SetExpr, Statement, Truncate, Value,
 };
 use sqlparser::dialect::PostgreSqlDialect;
 use sqlparser::parser::Parser;
@@ -64,6 +64,7 @@ pub(super) fn rewrite_before(stmt: &mut Statement) -> Result<bool, DbError> {
         Statement::CreateTable(table) => table_ddl::create_table(table),
         Statement::AlterTable(alter) => table_ddl::alter_table(alter),
         Statement::Delete(delete) => Ok(delete_using(delete)),
+        Statement::Insert(insert) => Ok(upsert_from_select(insert)),
         Statement::CreateIndex(index) => create_index(index),
         Statement::Truncate(truncate) => {
             let delete = truncate_as_delete(truncate)?;
@@ -121,6 +122,22 @@ fn truncate_as_delete(truncate: &Truncate) -> Result<Statement, DbError> {
         .try_with_sql(&sql)
         .and_then(|mut p| p.parse_statement())
         .map_err(|_| not_supported("TRUNCATE of this table name"))
+}
+
+/// `INSERT … SELECT … FROM … ON CONFLICT`: SQLite reads the `ON` as a join constraint
+/// unless the SELECT has a WHERE clause, so one that has none gets `WHERE true`.
+fn upsert_from_select(insert: &mut Insert) -> bool {
+    if !matches!(insert.on, Some(OnInsert::OnConflict(_))) {
+        return false;
+    }
+    let Some(SetExpr::Select(select)) = insert.source.as_mut().map(|q| q.body.as_mut()) else {
+        return false;
+    };
+    if select.from.is_empty() || select.selection.is_some() {
+        return false;
+    }
+    select.selection = Some(Expr::Value(Value::Boolean(true).into()));
+    true
 }
 
 /// `DELETE FROM t USING u WHERE c` → `DELETE FROM t WHERE EXISTS (SELECT 1 FROM u WHERE c)`

@@ -92,3 +92,69 @@ fn client_queries_translate_to_valid_sqlite_syntax() {
         }
     }
 }
+
+/// Every rewritten expression in every statement position SQLite parses differently.
+#[test]
+fn rewritten_expressions_are_valid_sqlite_in_every_position() {
+    const EXPRS: &[&str] = &[
+        "name::text",
+        "'1'::int8",
+        "created::date",
+        "'users'::regclass",
+        "now()",
+        "CURRENT_TIME",
+        "name ILIKE 'a%'",
+        "name !~* 'x'",
+        "name OPERATOR(pg_catalog.~) 'x'",
+        "E'\\t'",
+        "$$q$$",
+        "name IS DISTINCT FROM email",
+        "position('a' IN name)",
+        "substring(name FROM 1 FOR 2)",
+        "EXTRACT(epoch FROM created)",
+        "id = ANY(ARRAY[1, 2])",
+        "name COLLATE \"C\"",
+        "current_user",
+        "current_setting('timezone')",
+        "version()",
+        "pg_catalog.lower(name)",
+        "'yes'::boolean",
+        "DATE '2024-01-01'",
+    ];
+    let templates = [
+        "SELECT {e} FROM users",
+        "SELECT id FROM users WHERE ({e}) IS NOT NULL",
+        "SELECT id FROM users ORDER BY {e}",
+        "SELECT count(*) FROM users GROUP BY {e} HAVING count({e}) > 0",
+        "SELECT u.id FROM users u JOIN orders o ON ({e}) IS NOT NULL",
+        "WITH c AS (SELECT {e} AS v FROM users) SELECT v FROM c",
+        "SELECT (SELECT {e} FROM users LIMIT 1)",
+        "UPDATE users SET note = {e} WHERE ({e}) IS NULL RETURNING {e}",
+        "INSERT INTO orders (note) VALUES ({e}) RETURNING {e}",
+        "INSERT INTO orders (id, note) SELECT id, {e} FROM users ON CONFLICT (id) DO UPDATE SET note = {e}",
+        "DELETE FROM orders WHERE ({e}) IS NULL",
+        "CREATE VIEW v AS SELECT {e} AS v FROM users",
+    ];
+    let conn = sqlite();
+    conn.execute_batch("ALTER TABLE users ADD COLUMN note TEXT")
+        .unwrap();
+    let schema = schema();
+    for template in templates {
+        for e in EXPRS {
+            let sql = template.replace("{e}", e);
+            let out = translate(&sql, &ctx(), &schema).unwrap();
+            let [PgStatement::Query(t)] = out.as_slice() else {
+                panic!("{sql}: {out:?}");
+            };
+            assert_ne!(t.sql, sql, "{sql}: nothing was rewritten");
+            if let Err(err) = conn.prepare(&t.sql) {
+                let msg = err.to_string();
+                assert!(
+                    !msg.contains("syntax error"),
+                    "{sql}\n=> {}\n=> {msg}",
+                    t.sql
+                );
+            }
+        }
+    }
+}

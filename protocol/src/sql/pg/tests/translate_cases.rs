@@ -113,6 +113,8 @@ const CASES: &[(&str, &str)] = &[
      "ALTER TABLE users ADD COLUMN seen TIMESTAMPTZ DEFAULT CURRENT_TIMESTAMP"),
     ("ALTER TABLE users ADD COLUMN tag TEXT DEFAULT 'x'::text",
      "ALTER TABLE users ADD COLUMN tag TEXT DEFAULT (CAST('x' AS TEXT))"),
+    ("INSERT INTO orders (id, note) SELECT id, name FROM users ON CONFLICT (id) DO NOTHING",
+     "INSERT INTO orders (id, note) SELECT id, name FROM users WHERE true ON CONFLICT(id) DO NOTHING"),
 ];
 
 #[test]
