@@ -6,8 +6,8 @@
 //! expression-level translations (the visitor in `rewrite` does those).
 
 use sqlparser::ast::{
-    CascadeOption, ConflictTarget, CreateIndex, Delete, Expr, IndexType, Insert, OnConflict,
-    OnInsert, SetExpr, Statement, Truncate, Value,
+    AlterTable, AlterTableOperation, CascadeOption, ConflictTarget, CreateIndex, Delete, Expr,
+    IndexType, Insert, OnConflict, OnInsert, SetExpr, Statement, Truncate, Value,
 };
 use sqlparser::dialect::PostgreSqlDialect;
 use sqlparser::parser::Parser;
@@ -38,6 +38,11 @@ pub(super) fn check_statement(stmt: &Statement) -> Result<(), DbError> {
         Statement::NOTIFY { .. } => "NOTIFY",
         Statement::Copy { .. } => "COPY",
         Statement::Drop { cascade: true, .. } => "DROP … CASCADE",
+        Statement::Drop { names, .. } if names.len() > 1 => "DROP of several objects",
+        Statement::Comment { .. } => "COMMENT",
+        Statement::Grant(_) => "GRANT",
+        Statement::Revoke(_) => "REVOKE",
+        Statement::AlterTable(alter) => return check_alter(alter),
         Statement::Insert(insert) => match &insert.on {
             Some(OnInsert::OnConflict(OnConflict {
                 conflict_target: Some(ConflictTarget::OnConstraint(_)),
@@ -48,6 +53,27 @@ pub(super) fn check_statement(stmt: &Statement) -> Result<(), DbError> {
         _ => return Ok(()),
     };
     Err(not_supported(what))
+}
+
+/// SQLite's ALTER TABLE adds, drops and renames columns and renames tables, nothing else.
+///
+/// # Errors
+/// `0A000` naming the first other operation.
+fn check_alter(alter: &AlterTable) -> Result<(), DbError> {
+    for op in &alter.operations {
+        if !matches!(
+            op,
+            AlterTableOperation::AddColumn { .. }
+                | AlterTableOperation::DropColumn { .. }
+                | AlterTableOperation::RenameColumn { .. }
+                | AlterTableOperation::RenameTable { .. }
+        ) {
+            let text = op.to_string();
+            let words: Vec<&str> = text.split_whitespace().take(3).collect();
+            return Err(not_supported(&format!("ALTER TABLE … {}", words.join(" "))));
+        }
+    }
+    Ok(())
 }
 
 /// Rewrites before the expression pass: `RESTRICT` dropped, `CREATE TABLE` columns,
@@ -64,7 +90,7 @@ pub(super) fn rewrite_before(stmt: &mut Statement) -> Result<bool, DbError> {
         Statement::CreateTable(table) => table_ddl::create_table(table),
         Statement::AlterTable(alter) => table_ddl::alter_table(alter),
         Statement::Delete(delete) => Ok(delete_using(delete)),
-        Statement::Insert(insert) => Ok(upsert_from_select(insert)),
+        Statement::Insert(insert) => Ok(values_defaults(insert)? | upsert_from_select(insert)),
         Statement::CreateIndex(index) => create_index(index),
         Statement::Truncate(truncate) => {
             let delete = truncate_as_delete(truncate)?;
@@ -122,6 +148,45 @@ fn truncate_as_delete(truncate: &Truncate) -> Result<Statement, DbError> {
         .try_with_sql(&sql)
         .and_then(|mut p| p.parse_statement())
         .map_err(|_| not_supported("TRUNCATE of this table name"))
+}
+
+fn is_default_keyword(e: &Expr) -> bool {
+    matches!(e, Expr::Identifier(id) if id.quote_style.is_none() && id.value.eq_ignore_ascii_case("DEFAULT"))
+}
+
+/// `INSERT INTO t (a, b) VALUES (DEFAULT, 1)` → `INSERT INTO t (b) VALUES (1)` (SQLite has
+/// no `DEFAULT` in VALUES; leaving the column out means the same); all `DEFAULT` →
+/// `DEFAULT VALUES`.
+///
+/// # Errors
+/// `0A000` for `DEFAULT` in a multi-row VALUES or without a column list.
+fn values_defaults(insert: &mut Insert) -> Result<bool, DbError> {
+    let Some(SetExpr::Values(values)) = insert.source.as_mut().map(|q| q.body.as_mut()) else {
+        return Ok(false);
+    };
+    if !values
+        .rows
+        .iter()
+        .flat_map(|r| &r.content)
+        .any(is_default_keyword)
+    {
+        return Ok(false);
+    }
+    let [row] = values.rows.as_mut_slice() else {
+        return Err(not_supported("DEFAULT in a VALUES list of several rows"));
+    };
+    if insert.columns.len() != row.content.len() {
+        return Err(not_supported("DEFAULT in VALUES without a column list"));
+    }
+    let pairs = std::mem::take(&mut insert.columns)
+        .into_iter()
+        .zip(std::mem::take(&mut row.content))
+        .filter(|(_, e)| !is_default_keyword(e));
+    (insert.columns, row.content) = pairs.unzip();
+    if insert.columns.is_empty() {
+        insert.source = None;
+    }
+    Ok(true)
 }
 
 /// `INSERT … SELECT … FROM … ON CONFLICT`: SQLite reads the `ON` as a join constraint

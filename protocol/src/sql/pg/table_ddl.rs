@@ -19,7 +19,8 @@ use crate::error::DbError;
 /// `0A000` for array columns and serial/identity columns that are not the primary key.
 pub(super) fn create_table(table: &mut CreateTable) -> Result<bool, DbError> {
     let table_pk = table_primary_key(&table.constraints);
-    let mut changed = false;
+    // SQLite tables are always logged: UNLOGGED is an optimisation hint.
+    let mut changed = std::mem::take(&mut table.unlogged);
     for column in &mut table.columns {
         if generated_key(column)? {
             let inline_pk = column

@@ -63,6 +63,18 @@ fn unsupported_constructs_are_0a000_naming_them() {
         ),
         ("CREATE DATABASE d", "CREATE DATABASE"),
         ("ALTER TABLE users ADD COLUMN n SERIAL", "\"n\""),
+        (
+            "ALTER TABLE users ALTER COLUMN name SET NOT NULL",
+            "ALTER TABLE … ALTER COLUMN name",
+        ),
+        (
+            "ALTER TABLE users ADD CONSTRAINT u UNIQUE (name)",
+            "ALTER TABLE … ADD CONSTRAINT",
+        ),
+        ("DROP TABLE users, orders", "several objects"),
+        ("COMMENT ON TABLE users IS 'x'", "COMMENT"),
+        ("GRANT SELECT ON users TO bob", "GRANT"),
+        ("INSERT INTO users (id) VALUES (1), (DEFAULT)", "DEFAULT"),
         ("ALTER TABLE users ADD COLUMN tags TEXT[]", "array"),
         ("TRUNCATE users, orders", "several tables"),
         ("TRUNCATE users CASCADE", "CASCADE"),

@@ -115,6 +115,12 @@ const CASES: &[(&str, &str)] = &[
      "ALTER TABLE users ADD COLUMN tag TEXT DEFAULT (CAST('x' AS TEXT))"),
     ("INSERT INTO orders (id, note) SELECT id, name FROM users ON CONFLICT (id) DO NOTHING",
      "INSERT INTO orders (id, note) SELECT id, name FROM users WHERE true ON CONFLICT(id) DO NOTHING"),
+    ("INSERT INTO users (id, name, age) VALUES (DEFAULT, 'a', default) RETURNING id",
+     "INSERT INTO users (name) VALUES ('a') RETURNING id"),
+    ("INSERT INTO users (id) VALUES (DEFAULT)",
+     "INSERT INTO users DEFAULT VALUES"),
+    ("CREATE UNLOGGED TABLE u1 (a INT)",
+     "CREATE TABLE u1 (a INT)"),
 ];
 
 #[test]
