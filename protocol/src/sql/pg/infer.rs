@@ -9,7 +9,7 @@ use std::ops::ControlFlow;
 
 use sqlparser::ast::{
     AssignmentTarget, BinaryOperator, Expr, FromTable, InTarget, LimitClause, ObjectName,
-    OnConflictAction, OnInsert, Query, SetExpr, Statement, Value, Visit, Visitor,
+    OnConflictAction, OnInsert, Query, SelectItem, SetExpr, Statement, Value, Visit, Visitor,
 };
 
 use super::SchemaLookup;
@@ -164,9 +164,17 @@ impl Inferer<'_> {
     /// `SET col = $n` assignments against the target's columns.
     fn assignments(&mut self, target: &[Col], assignments: &[sqlparser::ast::Assignment]) {
         for a in assignments {
-            if let AssignmentTarget::ColumnName(name) = &a.target {
-                let ty = column_type(target, name);
-                self.set(&a.value, ty);
+            match (&a.target, &a.value) {
+                (AssignmentTarget::ColumnName(name), value) => {
+                    self.set(value, column_type(target, name));
+                }
+                // `SET (a, b) = ($1, $2)`
+                (AssignmentTarget::Tuple(names), Expr::Tuple(values)) => {
+                    for (name, value) in names.iter().zip(values) {
+                        self.set(value, column_type(target, name));
+                    }
+                }
+                _ => {}
             }
         }
     }
@@ -185,14 +193,28 @@ impl Inferer<'_> {
                 .collect()
         };
         if let Some(source) = &insert.source {
-            let rows: Vec<&[Expr]> = match source.body.as_ref() {
-                SetExpr::Values(values) => {
-                    values.rows.iter().map(|r| r.content.as_slice()).collect()
-                }
+            let rows: Vec<Vec<&Expr>> = match source.body.as_ref() {
+                SetExpr::Values(values) => values
+                    .rows
+                    .iter()
+                    .map(|r| r.content.iter().collect())
+                    .collect(),
+                // `INSERT INTO t (a, b) SELECT $1, $2 …`
+                SetExpr::Select(select) => vec![
+                    select
+                        .projection
+                        .iter()
+                        .filter_map(|item| match item {
+                            SelectItem::UnnamedExpr(e)
+                            | SelectItem::ExprWithAlias { expr: e, .. } => Some(e),
+                            _ => None,
+                        })
+                        .collect(),
+                ],
                 _ => Vec::new(),
             };
             for row in rows {
-                for (e, ty) in row.iter().zip(&targets) {
+                for (e, ty) in row.into_iter().zip(&targets) {
                     self.set(e, *ty);
                 }
             }

@@ -41,6 +41,11 @@ fn parameter_types() {
             &[Int8, Int8, Numeric, Text, Int2],
         ),
         ("UPDATE users SET age = $1 WHERE name = $2", &[Int4, Text]),
+        ("UPDATE users SET (age, name) = ($1, $2)", &[Int4, Text]),
+        (
+            "INSERT INTO users (name, score) SELECT $1, $2",
+            &[Text, Float8],
+        ),
         (
             "INSERT INTO users (id, name) VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET active = $3",
             &[Int8, Text, Bool],
