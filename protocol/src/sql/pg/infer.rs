@@ -193,26 +193,7 @@ impl Inferer<'_> {
                 .collect()
         };
         if let Some(source) = &insert.source {
-            let rows: Vec<Vec<&Expr>> = match source.body.as_ref() {
-                SetExpr::Values(values) => values
-                    .rows
-                    .iter()
-                    .map(|r| r.content.iter().collect())
-                    .collect(),
-                // `INSERT INTO t (a, b) SELECT $1, $2 …`
-                SetExpr::Select(select) => vec![
-                    select
-                        .projection
-                        .iter()
-                        .filter_map(|item| match item {
-                            SelectItem::UnnamedExpr(e)
-                            | SelectItem::ExprWithAlias { expr: e, .. } => Some(e),
-                            _ => None,
-                        })
-                        .collect(),
-                ],
-                _ => Vec::new(),
-            };
+            let rows = source_rows(source);
             for row in rows {
                 for (e, ty) in row.into_iter().zip(&targets) {
                     self.set(e, *ty);
@@ -262,6 +243,31 @@ impl Inferer<'_> {
             }
             _ => None,
         }
+    }
+}
+
+/// The value expressions per row of an INSERT's source: VALUES rows, or a SELECT list.
+fn source_rows(source: &Query) -> Vec<Vec<&Expr>> {
+    match source.body.as_ref() {
+        SetExpr::Values(values) => values
+            .rows
+            .iter()
+            .map(|r| r.content.iter().collect())
+            .collect(),
+        // `INSERT INTO t (a, b) SELECT $1, $2 …`
+        SetExpr::Select(select) => vec![
+            select
+                .projection
+                .iter()
+                .filter_map(|item| match item {
+                    SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => {
+                        Some(e)
+                    }
+                    _ => None,
+                })
+                .collect(),
+        ],
+        _ => Vec::new(),
     }
 }
 
