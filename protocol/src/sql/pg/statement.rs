@@ -29,9 +29,20 @@ pub(super) fn translate_piece(
     if let Some(statement) = super::control::keyword_statement(piece)? {
         return Ok(statement);
     }
+    // `TABLE t` is `SELECT * FROM t` (the parser knows only the latter).
+    let table_command = piece.tokens.first().is_some_and(|t| t.is("TABLE"));
+    let text = match piece.tokens.get(1) {
+        Some(next) if table_command => {
+            format!(
+                "SELECT * FROM {}",
+                piece.text.get(next.start..).unwrap_or_default()
+            )
+        }
+        _ => piece.text.to_owned(),
+    };
     // What PostgreSQL's grammar does not accept is SQLite's (or an error SQLite reports in
     // its own words): it runs exactly as written.
-    let Ok(mut parsed) = Parser::parse_sql(&PostgreSqlDialect {}, piece.text) else {
+    let Ok(mut parsed) = Parser::parse_sql(&PostgreSqlDialect {}, &text) else {
         return Ok(PgStatement::Query(passthrough(piece)));
     };
     let (Some(mut stmt), true) = (parsed.pop(), parsed.is_empty()) else {
@@ -43,7 +54,7 @@ pub(super) fn translate_piece(
     super::ddl::check_statement(&stmt)?;
     let params = super::infer::params(&stmt, schema, max_param(&piece.tokens));
     let columns = super::columns::result_columns(&stmt, schema);
-    let mut changed = super::ddl::rewrite_before(&mut stmt)?;
+    let mut changed = table_command | super::ddl::rewrite_before(&mut stmt)?;
     changed |= super::rewrite::rewrite(&mut stmt, ctx)?;
     changed |= super::table_ddl::rewrite_after(&mut stmt);
     let sql = if changed {

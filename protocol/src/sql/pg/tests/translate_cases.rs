@@ -121,6 +121,10 @@ const CASES: &[(&str, &str)] = &[
      "INSERT INTO users DEFAULT VALUES"),
     ("CREATE UNLOGGED TABLE u1 (a INT)",
      "CREATE TABLE u1 (a INT)"),
+    ("TABLE users",
+     "SELECT * FROM users"),
+    ("TABLE public.users ORDER BY id LIMIT 1",
+     "SELECT * FROM users ORDER BY id LIMIT 1"),
 ];
 
 #[test]
