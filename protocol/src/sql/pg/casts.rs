@@ -53,8 +53,11 @@ fn cast(expr: Expr, data_type: &DataType) -> Result<Expr, DbError> {
         "regrole" | "regoper" | "regoperator" | "regconfig" | "regdictionary" => Some(""),
         _ => None,
     };
+    // A parameter cast to regclass is a name (its type is inferred as text), like a literal.
+    let named =
+        literal || matches!(&expr, Expr::Value(v) if matches!(v.value, Value::Placeholder(_)));
     match reg {
-        Some(f) if literal && !f.is_empty() => return Ok(call(f, vec![expr])),
+        Some(f) if named && !f.is_empty() => return Ok(call(f, vec![expr])),
         Some(_) => return Ok(expr),
         None => {}
     }

@@ -149,6 +149,23 @@ pub(super) fn rename_relation(name: &mut ObjectName) -> bool {
     true
 }
 
+/// `pg_catalog.pg_class.oid` → `pg_class.oid` (and the other schemas as for relations).
+fn qualified_column(mut parts: Vec<Ident>) -> (Expr, bool) {
+    if parts.len() < 3 {
+        return (Expr::CompoundIdentifier(parts), false);
+    }
+    let column = parts.split_off(parts.len() - 1);
+    let mut relation = ObjectName::from(parts);
+    let changed = rename_relation(&mut relation);
+    let mut parts: Vec<Ident> = relation
+        .0
+        .into_iter()
+        .filter_map(|p| p.as_ident().cloned())
+        .collect();
+    parts.extend(column);
+    (Expr::CompoundIdentifier(parts), changed)
+}
+
 pub(super) fn null() -> Expr {
     Expr::Value(Value::Null.into())
 }
@@ -164,6 +181,7 @@ fn rewrite_expr(e: Expr, ctx: &SessionContext<'_>) -> Result<(Expr, bool), DbErr
             }
         }
         Expr::BinaryOp { left, op, right } => operators::binary(*left, op, *right),
+        Expr::CompoundIdentifier(parts) => Ok(qualified_column(parts)),
         Expr::Cast { .. } | Expr::TypedString(_) | Expr::Collate { .. } => casts::rewrite(e),
         Expr::Like { .. }
         | Expr::ILike { .. }

@@ -125,6 +125,10 @@ const CASES: &[(&str, &str)] = &[
      "SELECT * FROM users"),
     ("TABLE public.users ORDER BY id LIMIT 1",
      "SELECT * FROM users ORDER BY id LIMIT 1"),
+    ("SELECT pg_catalog.pg_class.relname, information_schema.tables.table_name FROM pg_catalog.pg_class, information_schema.tables",
+     "SELECT pg_class.relname, information_schema_tables.table_name FROM pg_class, information_schema_tables"),
+    ("SELECT oid FROM pg_class WHERE oid = $1::regclass",
+     "SELECT oid FROM pg_class WHERE oid = starbase_regclass($1)"),
 ];
 
 #[test]
