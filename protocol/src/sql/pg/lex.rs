@@ -363,6 +363,57 @@ fn push_piece<'a>(sql: &'a str, current: &mut Vec<Token>, pieces: &mut Vec<Piece
     pieces.push(Piece { text, tokens });
 }
 
+/// Operators in one chain beyond which a statement is not parsed: sqlparser builds chains
+/// (`a + b + …`, `… UNION …`, `x::t::t…`) as left-deep trees, and dropping, printing or
+/// walking a tree thousands deep would overflow the stack. SQLite, with its own expression
+/// depth limit, gets such a statement as written.
+const MAX_CHAIN: usize = 400;
+
+/// True when some operator chain (at one parenthesis level, between commas) is longer than
+/// [`MAX_CHAIN`], or the statement has more set operations than that.
+pub(super) fn too_deep(tokens: &[Token]) -> bool {
+    const CHAIN_WORDS: &[&str] = &[
+        "AND", "OR", "NOT", "LIKE", "ILIKE", "SIMILAR", "IS", "IN", "BETWEEN", "COLLATE", "AT",
+    ];
+    let mut levels: Vec<usize> = vec![0];
+    let mut set_ops = 0usize;
+    for token in tokens {
+        let counts = match &token.kind {
+            Tok::Punct('(') => {
+                levels.push(0);
+                false
+            }
+            Tok::Punct(')') => {
+                if levels.len() > 1 {
+                    levels.pop();
+                }
+                false
+            }
+            Tok::Punct(',') => {
+                if let Some(level) = levels.last_mut() {
+                    *level = 0;
+                }
+                false
+            }
+            Tok::Punct('.' | '[' | ']') => false,
+            Tok::Punct(_) => true,
+            Tok::Word(w) => {
+                let upper = w.to_ascii_uppercase();
+                set_ops += usize::from(matches!(upper.as_str(), "UNION" | "INTERSECT" | "EXCEPT"));
+                CHAIN_WORDS.contains(&upper.as_str())
+            }
+            _ => false,
+        };
+        if let Some(level) = levels.last_mut().filter(|_| counts) {
+            *level += 1;
+            if *level > MAX_CHAIN {
+                return true;
+            }
+        }
+    }
+    set_ops > MAX_CHAIN
+}
+
 /// The highest `$n` among the tokens (0 when none); capped so that a huge `$n` cannot
 /// allocate a huge vector.
 pub(super) fn max_param(tokens: &[Token]) -> usize {

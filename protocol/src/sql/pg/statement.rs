@@ -11,7 +11,7 @@ use sqlparser::ast::{
 use sqlparser::dialect::PostgreSqlDialect;
 use sqlparser::parser::Parser;
 
-use super::lex::{Piece, max_param};
+use super::lex::{Piece, max_param, too_deep};
 use super::tag::{passthrough, tag_of};
 use super::{Advisory, PgStatement, SchemaLookup, SessionContext, SetCommand, Translated};
 use crate::error::DbError;
@@ -28,6 +28,9 @@ pub(super) fn translate_piece(
 ) -> Result<PgStatement, DbError> {
     if let Some(statement) = super::control::keyword_statement(piece)? {
         return Ok(statement);
+    }
+    if too_deep(&piece.tokens) {
+        return Ok(PgStatement::Query(passthrough(piece)));
     }
     // `TABLE t` is `SELECT * FROM t` (the parser knows only the latter).
     let table_command = piece.tokens.first().is_some_and(|t| t.is("TABLE"));

@@ -354,3 +354,21 @@ fn random_fragments_never_panic() {
         }
     }
 }
+
+#[test]
+fn long_operator_chains_pass_through_without_overflowing_the_stack() {
+    for n in [300usize, 400, 5_000, 20_000] {
+        for sql in [
+            format!("SELECT {}1", "1 + ".repeat(n)),
+            format!("SELECT {}1::int4", "(1) || ".repeat(n)),
+            format!("SELECT 1 WHERE {}true", "x ILIKE 'a' AND ".repeat(n)),
+            format!("SELECT 1{}", "::int4".repeat(n)),
+            format!("SELECT 1, 2{}", " UNION SELECT 3, 4".repeat(n)),
+        ] {
+            let t = query(&sql);
+            if n > 400 {
+                assert_eq!(t.sql, sql);
+            }
+        }
+    }
+}
