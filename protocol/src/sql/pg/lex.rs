@@ -54,17 +54,31 @@ impl Token {
 /// # Errors
 /// `42601` for an unterminated string, quoted identifier or block comment.
 pub(super) fn tokenize(sql: &str) -> Result<Vec<Token>, DbError> {
-    let mut lexer = Lexer { sql, pos: 0 };
+    let mut lexer = Lexer {
+        sql,
+        pos: 0,
+        start: 0,
+    };
     let mut out = Vec::new();
-    while let Some(token) = lexer.next_token()? {
-        out.push(token);
+    loop {
+        match lexer.next_token() {
+            Ok(Some(token)) => out.push(token),
+            Ok(None) => return Ok(out),
+            Err(mut e) => {
+                // 1-based character position of the unterminated token, as PostgreSQL reports.
+                let before = sql.get(..lexer.start).map_or(0, |s| s.chars().count());
+                e.position = u32::try_from(before + 1).ok();
+                return Err(e);
+            }
+        }
     }
-    Ok(out)
 }
 
 struct Lexer<'a> {
     sql: &'a str,
     pos: usize,
+    /// Where the token being read starts.
+    start: usize,
 }
 
 fn unterminated(what: &str) -> DbError {
@@ -92,6 +106,7 @@ impl Lexer<'_> {
                 return Ok(None);
             };
             let start = self.pos;
+            self.start = start;
             let kind = match c {
                 c if c.is_whitespace() => {
                     self.bump();

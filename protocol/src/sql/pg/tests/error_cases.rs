@@ -118,6 +118,9 @@ fn incomplete_text_is_42601() {
     ] {
         assert_eq!(code(sql), SqlState::SYNTAX_ERROR, "{sql}");
     }
+    let err = run("SELECT 'é', 'abc").unwrap_err();
+    assert_eq!(err.position, Some(13));
+    assert_eq!(err.message, "unterminated quoted string");
 }
 
 #[test]
