@@ -6,6 +6,14 @@
 //! on any input. Must not know pgwire, the session's storage of settings, or any driver; what
 //! it needs of the session and schema comes in through [`SessionContext`] and
 //! [`SchemaLookup`].
+//!
+//! Per statement (`statement`): the lexer (`lex`) splits the text and scans `$n`;
+//! transaction control and SET/RESET/SHOW are read from tokens (`control`, `control_set`);
+//! everything else is parsed with sqlparser's PostgreSQL dialect. What does not parse is
+//! SQLite's own SQL (or a syntax error SQLite reports): it passes through untouched. Parsed
+//! statements are checked (`ddl`), typed on the client's AST (`infer`, `columns`, `scope`,
+//! `types`), rewritten (`ddl`, `table_ddl`, `rewrite` with `casts`, `operators`,
+//! `functions`, `clauses`) and printed only when a rewrite changed something.
 
 mod casts;
 mod clauses;
