@@ -61,7 +61,7 @@ fn cast(expr: Expr, data_type: &DataType) -> Result<Expr, DbError> {
         Some(_) => return Ok(expr),
         None => {}
     }
-    let ty = PgType::from_name(&name);
+    let ty = super::types::cast_type(&name);
     if ty == Some(PgType::Bool)
         && let Expr::Value(v) = &expr
         && let Value::SingleQuotedString(s) = &v.value

@@ -87,7 +87,24 @@ fn is_predicate(e: &Expr) -> bool {
 
 /// A PostgreSQL type name as written in a cast.
 pub(super) fn type_name(name: &str) -> PgType {
-    PgType::from_name(name).unwrap_or(PgType::Unknown)
+    cast_type(name).unwrap_or(PgType::Unknown)
+}
+
+/// The type a cast names, ignoring precisions wherever they stand
+/// (`timestamp(3) with time zone` is timestamptz).
+pub(super) fn cast_type(name: &str) -> Option<PgType> {
+    let mut bare = String::with_capacity(name.len());
+    let mut depth = 0usize;
+    for c in name.chars() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth = depth.saturating_sub(1),
+            c if depth == 0 => bare.push(c),
+            _ => {}
+        }
+    }
+    let bare = bare.split_whitespace().collect::<Vec<_>>().join(" ");
+    PgType::from_name(&bare)
 }
 
 fn session_word_type(word: &str) -> PgType {

@@ -116,6 +116,10 @@ fn result_column_types() {
             &[Bool, Bool, Bool, Bool, Bool, Bool, Bool, Bool],
         ),
         (
+            "SELECT created::timestamp(3) with time zone, 1::numeric(10, 2), 'a'::character varying(3)",
+            &[Timestamptz, Numeric, Varchar],
+        ),
+        (
             "SELECT id::int4, CAST(name AS varchar), '1'::numeric FROM users",
             &[Int4, Varchar, Numeric],
         ),
