@@ -1,3 +1,4 @@
+//! SET/RESET/SHOW forms, transaction control, advisory locks, splitting and tags.
 use super::*;
 use crate::plan::{StmtKind, TxnControl};
 use crate::sql::pg::SetCommand;

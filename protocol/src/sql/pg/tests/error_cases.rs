@@ -1,3 +1,5 @@
+//! Error codes (0A000, 42704, 42601), SQLite-dialect pass-through, and inputs that must
+//! not panic.
 use super::*;
 use crate::sqlstate::SqlState;
 

@@ -1,3 +1,4 @@
+//! Parameter and result column type inference.
 use super::*;
 use crate::pgtype::PgType;
 use crate::pgtype::PgType::*;

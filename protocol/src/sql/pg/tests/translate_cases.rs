@@ -1,3 +1,4 @@
+//! PostgreSQL → SQLite translations, each prepared on SQLite.
 use super::*;
 
 /// (PostgreSQL text, the SQLite text it must become).
