@@ -28,7 +28,7 @@ pub(super) fn rewrite(e: Expr) -> Result<(Expr, bool), DbError> {
     Ok((new, true))
 }
 
-fn is_default_collation(name: &ObjectName) -> bool {
+pub(super) fn is_default_collation(name: &ObjectName) -> bool {
     let last = name
         .0
         .last()

@@ -9,6 +9,7 @@ use sqlparser::ast::{
     GeneratedAs, Ident, ObjectName, Statement, TableConstraint, UnaryOperator, Value,
 };
 
+use super::casts::is_default_collation;
 use super::control::not_supported;
 use super::functions::function_name;
 use crate::error::DbError;
@@ -41,7 +42,7 @@ pub(super) fn create_table(table: &mut CreateTable) -> Result<bool, DbError> {
                 DataType::Custom(ObjectName::from(vec![Ident::new("INTEGER")]), vec![]);
             changed = true;
         }
-        changed |= time_defaults(column);
+        changed |= time_defaults(column) | plain_column(column);
     }
     Ok(changed)
 }
@@ -61,10 +62,32 @@ pub(super) fn alter_table(alter: &mut AlterTable) -> Result<bool, DbError> {
                     column_def.name.value
                 )));
             }
-            changed |= time_defaults(column_def);
+            changed |= time_defaults(column_def) | plain_column(column_def);
         }
     }
     Ok(changed)
+}
+
+/// `pg_catalog.int4` → `int4` as the declared type; `COLLATE "C"`/`"default"` dropped
+/// (SQLite's default collation is binary and it knows no collation by those names).
+fn plain_column(column: &mut ColumnDef) -> bool {
+    let mut changed = false;
+    if let DataType::Custom(name, _) = &mut column.data_type
+        && name.0.len() == 2
+        && name
+            .0
+            .first()
+            .and_then(|p| p.as_ident())
+            .is_some_and(|s| s.value.eq_ignore_ascii_case("pg_catalog"))
+    {
+        name.0.remove(0);
+        changed = true;
+    }
+    let before = column.options.len();
+    column
+        .options
+        .retain(|o| !matches!(&o.option, ColumnOption::Collation(c) if is_default_collation(c)));
+    changed | (column.options.len() != before)
 }
 
 /// True for a serial or identity column (the identity clause is removed).

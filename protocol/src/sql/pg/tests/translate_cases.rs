@@ -130,6 +130,8 @@ const CASES: &[(&str, &str)] = &[
      "SELECT pg_class.relname, information_schema_tables.table_name FROM pg_class, information_schema_tables"),
     ("SELECT oid FROM pg_class WHERE oid = $1::regclass",
      "SELECT oid FROM pg_class WHERE oid = starbase_regclass($1)"),
+    ("CREATE TABLE public.d (id integer NOT NULL, n pg_catalog.int4, s text COLLATE pg_catalog.\"default\", c character varying(20) COLLATE \"C\")",
+     "CREATE TABLE d (id INTEGER NOT NULL, n int4, s TEXT, c CHARACTER VARYING(20))"),
 ];
 
 #[test]
