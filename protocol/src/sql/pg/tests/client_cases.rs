@@ -158,3 +158,52 @@ fn rewritten_expressions_are_valid_sqlite_in_every_position() {
         }
     }
 }
+
+/// A Prisma migration's tables and indexes run on SQLite.
+#[test]
+fn prisma_migration_creates_tables() {
+    let script = r#"
+-- CreateTable
+CREATE TABLE "User" (
+    "id" SERIAL NOT NULL,
+    "email" TEXT NOT NULL,
+    "name" TEXT,
+    "createdAt" TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    "updatedAt" TIMESTAMP(3) NOT NULL,
+    CONSTRAINT "User_pkey" PRIMARY KEY ("id")
+);
+
+-- CreateTable
+CREATE TABLE "Post" (
+    "id" BIGSERIAL NOT NULL,
+    "title" VARCHAR(255) NOT NULL,
+    "published" BOOLEAN NOT NULL DEFAULT false,
+    "authorId" INTEGER NOT NULL REFERENCES "User"("id") ON DELETE RESTRICT ON UPDATE CASCADE,
+    "meta" JSONB NOT NULL DEFAULT '{}'::jsonb,
+    CONSTRAINT "Post_pkey" PRIMARY KEY ("id")
+);
+
+-- CreateIndex
+CREATE UNIQUE INDEX "User_email_key" ON "User"("email");
+CREATE INDEX "Post_authorId_idx" ON "Post" USING BTREE ("authorId");
+"#;
+    let conn = sqlite();
+    let out = run(script).unwrap();
+    assert_eq!(out.len(), 4);
+    for statement in out {
+        let PgStatement::Query(t) = statement else {
+            panic!("{statement:?}");
+        };
+        conn.execute_batch(&t.sql)
+            .unwrap_or_else(|e| panic!("{}: {e}", t.sql));
+    }
+    conn.execute(
+        "INSERT INTO \"User\" (email, \"updatedAt\") VALUES ('a', 'now')",
+        [],
+    )
+    .unwrap();
+    let id: i64 = conn
+        .query_row("SELECT id FROM \"User\"", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(id, 1);
+}
