@@ -15,6 +15,7 @@
 //! `types`), rewritten (`ddl`, `table_ddl`, `rewrite` with `casts`, `operators`,
 //! `functions`, `clauses`) and printed only when a rewrite changed something.
 
+mod calls;
 mod casts;
 mod clauses;
 mod columns;
@@ -135,6 +136,10 @@ pub enum PgStatement {
     Show(String),
     /// `SELECT pg_advisory_lock(k)` and friends, when that call is the whole statement.
     Advisory(Advisory),
+    /// `SELECT pg_advisory_lock($1)` (or `($1, $2)`) as the whole statement: the key comes
+    /// from the bound parameters ([`AdvisoryParams::bind`]). The call returns what the
+    /// literal form returns.
+    AdvisoryParams(AdvisoryParams),
     /// Nothing but comments/semicolons.
     Empty,
 }
@@ -202,6 +207,81 @@ pub enum Advisory {
     XactLock(i64),
     /// `pg_try_advisory_xact_lock(k)`.
     TryXactLock(i64),
+}
+
+/// Which advisory-lock function a call names (all but `pg_advisory_unlock_all`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AdvisoryCall {
+    /// `pg_advisory_lock`.
+    Lock,
+    /// `pg_try_advisory_lock`.
+    TryLock,
+    /// `pg_advisory_unlock`.
+    Unlock,
+    /// `pg_advisory_xact_lock`.
+    XactLock,
+    /// `pg_try_advisory_xact_lock`.
+    TryXactLock,
+}
+
+impl AdvisoryCall {
+    /// The call with its key.
+    #[must_use]
+    pub fn with_key(self, key: i64) -> Advisory {
+        match self {
+            AdvisoryCall::Lock => Advisory::Lock(key),
+            AdvisoryCall::TryLock => Advisory::TryLock(key),
+            AdvisoryCall::Unlock => Advisory::Unlock(key),
+            AdvisoryCall::XactLock => Advisory::XactLock(key),
+            AdvisoryCall::TryXactLock => Advisory::TryXactLock(key),
+        }
+    }
+}
+
+/// An advisory-lock call whose key is given as parameters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdvisoryParams {
+    /// The function.
+    pub call: AdvisoryCall,
+    /// The 1-based parameter numbers holding the key: one (an int8 key) or two (int4 halves).
+    pub params: Vec<usize>,
+}
+
+impl AdvisoryParams {
+    /// The types of `$1..$n` for ParameterDescription (int8 for the one-key form, int4 for
+    /// the halves, unknown for numbers the call does not use).
+    #[must_use]
+    pub fn param_types(&self) -> Vec<PgType> {
+        let len = self.params.iter().copied().max().unwrap_or(0);
+        let ty = if self.params.len() == 1 {
+            PgType::Int8
+        } else {
+            PgType::Int4
+        };
+        let mut types = vec![PgType::Unknown; len];
+        for &n in &self.params {
+            if let Some(slot) = n.checked_sub(1).and_then(|i| types.get_mut(i)) {
+                *slot = ty;
+            }
+        }
+        types
+    }
+
+    /// The call once the parameters are bound (`values[i]` is `$i+1`); `None` when one is
+    /// missing or a half does not fit an int4.
+    #[must_use]
+    pub fn bind(&self, values: &[i64]) -> Option<Advisory> {
+        let value = |n: usize| n.checked_sub(1).and_then(|i| values.get(i)).copied();
+        let key = match self.params.as_slice() {
+            [k] => value(*k)?,
+            [k1, k2] => calls::two_int4_key(
+                i32::try_from(value(*k1)?).ok()?,
+                i32::try_from(value(*k2)?).ok()?,
+            ),
+            _ => return None,
+        };
+        Some(self.call.with_key(key))
+    }
 }
 
 /// Splits and translates one client text (one or several statements).

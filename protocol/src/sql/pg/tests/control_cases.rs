@@ -223,6 +223,30 @@ fn advisory_locks() {
     ] {
         assert_eq!(one(sql), PgStatement::Advisory(expected), "{sql}");
     }
+    // sqlx binds the key: the frontend resolves it at Bind.
+    use crate::pgtype::PgType;
+    use crate::sql::pg::{AdvisoryCall, AdvisoryParams};
+    let PgStatement::AdvisoryParams(p) = one("SELECT pg_advisory_lock($1)") else {
+        panic!("not an advisory call with parameters");
+    };
+    assert_eq!(
+        p,
+        AdvisoryParams {
+            call: AdvisoryCall::Lock,
+            params: vec![1]
+        }
+    );
+    assert_eq!(p.param_types(), vec![PgType::Int8]);
+    assert_eq!(p.bind(&[42]), Some(Advisory::Lock(42)));
+    assert_eq!(p.bind(&[]), None);
+    let PgStatement::AdvisoryParams(p) =
+        one("SELECT pg_try_advisory_xact_lock($2::int4, $1::int4)")
+    else {
+        panic!("not an advisory call with parameters");
+    };
+    assert_eq!(p.param_types(), vec![PgType::Int4, PgType::Int4]);
+    assert_eq!(p.bind(&[2, 1]), Some(Advisory::TryXactLock((1 << 32) | 2)));
+    assert_eq!(p.bind(&[1, i64::MAX]), None);
     // Not the whole statement: left to SQLite (and the catalog functions).
     assert!(matches!(
         one("SELECT pg_advisory_lock(1) FROM users"),
