@@ -4,7 +4,8 @@
 //! Owns the PostgreSQL spellings of these statements and their SQLite or session-command
 //! equivalents. Must not know the AST or how the frontend stores settings.
 
-use super::lex::{Piece, Tok, Token};
+use super::lex::{Tok, Token};
+use super::split::Piece;
 use super::{PgStatement, Translated};
 use crate::error::DbError;
 use crate::plan::{StmtKind, TxnControl};

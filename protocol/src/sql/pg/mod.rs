@@ -28,6 +28,7 @@ mod lex;
 mod operators;
 mod rewrite;
 mod scope;
+mod split;
 mod statement;
 mod table_ddl;
 mod tag;
@@ -295,7 +296,7 @@ pub fn translate(
     ctx: &SessionContext<'_>,
     schema: &dyn SchemaLookup,
 ) -> Result<Vec<PgStatement>, DbError> {
-    let pieces = lex::split(sql)?;
+    let pieces = split::split(sql)?;
     if pieces.is_empty() {
         return Ok(vec![PgStatement::Empty]);
     }

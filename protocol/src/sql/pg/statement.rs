@@ -7,7 +7,7 @@
 use sqlparser::dialect::PostgreSqlDialect;
 use sqlparser::parser::Parser;
 
-use super::lex::{Piece, max_param, too_deep};
+use super::split::{Piece, max_param, too_deep};
 use super::tag::{passthrough, tag_of};
 use super::{PgStatement, SchemaLookup, SessionContext, Translated};
 use crate::error::DbError;

@@ -4,7 +4,8 @@
 //! Owns the mapping from first keywords to PostgreSQL's tag spelling. Must not know the AST.
 
 use super::Translated;
-use super::lex::{Piece, Tok, Token, max_param};
+use super::lex::{Tok, Token};
+use super::split::{Piece, max_param};
 use crate::pgtype::PgType;
 use crate::sql::classify::classify;
 
