@@ -134,11 +134,7 @@ impl Lexer<'_> {
                     self.bump();
                     Tok::Semi
                 }
-                c if c.is_ascii_digit()
-                    || (c == '.' && self.peek(1).is_some_and(|d| d.is_ascii_digit())) =>
-                {
-                    Tok::Number(self.number())
-                }
+                c if self.starts_number(c) => Tok::Number(self.number()),
                 c if c.is_alphabetic() || c == '_' => Tok::Word(self.word()),
                 c => {
                     self.bump();
@@ -151,6 +147,10 @@ impl Lexer<'_> {
                 end: self.pos,
             }));
         }
+    }
+
+    fn starts_number(&self, c: char) -> bool {
+        c.is_ascii_digit() || (c == '.' && self.peek(1).is_some_and(|d| d.is_ascii_digit()))
     }
 
     fn block_comment(&mut self) -> Result<(), DbError> {

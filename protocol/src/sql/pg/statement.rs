@@ -28,17 +28,7 @@ pub(super) fn translate_piece(
     if too_deep(&piece.tokens) {
         return Ok(PgStatement::Query(passthrough(piece)));
     }
-    // `TABLE t` is `SELECT * FROM t` (the parser knows only the latter).
-    let table_command = piece.tokens.first().is_some_and(|t| t.is("TABLE"));
-    let text = match piece.tokens.get(1) {
-        Some(next) if table_command => {
-            format!(
-                "SELECT * FROM {}",
-                piece.text.get(next.start..).unwrap_or_default()
-            )
-        }
-        _ => piece.text.to_owned(),
-    };
+    let (text, table_command) = parser_text(piece);
     // What PostgreSQL's grammar does not accept is SQLite's (or an error SQLite reports in
     // its own words): it runs exactly as written.
     let Ok(mut parsed) = Parser::parse_sql(&PostgreSqlDialect {}, &text) else {
@@ -70,4 +60,17 @@ pub(super) fn translate_piece(
         params,
         columns,
     }))
+}
+
+/// The text to parse, and whether it differs from the client's: `TABLE t` is
+/// `SELECT * FROM t` (the parser knows only the latter).
+fn parser_text(piece: &Piece<'_>) -> (String, bool) {
+    let table_command = piece.tokens.first().is_some_and(|t| t.is("TABLE"));
+    match piece.tokens.get(1) {
+        Some(next) if table_command => {
+            let rest = piece.text.get(next.start..).unwrap_or_default();
+            (format!("SELECT * FROM {rest}"), true)
+        }
+        _ => (piece.text.to_owned(), false),
+    }
 }
