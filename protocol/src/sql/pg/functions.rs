@@ -176,16 +176,23 @@ fn current_setting(args: &[&Expr], ctx: &SessionContext<'_>) -> Result<Expr, DbE
     }
 }
 
-/// `x = ANY(current_schemas(b))` → `x IN ('public')` (with `true`: `('pg_catalog', 'public')`).
+/// `x = ANY(current_schemas(b))` → `x IN ('public')` (with `true`: `('pg_catalog', 'public')`),
+/// and `<> ALL(…)` → `NOT IN`.
 pub(super) fn any_current_schemas(expr: &mut Expr) -> Result<bool, DbError> {
-    let Expr::AnyOp {
-        left,
-        compare_op: BinaryOperator::Eq,
-        right,
-        ..
-    } = expr
-    else {
-        return Ok(false);
+    let (left, right, negated) = match expr {
+        Expr::AnyOp {
+            left,
+            compare_op: BinaryOperator::Eq,
+            right,
+            ..
+        } => (left, right, false),
+        // `x <> ALL(current_schemas(b))` → `x NOT IN (…)`.
+        Expr::AllOp {
+            left,
+            compare_op: BinaryOperator::NotEq,
+            right,
+        } => (left, right, true),
+        _ => return Ok(false),
     };
     let right = match right.as_ref() {
         Expr::Nested(inner) => inner.as_ref(),
@@ -206,7 +213,7 @@ pub(super) fn any_current_schemas(expr: &mut Expr) -> Result<bool, DbError> {
     *expr = Expr::In {
         expr: left,
         target: InTarget::List(list),
-        negated: false,
+        negated,
         global: false,
     };
     Ok(true)

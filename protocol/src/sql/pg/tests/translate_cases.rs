@@ -132,6 +132,8 @@ const CASES: &[(&str, &str)] = &[
      "SELECT oid FROM pg_class WHERE oid = starbase_regclass($1)"),
     ("CREATE TABLE public.d (id integer NOT NULL, n pg_catalog.int4, s text COLLATE pg_catalog.\"default\", c character varying(20) COLLATE \"C\")",
      "CREATE TABLE d (id INTEGER NOT NULL, n int4, s TEXT, c CHARACTER VARYING(20))"),
+    ("SELECT nspname FROM pg_namespace WHERE nspname <> ALL (current_schemas(false))",
+     "SELECT nspname FROM pg_namespace WHERE nspname NOT IN ('public')"),
 ];
 
 #[test]
