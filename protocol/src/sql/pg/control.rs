@@ -24,6 +24,8 @@ pub(super) fn keyword_statement(piece: &Piece<'_>) -> Result<Option<PgStatement>
     Ok(match first.as_str() {
         "BEGIN" | "START" => begin(t, &first),
         "COMMIT" | "END" | "ROLLBACK" | "ABORT" => end(piece, &first)?,
+        // PL/pgSQL has no SQLite counterpart.
+        "DO" => return Err(not_supported("DO blocks")),
         "PREPARE" if t.get(1).is_some_and(|w| w.is("TRANSACTION")) => {
             return Err(not_supported("two-phase commit"));
         }

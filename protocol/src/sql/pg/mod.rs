@@ -149,7 +149,8 @@ pub enum PgStatement {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Translated {
     /// SQLite text to run; byte-for-byte the client's text of this statement when nothing
-    /// needed translating.
+    /// needed translating (from its first token to its last: without the `;` and the
+    /// whitespace and comments around it). Parameters stay `$n` (SQLite binds them by name).
     pub sql: String,
     /// Classification of the statement.
     pub kind: StmtKind,

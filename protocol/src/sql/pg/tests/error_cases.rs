@@ -53,6 +53,7 @@ fn unsupported_constructs_are_0a000_naming_them() {
         ("SELECT name::text[] FROM users", "arrays"),
         ("COMMIT AND CHAIN", "AND CHAIN"),
         ("PREPARE TRANSACTION 'x'", "two-phase"),
+        ("DO $$ BEGIN PERFORM 1; END $$", "DO blocks"),
         ("SELECT now() - interval '1 day'", "INTERVAL"),
         ("CREATE INDEX i ON users USING gin (name)", "USING GIN"),
         (
