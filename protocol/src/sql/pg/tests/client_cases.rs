@@ -64,6 +64,58 @@ const CLIENT_QUERIES: &[&str] = &[
     "SELECT current_setting('server_version')",
     // pgJDBC
     "SELECT typinput='pg_catalog.array_in'::regproc as is_array, typtype, typname, pg_type.oid FROM pg_catalog.pg_type WHERE pg_type.oid = $1",
+    // psql \d t: columns, indexes, foreign keys
+    "SELECT a.attname,
+      pg_catalog.format_type(a.atttypid, a.atttypmod),
+      (SELECT pg_catalog.pg_get_expr(d.adbin, d.adrelid, true)
+       FROM pg_catalog.pg_attrdef d
+       WHERE d.adrelid = a.attrelid AND d.adnum = a.attnum AND a.atthasdef),
+      a.attnotnull,
+      (SELECT c.collname FROM pg_catalog.pg_collation c, pg_catalog.pg_type t
+       WHERE c.oid = a.attcollation AND t.oid = a.atttypid AND a.attcollation <> t.typcollation) AS attcollation,
+      a.attidentity,
+      a.attgenerated
+    FROM pg_catalog.pg_attribute a
+    WHERE a.attrelid = '16384' AND a.attnum > 0 AND NOT a.attisdropped
+    ORDER BY a.attnum",
+    "SELECT c2.relname, i.indisprimary, i.indisunique, i.indisclustered, i.indisvalid, pg_catalog.pg_get_indexdef(i.indexrelid, 0, true),
+      pg_catalog.pg_get_constraintdef(con.oid, true), contype, condeferrable, condeferred, i.indisreplident, c2.reltablespace
+    FROM pg_catalog.pg_class c, pg_catalog.pg_class c2, pg_catalog.pg_index i
+      LEFT JOIN pg_catalog.pg_constraint con ON (conrelid = i.indrelid AND conindid = i.indexrelid AND contype IN ('p','u','x'))
+    WHERE c.oid = '16384' AND c.oid = i.indrelid AND i.indexrelid = c2.oid
+    ORDER BY i.indisprimary DESC, c2.relname",
+    "SELECT true as sametable, conname,
+      pg_catalog.pg_get_constraintdef(r.oid, true) as condef,
+      conrelid::pg_catalog.regclass AS ontable
+    FROM pg_catalog.pg_constraint r
+    WHERE r.conrelid = '16384' AND r.contype = 'f'
+         AND conparentid = 0
+    ORDER BY conname",
+    "SELECT pubname
+         , NULL
+         , NULL
+    FROM pg_catalog.pg_publication p
+         JOIN pg_catalog.pg_publication_namespace pn ON p.oid = pn.pnpubid
+         JOIN pg_catalog.pg_class pc ON pc.relnamespace = pn.pnnspid
+    WHERE pc.oid ='16384' and pg_catalog.pg_relation_is_publishable('16384')
+    ORDER BY 1",
+    // psql \l
+    "SELECT d.datname as \"Name\",
+           pg_catalog.pg_get_userbyid(d.datdba) as \"Owner\",
+           pg_catalog.pg_encoding_to_char(d.encoding) as \"Encoding\",
+           d.datcollate as \"Collate\",
+           d.datctype as \"Ctype\"
+    FROM pg_catalog.pg_database d
+    ORDER BY 1",
+    // psql \dn
+    "SELECT n.nspname AS \"Name\",
+      pg_catalog.pg_get_userbyid(n.nspowner) AS \"Owner\"
+    FROM pg_catalog.pg_namespace n
+    WHERE n.nspname !~ '^pg_' AND n.nspname <> 'information_schema'
+    ORDER BY 1",
+    // pgAdmin/Grafana-style
+    "SELECT CASE WHEN current_setting('server_version_num')::int >= 100000 THEN 'ok' ELSE 'old' END",
+    "SELECT quote_ident(table_name) FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE' ORDER BY 1",
     // Everyday application SQL
     "INSERT INTO users (name, created) VALUES ($1, now()) RETURNING id, created",
     "UPDATE users SET name = $1, created = CURRENT_TIMESTAMP WHERE id = $2 RETURNING *",

@@ -16,6 +16,7 @@ use crate::error::DbError;
 fn setting(name: &str) -> Option<String> {
     match name {
         "server_version" => Some("16.4".to_owned()),
+        "server_version_num" => Some("160004".to_owned()),
         "timezone" => Some("UTC".to_owned()),
         "search_path" => Some("\"$user\", public".to_owned()),
         "application_name" => Some("psql".to_owned()),
