@@ -43,9 +43,10 @@ fn cast(expr: Expr, data_type: &DataType) -> Result<Expr, DbError> {
     if matches!(data_type, DataType::Array(_)) || name.ends_with(']') {
         return Err(not_supported("arrays"));
     }
+    let name = name.strip_prefix("pg_catalog.").unwrap_or(&name);
     let literal =
         matches!(&expr, Expr::Value(v) if matches!(v.value, Value::SingleQuotedString(_)));
-    let reg = match name.as_str() {
+    let reg = match name {
         "regclass" => Some("starbase_regclass"),
         "regtype" => Some("starbase_regtype"),
         "regproc" | "regprocedure" => Some("starbase_regproc"),
@@ -61,7 +62,7 @@ fn cast(expr: Expr, data_type: &DataType) -> Result<Expr, DbError> {
         Some(_) => return Ok(expr),
         None => {}
     }
-    let ty = super::types::cast_type(&name);
+    let ty = super::types::cast_type(name);
     if ty == Some(PgType::Bool)
         && let Expr::Value(v) = &expr
         && let Value::SingleQuotedString(s) = &v.value

@@ -134,6 +134,8 @@ const CASES: &[(&str, &str)] = &[
      "CREATE TABLE d (id INTEGER NOT NULL, n int4, s TEXT, c CHARACTER VARYING(20))"),
     ("SELECT nspname FROM pg_namespace WHERE nspname <> ALL (current_schemas(false))",
      "SELECT nspname FROM pg_namespace WHERE nspname NOT IN ('public')"),
+    ("SELECT 'int4'::pg_catalog.regtype, c.oid::pg_catalog.regclass::pg_catalog.text FROM pg_class c",
+     "SELECT starbase_regtype('int4'), CAST(c.oid AS TEXT) FROM pg_class c"),
 ];
 
 #[test]
