@@ -5,8 +5,9 @@
 //! storage (it asks [`SessionContext`]) or the catalog functions' implementations (it only
 //! names them).
 
+use sqlparser::ast::helpers::attached_token::AttachedToken;
 use sqlparser::ast::{
-    BinaryOperator, DateTimeField, Expr, Function, FunctionArg, FunctionArgExpr,
+    BinaryOperator, CaseWhen, DateTimeField, Expr, Function, FunctionArg, FunctionArgExpr,
     FunctionArgumentList, FunctionArguments, Ident, InTarget, ObjectName, ObjectNamePart, Value,
 };
 
@@ -228,8 +229,10 @@ pub(super) fn extract(field: &DateTimeField, expr: Expr) -> Result<Expr, DbError
     // not read, is 'now' to them.
     let expr = if is_now_text(&expr) {
         str_lit("now")
-    } else {
+    } else if string_value(&expr).is_some() {
         expr
+    } else {
+        readable_time(expr)
     };
     let (format, ty) = match field {
         DateTimeField::Year | DateTimeField::Years => ("%Y", "INTEGER"),
@@ -252,6 +255,31 @@ pub(super) fn extract(field: &DateTimeField, expr: Expr) -> Result<Expr, DbError
         data_type: sqlparser::ast::DataType::Custom(ObjectName::from(vec![Ident::new(ty)]), vec![]),
         format: None,
     })
+}
+
+/// `x` as SQLite's date functions read it: the `+00` suffix of the timestamptz text `now()`
+/// becomes (what `INSERT … VALUES (now())` stores) is `+00:00` to them.
+fn readable_time(x: Expr) -> Expr {
+    Expr::Case {
+        case_token: AttachedToken::empty(),
+        end_token: AttachedToken::empty(),
+        operand: None,
+        conditions: vec![CaseWhen {
+            condition: Expr::Like {
+                negated: false,
+                any: false,
+                expr: Box::new(x.clone()),
+                pattern: Box::new(str_lit("%+00")),
+                escape_char: None,
+            },
+            result: Expr::BinaryOp {
+                left: Box::new(x.clone()),
+                op: BinaryOperator::StringConcat,
+                right: Box::new(str_lit(":00")),
+            },
+        }],
+        else_result: Some(Box::new(x)),
+    }
 }
 
 fn is_now_text(e: &Expr) -> bool {

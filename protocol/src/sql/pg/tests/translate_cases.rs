@@ -32,8 +32,12 @@ const CASES: &[(&str, &str)] = &[
      "SELECT * FROM users WHERE (name IS NOT email) OR (age IS 3)"),
     ("SELECT position('a' IN name), substring(name FROM 2 FOR 3), substring(name FROM 2) FROM users",
      "SELECT instr(name, 'a'), substr(name, 2, 3), substr(name, 2) FROM users"),
-    ("SELECT EXTRACT(year FROM created), EXTRACT(month FROM created), EXTRACT(day FROM created), EXTRACT(hour FROM created), EXTRACT(minute FROM created), EXTRACT(second FROM created), EXTRACT(epoch FROM created), EXTRACT(dow FROM created), EXTRACT(doy FROM created) FROM users",
-     "SELECT CAST(strftime('%Y', created) AS INTEGER), CAST(strftime('%m', created) AS INTEGER), CAST(strftime('%d', created) AS INTEGER), CAST(strftime('%H', created) AS INTEGER), CAST(strftime('%M', created) AS INTEGER), CAST(strftime('%f', created) AS REAL), CAST(strftime('%s', created) AS INTEGER), CAST(strftime('%w', created) AS INTEGER), CAST(strftime('%j', created) AS INTEGER) FROM users"),
+    ("SELECT EXTRACT(year FROM TIMESTAMP '2024-05-06 10:11:12.5'), EXTRACT(month FROM TIMESTAMP '2024-05-06 10:11:12.5'), EXTRACT(day FROM TIMESTAMP '2024-05-06 10:11:12.5'), EXTRACT(hour FROM TIMESTAMP '2024-05-06 10:11:12.5'), EXTRACT(minute FROM TIMESTAMP '2024-05-06 10:11:12.5'), EXTRACT(second FROM TIMESTAMP '2024-05-06 10:11:12.5'), EXTRACT(epoch FROM TIMESTAMP '2024-05-06 10:11:12.5'), EXTRACT(dow FROM TIMESTAMP '2024-05-06 10:11:12.5'), EXTRACT(doy FROM TIMESTAMP '2024-05-06 10:11:12.5'), EXTRACT(isodow FROM TIMESTAMP '2024-05-06 10:11:12.5'), EXTRACT(week FROM TIMESTAMP '2024-05-06 10:11:12.5')",
+     "SELECT CAST(strftime('%Y', '2024-05-06 10:11:12.5') AS INTEGER), CAST(strftime('%m', '2024-05-06 10:11:12.5') AS INTEGER), CAST(strftime('%d', '2024-05-06 10:11:12.5') AS INTEGER), CAST(strftime('%H', '2024-05-06 10:11:12.5') AS INTEGER), CAST(strftime('%M', '2024-05-06 10:11:12.5') AS INTEGER), CAST(strftime('%f', '2024-05-06 10:11:12.5') AS REAL), CAST(strftime('%s', '2024-05-06 10:11:12.5') AS INTEGER), CAST(strftime('%w', '2024-05-06 10:11:12.5') AS INTEGER), CAST(strftime('%j', '2024-05-06 10:11:12.5') AS INTEGER), CAST(strftime('%u', '2024-05-06 10:11:12.5') AS INTEGER), CAST(strftime('%V', '2024-05-06 10:11:12.5') AS INTEGER)"),
+    ("SELECT EXTRACT(year FROM created) FROM users",
+     "SELECT CAST(strftime('%Y', CASE WHEN created LIKE '%+00' THEN created || ':00' ELSE created END) AS INTEGER) FROM users"),
+    ("SELECT EXTRACT(year FROM TIMESTAMP '2024-05-06 10:11:12')",
+     "SELECT CAST(strftime('%Y', '2024-05-06 10:11:12') AS INTEGER)"),
     ("SELECT EXTRACT(year FROM now())",
      "SELECT CAST(strftime('%Y', 'now') AS INTEGER)"),
     ("SELECT * FROM users WHERE id = ANY(ARRAY[1, 2, 3]) AND age <> ALL(ARRAY[4, 5])",
@@ -166,4 +170,23 @@ fn untouched_statements_keep_the_clients_text() {
         assert_eq!(t.sql, sql);
         assert_prepares(&conn, &t.sql);
     }
+}
+
+#[test]
+fn extract_reads_what_now_stores() {
+    let conn = sqlite();
+    let insert =
+        query("INSERT INTO users (id, created) VALUES (1, now()), (2, '2024-05-06 10:11:12')");
+    conn.execute_batch(&insert.sql).unwrap();
+    let select = query("SELECT EXTRACT(year FROM created) FROM users ORDER BY id");
+    let mut stmt = conn.prepare(&select.sql).unwrap();
+    let years: Vec<Option<i64>> = stmt
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert!(
+        matches!(years.as_slice(), [Some(y), Some(2024)] if *y >= 2024),
+        "{years:?}"
+    );
 }
