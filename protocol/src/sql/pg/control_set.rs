@@ -108,7 +108,10 @@ fn setting_name(t: &[Token]) -> Option<(String, usize)> {
 /// The value list as SHOW prints it: strings unquoted, bare words lowercased (except for
 /// settings whose values are case-sensitive names), numbers with their sign, `, `-joined.
 fn value_list(name: &str, t: &[Token]) -> Option<String> {
-    let keep_case = matches!(name, "datestyle" | "timezone" | "application_name");
+    let keep_case = matches!(
+        name,
+        "datestyle" | "timezone" | "application_name" | "client_encoding"
+    );
     let mut items = Vec::new();
     let mut sign = "";
     let mut expect_item = true;
