@@ -4,7 +4,7 @@
 //! Owns the order of the translation steps and the "print only when something changed" rule.
 //! Must not know the details of any single rewrite.
 
-use sqlparser::dialect::PostgreSqlDialect;
+use sqlparser::dialect::{PostgreSqlDialect, SQLiteDialect};
 use sqlparser::parser::Parser;
 
 use super::split::{Piece, max_param, too_deep};
@@ -30,9 +30,9 @@ pub(super) fn translate_piece(
     }
     let (text, table_command) = parser_text(piece);
     // What PostgreSQL's grammar does not accept is SQLite's (or an error SQLite reports in
-    // its own words): it runs exactly as written.
+    // its own words): it runs exactly as written, typed from SQLite's grammar if that reads it.
     let Ok(mut parsed) = Parser::parse_sql(&PostgreSqlDialect {}, &text) else {
-        return Ok(PgStatement::Query(passthrough(piece)));
+        return Ok(PgStatement::Query(sqlite_dialect(piece, schema)));
     };
     let (Some(mut stmt), true) = (parsed.pop(), parsed.is_empty()) else {
         return Ok(PgStatement::Query(passthrough(piece)));
@@ -73,4 +73,17 @@ fn parser_text(piece: &Piece<'_>) -> (String, bool) {
         }
         _ => (piece.text.to_owned(), false),
     }
+}
+
+/// A statement only SQLite's grammar may read: the client's text, with the parameter and
+/// result types that grammar's AST tells.
+fn sqlite_dialect(piece: &Piece<'_>, schema: &dyn SchemaLookup) -> Translated {
+    let mut translated = passthrough(piece);
+    if let Ok(parsed) = Parser::parse_sql(&SQLiteDialect {}, piece.text)
+        && let [stmt] = parsed.as_slice()
+    {
+        translated.params = super::infer::params(stmt, schema, translated.params.len());
+        translated.columns = super::columns::result_columns(stmt, schema);
+    }
+    translated
 }

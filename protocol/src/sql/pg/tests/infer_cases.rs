@@ -82,6 +82,13 @@ fn parameter_types() {
     for (sql, expected) in cases {
         assert_eq!(query(sql).params, *expected, "{sql}");
     }
+    // SQLite's grammar only: typed from its AST, run as written.
+    let t = query("SELECT `name`, count(*) FROM users WHERE `age` = $1 GROUP BY 1");
+    assert_eq!(
+        t.sql,
+        "SELECT `name`, count(*) FROM users WHERE `age` = $1 GROUP BY 1"
+    );
+    assert_eq!((t.params, t.columns), (vec![Int4], vec![Unknown, Int8]));
     // Untranslatable by the parser: a lexical scan still counts the parameters.
     let t = query("SELECT '$9', \"$8\", $3 /* $7 */ -- $6\n FROM users WHERE INDEXED BY x");
     assert_eq!(t.params, vec![Unknown; 3]);
