@@ -8,7 +8,8 @@
 //! - [`pgtype`]: PostgreSQL's built-in types (OIDs, names, declared-type mapping);
 //! - [`params`]: `Params` and placeholder binding rules;
 //! - [`plan`]: `Plan`, `Statement`, `StmtKind`;
-//! - [`sql`]: statement classification;
+//! - [`sql`]: statement classification and the PostgreSQL-dialect translation to SQLite
+//!   ([`sql::pg`]);
 //! - [`sqlstate`], [`error`]: the error model;
 //! - [`api`]: StarbaseDB request/response DTOs.
 

@@ -1,0 +1,92 @@
+//! Casts: `x::type`, `CAST(x AS type)`, typed literals (`DATE '…'`), the `reg*` types, and
+//! collations SQLite does not need.
+//!
+//! Owns the mapping of a PostgreSQL cast to SQLite's (through `PgType::sqlite_cast`) and
+//! the catalog helper functions that stand for `'…'::regclass` and friends. Must not know
+//! operators or session functions.
+
+use sqlparser::ast::{CastKind, DataType, Expr, Ident, ObjectName, ObjectNamePart, Value};
+
+use super::control::not_supported;
+use super::functions::call;
+use crate::error::DbError;
+use crate::pgtype::PgType;
+
+/// A cast, typed literal or collation whose operand is already rewritten.
+///
+/// # Errors
+/// `0A000` for casts to array types.
+pub(super) fn rewrite(e: Expr) -> Result<(Expr, bool), DbError> {
+    let new = match e {
+        Expr::Cast {
+            expr, data_type, ..
+        } => cast(*expr, &data_type)?,
+        Expr::TypedString(ts) => cast(Expr::Value(ts.value), &ts.data_type)?,
+        Expr::Collate { expr, collation } if is_default_collation(&collation) => *expr,
+        other => return Ok((other, false)),
+    };
+    Ok((new, true))
+}
+
+pub(super) fn is_default_collation(name: &ObjectName) -> bool {
+    let last = name
+        .0
+        .last()
+        .and_then(ObjectNamePart::as_ident)
+        .map(|i| i.value.to_ascii_lowercase());
+    matches!(last.as_deref(), Some("default" | "c" | "posix"))
+}
+
+/// `x::type` / `CAST(x AS type)`.
+fn cast(expr: Expr, data_type: &DataType) -> Result<Expr, DbError> {
+    let name = data_type.to_string().to_ascii_lowercase();
+    if matches!(data_type, DataType::Array(_)) || name.ends_with(']') {
+        return Err(not_supported("arrays"));
+    }
+    let name = name.strip_prefix("pg_catalog.").unwrap_or(&name);
+    let literal =
+        matches!(&expr, Expr::Value(v) if matches!(v.value, Value::SingleQuotedString(_)));
+    let reg = match name {
+        "regclass" => Some("starbase_regclass"),
+        "regtype" => Some("starbase_regtype"),
+        "regproc" | "regprocedure" => Some("starbase_regproc"),
+        "regnamespace" => Some("starbase_regnamespace"),
+        "regrole" | "regoper" | "regoperator" | "regconfig" | "regdictionary" => Some(""),
+        _ => None,
+    };
+    // A parameter cast to regclass is a name (its type is inferred as text), like a literal.
+    let named =
+        literal || matches!(&expr, Expr::Value(v) if matches!(v.value, Value::Placeholder(_)));
+    match reg {
+        Some(f) if named && !f.is_empty() => return Ok(call(f, vec![expr])),
+        Some(_) => return Ok(expr),
+        None => {}
+    }
+    let ty = super::types::cast_type(name);
+    if ty == Some(PgType::Bool)
+        && let Expr::Value(v) = &expr
+        && let Value::SingleQuotedString(s) = &v.value
+        && let Some(b) = bool_text(s)
+    {
+        return Ok(Expr::Value(Value::Boolean(b).into()));
+    }
+    match ty.and_then(PgType::sqlite_cast) {
+        Some(_) if ty == Some(PgType::Oid) && !literal => Ok(expr),
+        Some(target) => Ok(Expr::Cast {
+            kind: CastKind::Cast,
+            expr: Box::new(expr),
+            data_type: DataType::Custom(ObjectName::from(vec![Ident::new(target)]), vec![]),
+            format: None,
+        }),
+        None => Ok(expr),
+    }
+}
+
+/// PostgreSQL's boolean input spellings.
+fn bool_text(s: &str) -> Option<bool> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "t" | "true" | "y" | "yes" | "on" | "1" => Some(true),
+        "f" | "false" | "n" | "no" | "off" | "0" => Some(false),
+        _ => None,
+    }
+}
