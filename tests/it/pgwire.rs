@@ -207,3 +207,49 @@ async fn idle_in_transaction_timeout_releases_the_writer() {
     let out = a.simple_query("SELECT v FROM w").await.unwrap();
     assert_eq!(simple_rows(&out), vec![vec![Some("2".into())]]);
 }
+#[tokio::test]
+async fn extended_protocol_round_trips_types() {
+    let gw = TestGateway::start().await;
+    let c = gw.pg_client().await;
+    c.batch_execute(
+        "CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT NOT NULL, score REAL, small SMALLINT, \
+         ok BOOLEAN, data BLOB, amount NUMERIC(10,2))",
+    )
+    .await
+    .unwrap();
+    let n = c
+        .execute(
+            "INSERT INTO t (name, score, small, ok, data, amount) VALUES ($1, $2, $3, $4, $5, $6)",
+            &[&"héllo", &1.5f64, &7i16, &true, &vec![0u8, 255], &"12.50"],
+        )
+        .await;
+    // numeric params need a numeric Rust type; text into numeric is refused client-side.
+    assert!(n.is_err());
+    let n = c
+        .execute(
+            "INSERT INTO t (name, score, small, ok, data) VALUES ($1, $2, $3, $4, $5)",
+            &[&"héllo", &1.5f64, &7i16, &true, &vec![0u8, 255]],
+        )
+        .await
+        .unwrap();
+    assert_eq!(n, 1);
+    let row = c
+        .query_one(
+            "SELECT id, name, score, small, ok, data FROM t WHERE id = $1",
+            &[&1i64],
+        )
+        .await
+        .unwrap();
+    assert_eq!(row.get::<_, i64>(0), 1);
+    assert_eq!(row.get::<_, &str>(1), "héllo");
+    assert_eq!(row.get::<_, f64>(2), 1.5);
+    assert_eq!(row.get::<_, i16>(3), 7);
+    assert!(row.get::<_, bool>(4));
+    assert_eq!(row.get::<_, Vec<u8>>(5), vec![0u8, 255]);
+    let count: i64 = c
+        .query_one("SELECT count(*) FROM t", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(count, 1);
+}

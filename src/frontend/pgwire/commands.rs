@@ -62,7 +62,7 @@ pub async fn translate<C: ClientInfo>(
         backend_pid: client.pid_and_secret_key().0,
         setting: &lookup,
     };
-    dialect::translate(sql, &ctx, &schema)
+    dialect::translate(sql, &ctx, &*schema)
 }
 
 /// Whether translation reads the schema to infer parameter types.
@@ -89,14 +89,39 @@ pub fn command_columns(statement: &PgStatement) -> Option<Vec<ResultColumn>> {
             column("description", PgType::Text),
         ]),
         PgStatement::Show(name) => Some(vec![column(name, PgType::Text)]),
-        PgStatement::Advisory(a) => Some(vec![match a {
-            Advisory::TryLock(_) | Advisory::TryXactLock(_) => {
-                column("pg_try_advisory_lock", PgType::Bool)
-            }
-            Advisory::Unlock(_) => column("pg_advisory_unlock", PgType::Bool),
-            _ => column("pg_advisory_lock", PgType::Text),
-        }]),
+        PgStatement::SetConfig(_) => Some(vec![column("set_config", PgType::Text)]),
+        PgStatement::Advisory(a) => Some(vec![advisory_column(advisory_name(*a))]),
+        PgStatement::AdvisoryParams(p) => {
+            Some(vec![advisory_column(advisory_name(p.call.with_key(0)))])
+        }
         _ => None,
+    }
+}
+
+/// The function name an advisory call's result column carries.
+fn advisory_name(call: Advisory) -> &'static str {
+    match call {
+        Advisory::Lock(_) => "pg_advisory_lock",
+        Advisory::TryLock(_) => "pg_try_advisory_lock",
+        Advisory::Unlock(_) => "pg_advisory_unlock",
+        Advisory::UnlockAll => "pg_advisory_unlock_all",
+        Advisory::XactLock(_) => "pg_advisory_xact_lock",
+        Advisory::TryXactLock(_) => "pg_try_advisory_xact_lock",
+    }
+}
+
+/// The result column of an advisory call: `bool` for the try/unlock forms, `void` (sent as
+/// an empty text) for the others.
+fn advisory_column(name: &str) -> ResultColumn {
+    let ty = if name.starts_with("pg_try") || name == "pg_advisory_unlock" {
+        PgType::Bool
+    } else {
+        PgType::Text
+    };
+    ResultColumn {
+        name: name.to_owned(),
+        ty,
+        binary: false,
     }
 }
 
@@ -158,7 +183,23 @@ where
                 .collect()
         }),
         PgStatement::Show(name) => vec![vec![Value::Text(conn.with_settings(|s| s.show(&name))?)]],
+        PgStatement::SetConfig(set) => {
+            let reports = apply_set(conn, &set)?;
+            send_parameters(client, reports)
+                .await
+                .map_err(socket::<PgWireError>)?;
+            let value = match set {
+                SetCommand::Value { value, .. } => value,
+                _ => String::new(),
+            };
+            vec![vec![Value::Text(value)]]
+        }
         PgStatement::Advisory(a) => vec![vec![advisory(conn, a).await]],
+        PgStatement::AdvisoryParams(_) => {
+            return Err(DbError::protocol_violation(
+                "an advisory lock call with parameters needs the extended query protocol",
+            ));
+        }
         PgStatement::Query(_) | PgStatement::Empty => return Ok(()),
     };
     let columns = columns.unwrap_or_default();
@@ -176,7 +217,8 @@ where
             .await
             .map_err(socket)?;
     }
-    let tag = if matches!(columns.first(), Some(c) if c.name.starts_with("pg_")) {
+    let tag = if matches!(columns.first(), Some(c) if c.name.starts_with("pg_") || c.name == "set_config")
+    {
         "SELECT"
     } else {
         "SHOW"
@@ -187,13 +229,27 @@ where
 }
 
 fn apply_set(conn: &PgConn, set: &SetCommand) -> Result<Vec<(String, String)>, DbError> {
-    conn.with_settings(|s| match set {
+    conn.with_settings(|s| apply_one(s, set))
+}
+
+fn apply_one(
+    s: &mut super::settings::Settings,
+    set: &SetCommand,
+) -> Result<Vec<(String, String)>, DbError> {
+    match set {
         SetCommand::Value { name, value, local } => {
             Ok(s.set(name, value, *local)?.into_iter().collect())
         }
         SetCommand::Default { name, local } => Ok(s.reset(name, *local)?.into_iter().collect()),
         SetCommand::ResetAll => Ok(s.reset_all()),
-    })
+        SetCommand::Several(all) => {
+            let mut reports = Vec::new();
+            for one in all {
+                reports.extend(apply_one(s, one)?);
+            }
+            Ok(reports)
+        }
+    }
 }
 
 async fn advisory(conn: &PgConn, call: Advisory) -> Value {

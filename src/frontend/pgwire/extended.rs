@@ -117,6 +117,20 @@ where
                 .map_err(socket)?;
             Ok(())
         }
+        PgStatement::AdvisoryParams(call) => {
+            let keys = bind_values(&portal, prepared)?
+                .iter()
+                .map(|v| match v {
+                    Value::Int(i) => Some(*i),
+                    _ => None,
+                })
+                .collect::<Option<Vec<i64>>>();
+            let advisory = keys.and_then(|k| call.bind(&k)).ok_or_else(|| {
+                DbError::invalid_parameter("advisory lock keys must be non-null integers")
+            })?;
+            let statement = PgStatement::Advisory(advisory);
+            run_command_with(conn, client, statement, false, Some(columns)).await
+        }
         other => run_command_with(conn, client, other.clone(), false, Some(columns)).await,
     }
 }

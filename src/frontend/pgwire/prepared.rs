@@ -133,6 +133,10 @@ async fn prepare<C: ClientInfo>(
     let statement = statements.remove(0);
     let (inferred, columns) = match &statement {
         PgStatement::Query(t) => (t.params.clone(), describe(conn, &t.sql, &t.columns).await?),
+        PgStatement::AdvisoryParams(call) => (
+            call.param_types(),
+            command_columns(&statement).unwrap_or_default(),
+        ),
         other => (Vec::new(), command_columns(other).unwrap_or_default()),
     };
     let count = inferred.len().max(client_types.len());

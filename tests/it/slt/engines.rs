@@ -62,9 +62,7 @@ pub async fn pg_query(
             SimpleQueryMessage::RowDescription(cols) => columns = cols.len(),
             SimpleQueryMessage::Row(row) => {
                 for (i, ty) in letters.iter().enumerate().take(row.len()) {
-                    let cell = row
-                        .get(i)
-                        .map_or(Cell::Null, |s| Cell::Text(s.as_bytes().to_vec()));
+                    let cell = row.get(i).map_or(Cell::Null, |s| pg_cell(s, *ty));
                     values.push(format_cell(&cell, *ty));
                 }
             }
@@ -74,6 +72,17 @@ pub async fn pg_query(
     }
     check_columns(columns, letters.len())?;
     Ok(values)
+}
+
+/// A pgwire text value as the runner reads it. The gateway types comparisons and other
+/// predicates as PostgreSQL's `bool`, which arrives as `t`/`f`; a numeric letter reads it as
+/// the 1/0 SQLite computes.
+fn pg_cell(text: &str, letter: char) -> Cell {
+    match (text, letter) {
+        ("t", 'I' | 'R') => Cell::Int(1),
+        ("f", 'I' | 'R') => Cell::Int(0),
+        _ => Cell::Text(text.as_bytes().to_vec()),
+    }
 }
 
 /// `sql` run directly on SQLite, as `slt_sqlite.c` runs it: one prepared statement, stepped
