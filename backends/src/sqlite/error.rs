@@ -101,6 +101,23 @@ fn error_message_code(message: &str) -> SqlState {
             "wrong number of bindings",
             SqlState::INVALID_PARAMETER_VALUE,
         ),
+        // Raised in PostgreSQL's words by the catalog functions (`catalog`).
+        ("relation \"", SqlState::UNDEFINED_TABLE),
+        ("type \"", SqlState::UNDEFINED_OBJECT),
+        ("function \"", SqlState::UNDEFINED_FUNCTION),
+        ("schema \"", SqlState::INVALID_SCHEMA_NAME),
+        (
+            "invalid regular expression:",
+            SqlState::INVALID_REGULAR_EXPRESSION,
+        ),
+        (
+            "invalid input syntax for type",
+            SqlState::INVALID_TEXT_REPRESENTATION,
+        ),
+        (
+            "field position must not be zero",
+            SqlState::INVALID_PARAMETER_VALUE,
+        ),
     ];
     if let Some((_, code)) = PREFIXES.iter().find(|(p, _)| message.starts_with(p)) {
         *code

@@ -1,0 +1,64 @@
+//! PostgreSQL catalog emulation inside the embedded SQLite engine: the `pg_catalog` and
+//! `information_schema` relations as TEMP views, and the PostgreSQL functions clients call
+//! in catalog queries, installed on every connection when it is opened.
+//!
+//! Owns what a catalog query sees. The views read `main.sqlite_schema` and the `pragma_*`
+//! table-valued functions on every query (nothing is cached), so DDL shows up at once; they
+//! hide SQLite's internal tables by the dump's rule. They are TEMP objects: the temp schema
+//! belongs to the connection, so a reader opened `SQLITE_OPEN_READ_ONLY` can hold them while
+//! its main database stays read-only; `install` runs before `PRAGMA query_only = 1`, which
+//! then stops writes to temp too. Unqualified names resolve to temp first, so the catalog
+//! views shadow main tables with the same names (`pg_class`…); `main.pg_class` still works.
+//!
+//! Layout: `functions` (pure functions), `lookups` + `snapshot` (functions that need the
+//! schema: `reg*` casts, `pg_get_*def`, sizes), `views_pg`, `views_pg_static`,
+//! `views_information_schema`; helpers `args`, `text`, `ddl`, `types`, `clock`.
+//! Must not know about jobs, plans or threads.
+
+mod args;
+mod clock;
+mod ddl;
+mod functions;
+mod lookups;
+mod snapshot;
+mod text;
+mod types;
+mod views_information_schema;
+mod views_pg;
+mod views_pg_static;
+
+use std::sync::{Arc, Mutex};
+
+use rusqlite::Connection;
+
+pub use self::functions::DATABASE_NAME;
+
+/// Registers the functions and creates the views on `conn`.
+///
+/// # Errors
+/// SQLite's error when a function cannot be registered or a view cannot be created (the
+/// caller reports it as a failure to open the database).
+pub(super) fn install(conn: &Connection) -> rusqlite::Result<()> {
+    clock::mark_start();
+    let shared: snapshot::Shared = Arc::new(Mutex::new(snapshot::Snapshot::default()));
+    functions::register(conn)?;
+    snapshot::register(conn, &shared)?;
+    lookups::register(conn, &shared)?;
+    let mut sql = views_pg_static::before();
+    for view in views_pg::VIEWS
+        .iter()
+        .chain(views_information_schema::VIEWS)
+    {
+        sql.push_str(view);
+        sql.push_str(";\n");
+    }
+    sql.push_str(&views_pg_static::after());
+    conn.execute_batch(&sql)
+}
+
+/// Brings the per-connection snapshot up to date before `sql` runs, when it calls a
+/// function that reads it (`regclass`, `pg_get_*def`, relation sizes). Cheap otherwise: a
+/// scan of the text.
+pub(super) fn refresh(conn: &Connection, sql: &str) {
+    snapshot::refresh(conn, sql);
+}

@@ -1,0 +1,195 @@
+//! The per-connection snapshot of what the catalog functions cannot compute from their
+//! arguments: which relations exist (`regclass`), index, constraint and view definitions
+//! (`pg_get_indexdef`, `pg_get_constraintdef`, `pg_get_viewdef`) and relation sizes.
+//!
+//! A SQLite function cannot query its own connection without `unsafe`, so the snapshot is
+//! loaded *through* the connection instead: [`refresh`] runs a query over the catalog views
+//! that feeds the aggregate `starbase_catalog_load`, whose closure shares the snapshot with
+//! the lookup functions. [`refresh`] runs before each statement whose text calls one of
+//! those functions, and reloads only when `PRAGMA schema_version` changed (sizes: every
+//! time), so the functions see DDL the moment it happened, on this very connection too.
+//! Must not know about jobs, threads or plans.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use rusqlite::functions::{Aggregate, Context, FunctionFlags};
+use rusqlite::{Connection, params};
+
+/// What the lookup functions read.
+#[derive(Debug, Default)]
+pub(super) struct Snapshot {
+    /// The `schema_version` the relations and definitions were loaded at.
+    version: Option<i64>,
+    /// Relation names (ASCII lower case) to their OIDs.
+    relations: HashMap<String, i64>,
+    /// (kind, OID) to definition: `i` index, `c` constraint, `v` view.
+    definitions: HashMap<(char, i64), String>,
+    /// Relation OID to its size in bytes (`s`) and with its indexes (`t`).
+    sizes: HashMap<(char, i64), i64>,
+}
+
+/// The snapshot shared by one connection's functions.
+pub(super) type Shared = Arc<Mutex<Snapshot>>;
+
+/// Reads the snapshot (a poisoned lock is still a usable snapshot).
+pub(super) fn with<T>(shared: &Shared, read: impl FnOnce(&Snapshot) -> T) -> T {
+    read(&shared.lock().unwrap_or_else(PoisonError::into_inner))
+}
+
+impl Snapshot {
+    /// The OID of the relation named `name` (ASCII case folded), when it exists.
+    pub(super) fn relation(&self, name: &str) -> Option<i64> {
+        self.relations.get(&name.to_ascii_lowercase()).copied()
+    }
+
+    /// The definition of kind `kind` of the object `oid`.
+    pub(super) fn definition(&self, kind: char, oid: i64) -> Option<&str> {
+        self.definitions.get(&(kind, oid)).map(String::as_str)
+    }
+
+    /// The size of the relation `oid` (`s`: its own; `t`: with its indexes), 0 when unknown.
+    pub(super) fn size(&self, kind: char, oid: i64) -> i64 {
+        self.sizes.get(&(kind, oid)).copied().unwrap_or(0)
+    }
+}
+
+/// What one `starbase_catalog_load(kind, oid, name, definition)` call collects.
+#[derive(Debug, Default)]
+struct Loading {
+    relations: HashMap<String, i64>,
+    definitions: HashMap<(char, i64), String>,
+    sizes: HashMap<(char, i64), i64>,
+}
+
+/// Which part of the snapshot a load replaces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Part {
+    /// Relations and definitions.
+    Definitions,
+    /// Relation sizes.
+    Sizes,
+}
+
+/// The aggregate that swaps a freshly read part of the snapshot in.
+struct Loader(Shared, Part);
+
+impl Aggregate<Loading, i64> for Loader {
+    fn init(&self, _: &mut Context<'_>) -> rusqlite::Result<Loading> {
+        Ok(Loading::default())
+    }
+
+    fn step(&self, ctx: &mut Context<'_>, acc: &mut Loading) -> rusqlite::Result<()> {
+        let kind: String = ctx.get(0)?;
+        let oid: i64 = ctx.get(1)?;
+        let kind = kind.chars().next().unwrap_or('?');
+        match kind {
+            'r' => {
+                let name: String = ctx.get(2)?;
+                acc.relations.insert(name.to_ascii_lowercase(), oid);
+            }
+            's' | 't' => {
+                let size: Option<i64> = ctx.get(3)?;
+                *acc.sizes.entry((kind, oid)).or_default() += size.unwrap_or(0);
+            }
+            _ => {
+                if let Some(def) = ctx.get::<Option<String>>(3)? {
+                    acc.definitions.insert((kind, oid), def);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn finalize(&self, ctx: &mut Context<'_>, acc: Option<Loading>) -> rusqlite::Result<i64> {
+        let _ = ctx;
+        let acc = acc.unwrap_or_default();
+        let mut snapshot = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        match self.1 {
+            Part::Definitions => {
+                snapshot.relations = acc.relations;
+                snapshot.definitions = acc.definitions;
+            }
+            Part::Sizes => snapshot.sizes = acc.sizes,
+        }
+        Ok(0)
+    }
+}
+
+/// Registers the loaders and `starbase_catalog_version` over `shared`; they are
+/// `DIRECTONLY`: no view or trigger can call them.
+pub(super) fn register(conn: &Connection, shared: &Shared) -> rusqlite::Result<()> {
+    let flags = FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DIRECTONLY;
+    let definitions = Loader(shared.clone(), Part::Definitions);
+    conn.create_aggregate_function("starbase_catalog_load", 4, flags, definitions)?;
+    let sizes = Loader(shared.clone(), Part::Sizes);
+    conn.create_aggregate_function("starbase_catalog_load_sizes", 4, flags, sizes)?;
+    let versions = shared.clone();
+    conn.create_scalar_function("starbase_catalog_set_version", 1, flags, move |ctx| {
+        let version: i64 = ctx.get(0)?;
+        versions
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .version = Some(version);
+        Ok(version)
+    })?;
+    let current = shared.clone();
+    conn.create_scalar_function("starbase_catalog_version", 0, flags, move |_| {
+        Ok(with(&current, |s| s.version))
+    })
+}
+
+/// Relations (every `pg_class` row and the catalog views) and definitions.
+const LOAD_DEFINITIONS: &str = "SELECT starbase_catalog_load(kind, oid, name, def) FROM (
+    SELECT 'r' AS kind, oid, relname AS name, NULL AS def FROM temp.pg_class
+    UNION ALL SELECT 'r', starbase_relation_oid(name), name, NULL FROM temp.sqlite_schema
+        WHERE type = 'view'
+    UNION ALL SELECT 'i', indexrelid, NULL, indexdef FROM temp.starbase_catalog_index
+    UNION ALL SELECT 'c', oid, NULL, condef FROM temp.pg_constraint
+    UNION ALL SELECT 'v', starbase_relation_oid(name), NULL, starbase_view_query(sql)
+        FROM main.sqlite_schema WHERE type = 'view')";
+
+/// Sizes from `dbstat`: each b-tree counted for itself and for its table's total.
+const LOAD_SIZES: &str = "SELECT starbase_catalog_load_sizes(kind, oid, NULL, size) FROM (
+    SELECT 's' AS kind, starbase_relation_oid(coalesce(i.relname, d.name)) AS oid,
+           d.pgsize AS size
+      FROM dbstat('main', 1) d LEFT JOIN temp.starbase_catalog_index i ON i.sqlite_name = d.name
+    UNION ALL
+    SELECT 't', starbase_relation_oid(s.tbl_name), d.pgsize
+      FROM dbstat('main', 1) d JOIN main.sqlite_schema s ON s.name = d.name)";
+
+/// Words in a statement that mean it calls a function reading the snapshot.
+const TRIGGERS: &[&str] = &["regclass", "pg_get_", "relation_size"];
+
+/// Brings the snapshot up to date for a statement about to run, when its text calls a
+/// function that reads it. Failures are logged and leave the old snapshot in place.
+pub(super) fn refresh(conn: &Connection, sql: &str) {
+    let mentions = |word: &str| {
+        sql.as_bytes()
+            .windows(word.len())
+            .any(|w| w.eq_ignore_ascii_case(word.as_bytes()))
+    };
+    if !TRIGGERS.iter().any(|w| mentions(w)) {
+        return;
+    }
+    let definitions = || -> rusqlite::Result<()> {
+        let version: i64 = conn.query_row("PRAGMA main.schema_version", [], |r| r.get(0))?;
+        let loaded: Option<i64> =
+            conn.query_row("SELECT starbase_catalog_version()", [], |r| r.get(0))?;
+        if loaded != Some(version) {
+            conn.prepare_cached(LOAD_DEFINITIONS)?
+                .query_row([], |_| Ok(()))?;
+            conn.prepare_cached("SELECT starbase_catalog_set_version(?1)")?
+                .query_row(params![version], |_| Ok(()))?;
+        }
+        Ok(())
+    };
+    if let Err(e) = definitions() {
+        tracing::warn!(error = %e, "could not load the catalog definitions");
+    }
+    if mentions("relation_size")
+        && let Err(e) = conn.query_row(LOAD_SIZES, [], |_| Ok(()))
+    {
+        tracing::debug!(error = %e, "relation sizes unavailable (dbstat)");
+    }
+}
