@@ -179,46 +179,62 @@ pub(super) fn constraints(sql: &str) -> Vec<Found> {
         };
         let (mut i, mut name) = (usize::from(column.is_some()), None);
         while i < toks.len() {
-            let kind = match toks[i] {
-                Tok::Word(w) if w.eq_ignore_ascii_case("constraint") => {
-                    name = toks.get(i + 1).copied().and_then(ident);
-                    i += 2;
-                    continue;
-                }
-                Tok::Word(w) if w.eq_ignore_ascii_case("check") => 'c',
-                Tok::Word(w) if w.eq_ignore_ascii_case("primary") => 'p',
-                Tok::Word(w) if w.eq_ignore_ascii_case("unique") => 'u',
-                Tok::Word(w) if w.eq_ignore_ascii_case("foreign") => 'f',
-                Tok::Word(w) if w.eq_ignore_ascii_case("references") && column.is_some() => 'f',
-                _ => {
-                    i += 1;
-                    continue;
-                }
-            };
-            let group = toks[i + 1..]
-                .iter()
-                .position(|t| matches!(t, Tok::Group(_)));
-            let group = group.and_then(|g| toks.get(i + 1 + g));
-            let columns = match (&column, kind) {
-                (Some(c), _) => vec![c.clone()],
-                // A table CHECK's group is its expression, not a column list.
-                (None, 'c') => Vec::new(),
-                (None, _) => group_columns(group),
-            };
-            let expr = match (kind, group) {
-                ('c', Some(Tok::Group(g))) => Some(g[1..g.len() - 1].trim().to_owned()),
-                _ => None,
-            };
-            found.push(Found {
-                kind,
-                name: name.take(),
-                columns,
-                expr,
-            });
+            if is_kw(toks.get(i), "constraint") {
+                name = toks.get(i + 1).copied().and_then(ident);
+                i += 2;
+                continue;
+            }
+            if let Some(kind) = constraint_kind(toks[i], column.is_some()) {
+                found.push(constraint_at(
+                    &toks[i + 1..],
+                    kind,
+                    column.as_ref(),
+                    name.take(),
+                ));
+            }
             i += 1;
         }
     }
     found
+}
+
+/// The kind of constraint a keyword starts (`REFERENCES` only in a column definition).
+fn constraint_kind(tok: Tok<'_>, in_column: bool) -> Option<char> {
+    let Tok::Word(w) = tok else { return None };
+    match w.to_ascii_lowercase().as_str() {
+        "check" => Some('c'),
+        "primary" => Some('p'),
+        "unique" => Some('u'),
+        "foreign" => Some('f'),
+        "references" if in_column => Some('f'),
+        _ => None,
+    }
+}
+
+/// The constraint of `kind` whose keyword came just before `rest`.
+fn constraint_at(
+    rest: &[Tok<'_>],
+    kind: char,
+    column: Option<&String>,
+    name: Option<String>,
+) -> Found {
+    let group = rest.iter().find(|t| matches!(t, Tok::Group(_)));
+    let columns = match (column, kind) {
+        (Some(c), _) => vec![c.clone()],
+        // A table CHECK's group is its expression, not a column list.
+        (None, 'c') => Vec::new(),
+        (None, _) => group_columns(group),
+    };
+    let expr = match (kind, group) {
+        ('c', Some(Tok::Group(g))) => Some(g[1..g.len() - 1].trim().to_owned()),
+        _ => None,
+    };
+    Found {
+        kind,
+        name,
+        columns,
+        expr,
+    }
 }
 
 /// The CHECK constraints of table `table`: (PostgreSQL name, column, expression).

@@ -19,6 +19,7 @@ use starbase_protocol::pgtype::{PgType, relation_oid};
 use super::args::{PURE, VOLATILE, add, int, is_null, pg_error, text};
 use super::ddl;
 use super::text as pg;
+use super::typmod;
 
 /// Registers every function of this module on `conn`.
 pub(super) fn register(conn: &Connection) -> rusqlite::Result<()> {
@@ -97,7 +98,7 @@ pub const DATABASE_NAME: &str = "starbase";
 /// `format_type` and the declared-type helpers the views call.
 fn register_types(conn: &Connection) -> rusqlite::Result<()> {
     add(conn, "format_type", &[2], PURE, |ctx| {
-        Ok(int(ctx, 0)?.map(|oid| pg::format_type(oid, int(ctx, 1).ok().flatten())))
+        Ok(int(ctx, 0)?.map(|oid| typmod::format_type(oid, int(ctx, 1).ok().flatten())))
     })?;
     let decl = |ctx: &Context<'_>| PgType::from_decl(text(ctx, 0).as_deref());
     add(conn, "starbase_decl_type_oid", &[1], PURE, move |ctx| {
@@ -110,7 +111,7 @@ fn register_types(conn: &Connection) -> rusqlite::Result<()> {
         Ok(decl(ctx).sql_name())
     })?;
     add(conn, "starbase_decl_typmod", &[1], PURE, |ctx| {
-        Ok(pg::decl_typmod(text(ctx, 0).as_deref()))
+        Ok(typmod::decl_typmod(text(ctx, 0).as_deref()))
     })?;
     add(conn, "starbase_relation_oid", &[1], PURE, |ctx| {
         Ok(text(ctx, 0).map(|name| relation_oid(&name)))
@@ -123,7 +124,7 @@ fn register_types(conn: &Connection) -> rusqlite::Result<()> {
 /// Helpers the views call to read constraints and type details.
 fn register_schema(conn: &Connection) -> rusqlite::Result<()> {
     add(conn, "starbase_decl_info", &[2], PURE, |ctx| {
-        Ok(text(ctx, 1).and_then(|what| pg::decl_info(text(ctx, 0).as_deref(), &what)))
+        Ok(text(ctx, 1).and_then(|what| typmod::decl_info(text(ctx, 0).as_deref(), &what)))
     })?;
     add(conn, "starbase_fk_action", &[1], PURE, |ctx| {
         Ok(pg::fk_action(&text(ctx, 0).unwrap_or_default()))

@@ -11,8 +11,8 @@
 //! views shadow main tables with the same names (`pg_class`…); `main.pg_class` still works.
 //!
 //! Layout: `functions` (pure functions), `lookups` + `snapshot` (functions that need the
-//! schema: `reg*` casts, `pg_get_*def`, sizes), `views_pg`, `views_pg_static`,
-//! `views_information_schema`; helpers `args`, `text`, `ddl`, `types`, `clock`.
+//! schema: `reg*` casts, `pg_get_*def`, sizes), `views_pg`, `views_pg_static`, `views_pg_settings`,
+//! `views_information_schema`; helpers `args`, `text`, `typmod`, `ddl`, `types`, `clock`.
 //! Must not know about jobs, plans or threads.
 
 mod args;
@@ -23,8 +23,10 @@ mod lookups;
 mod snapshot;
 mod text;
 mod types;
+mod typmod;
 mod views_information_schema;
 mod views_pg;
+mod views_pg_settings;
 mod views_pg_static;
 
 use std::sync::{Arc, Mutex};
@@ -61,4 +63,46 @@ pub(super) fn install(conn: &Connection) -> rusqlite::Result<()> {
 /// scan of the text.
 pub(super) fn refresh(conn: &Connection, sql: &str) {
     snapshot::refresh(conn, sql);
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::super::threads::{open_reader, open_writer};
+
+    #[test]
+    fn readers_get_the_catalog_and_stay_read_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db.sqlite");
+        let writer = open_writer(&path, Duration::from_secs(1)).unwrap();
+        writer
+            .execute_batch("CREATE TABLE t (id INTEGER PRIMARY KEY)")
+            .unwrap();
+        let reader = open_reader(&path, Duration::from_secs(1)).unwrap();
+        let names: Vec<String> = reader
+            .prepare("SELECT relname FROM pg_class ORDER BY 1")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(names, ["t", "t_pkey"]);
+        for write in [
+            "INSERT INTO t VALUES (1)",
+            "CREATE TABLE u (x)",
+            "CREATE TEMP TABLE v (x)",
+            "DROP VIEW pg_class",
+        ] {
+            let err = reader.execute_batch(write).unwrap_err();
+            assert!(
+                err.to_string().contains("readonly") || err.to_string().contains("read-only"),
+                "{write}: {err}"
+            );
+        }
+        let count: i64 = reader
+            .query_row("SELECT count(*) FROM t", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(count, 0);
+    }
 }
