@@ -24,6 +24,7 @@ use super::typmod;
 /// Registers every function of this module on `conn`.
 pub(super) fn register(conn: &Connection) -> rusqlite::Result<()> {
     add(conn, "regexp", &[2], PURE, regexp)?;
+    add(conn, "regexp_replace", &[3, 4], PURE, regexp_replace)?;
     register_constants(conn)?;
     register_types(conn)?;
     register_schema(conn)?;
@@ -40,12 +41,46 @@ fn regexp(ctx: &Context<'_>) -> rusqlite::Result<Option<bool>> {
     type Compiled = Result<Regex, String>;
     let compiled: Arc<Compiled> = ctx.get_or_create_aux(0, |_| -> Result<Compiled, String> {
         let pattern = text(ctx, 0).unwrap_or_default();
-        Ok(Regex::new(&pattern).map_err(|e| format!("invalid regular expression: {e}")))
+        Ok(Regex::new(&pattern).map_err(|e| regex_error(&e)))
     })?;
     match compiled.as_ref() {
         Ok(re) => Ok(Some(re.is_match(&text(ctx, 1).unwrap_or_default()))),
         Err(message) => Err(pg_error(message.clone())),
     }
+}
+
+/// `invalid regular expression: <reason>` on one line (the `regex` crate's syntax errors
+/// draw the pattern over several lines; the reason is the `error:` line).
+fn regex_error(err: &regex::Error) -> String {
+    let text = err.to_string();
+    let reason = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("error: "))
+        .unwrap_or_else(|| text.lines().next().unwrap_or_default());
+    format!("invalid regular expression: {reason}")
+}
+
+/// `regexp_replace(source, pattern, replacement[, flags])`: the first match replaced, every
+/// match with flag `g`; `i` ignores case. `\\1`…`\\9` and `\\&` in the replacement name groups.
+fn regexp_replace(ctx: &Context<'_>) -> rusqlite::Result<Option<String>> {
+    let (Some(source), Some(pattern), Some(replacement)) =
+        (text(ctx, 0), text(ctx, 1), text(ctx, 2))
+    else {
+        return Ok(None);
+    };
+    let flags = text(ctx, 3).unwrap_or_default();
+    let pattern = if flags.contains('i') {
+        format!("(?i){pattern}")
+    } else {
+        pattern
+    };
+    let re = Regex::new(&pattern).map_err(|e| pg_error(regex_error(&e)))?;
+    let replacement = pg::regex_replacement(&replacement);
+    Ok(Some(if flags.contains('g') {
+        re.replace_all(&source, replacement.as_str()).into_owned()
+    } else {
+        re.replace(&source, replacement.as_str()).into_owned()
+    }))
 }
 
 /// Functions whose answer is fixed: visibility, privileges, owners, descriptions.

@@ -256,6 +256,32 @@ pub(super) fn split_part(text: &str, delimiter: &str, n: i64) -> Option<String> 
     )
 }
 
+/// A PostgreSQL `regexp_replace` replacement (`\\1`, `\\&`, `\\\\`) in the `regex` crate's
+/// syntax (`${1}`, `${0}`, `$$` for a literal dollar).
+pub(super) fn regex_replacement(replacement: &str) -> String {
+    let mut out = String::with_capacity(replacement.len());
+    let mut chars = replacement.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (c, chars.peek().copied()) {
+            ('\\', Some(d @ '1'..='9')) => {
+                chars.next();
+                out.push_str(&format!("${{{d}}}"));
+            }
+            ('\\', Some('&')) => {
+                chars.next();
+                out.push_str("${0}");
+            }
+            ('\\', Some('\\')) => {
+                chars.next();
+                out.push('\\');
+            }
+            ('$', _) => out.push_str("$$"),
+            (c, _) => out.push(c),
+        }
+    }
+    out
+}
+
 /// The query of a `CREATE VIEW … AS <query>` statement: the text after the first `AS`
 /// outside quotes and parentheses.
 pub(super) fn view_query(sql: &str) -> Option<&str> {
@@ -345,6 +371,14 @@ mod tests {
         assert_eq!(split_part("abc", "", 1).as_deref(), Some("abc"));
         assert_eq!(split_part("abc", "", 2).as_deref(), Some(""));
         assert_eq!(split_part("a", ",", 0), None);
+    }
+
+    #[test]
+    fn regex_replacements_translate_backreferences() {
+        assert_eq!(regex_replacement(r"\1"), "${1}");
+        assert_eq!(regex_replacement(r"<\&>"), "<${0}>");
+        assert_eq!(regex_replacement(r"a\\b$"), "a\\b$$");
+        assert_eq!(regex_replacement("plain"), "plain");
     }
 
     #[test]

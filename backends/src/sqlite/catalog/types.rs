@@ -176,6 +176,7 @@ const PROCS: &[Proc] = &[
     p("gen_random_uuid", 3432, 2950, &[]),
     p("current_database", 861, 19, &[]),
     p("textregexeq", 1254, 16, &[25, 25]),
+    p("regexp_replace", 2284, 25, &[25, 25, 25]),
     p("abs", 1395, 20, &[20]),
     p("length", 1317, 23, &[25]),
     p("lower", 870, 25, &[25]),
