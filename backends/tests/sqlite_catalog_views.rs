@@ -60,6 +60,66 @@ async fn constraints_and_indexes_have_postgres_names() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn expression_partial_and_without_rowid_indexes() {
+    let (_dir, db) = open().await;
+    exec(
+        &db,
+        "CREATE INDEX u_lower ON u (lower(email)) WHERE id > 10;
+         CREATE TABLE w (k TEXT PRIMARY KEY, v INT) WITHOUT ROWID;",
+    )
+    .await;
+    let sql = "SELECT c.relname, i.indkey, i.indpred, i.indisprimary,
+        pg_get_indexdef(i.indexrelid)
+      FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+      WHERE c.relname IN ('u_lower', 'w_pkey') ORDER BY 1";
+    assert_eq!(
+        query(&db, sql).await,
+        rows(&[
+            &[
+                "u_lower",
+                "0",
+                "id > 10",
+                "0",
+                "CREATE INDEX u_lower ON public.u USING btree (lower(email)) WHERE id > 10",
+            ],
+            &[
+                "w_pkey",
+                "1",
+                "NULL",
+                "1",
+                "CREATE UNIQUE INDEX w_pkey ON public.w USING btree (k)",
+            ],
+        ])
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn generated_columns() {
+    let (_dir, db) = open().await;
+    exec(
+        &db,
+        "CREATE TABLE g (a INT, b INT GENERATED ALWAYS AS (a * 2) STORED,
+                         c INT AS (a + 1) VIRTUAL)",
+    )
+    .await;
+    let attrs = format!(
+        "SELECT attname, attnum, attgenerated FROM pg_attribute WHERE attrelid = {}
+          ORDER BY attnum",
+        oid("g")
+    );
+    assert_eq!(
+        query(&db, &attrs).await,
+        rows(&[&["a", "1", ""], &["b", "2", "s"], &["c", "3", "s"]])
+    );
+    let columns = "SELECT column_name, is_generated FROM information_schema_columns
+      WHERE table_name = 'g' ORDER BY ordinal_position";
+    assert_eq!(
+        query(&db, columns).await,
+        rows(&[&["a", "NEVER"], &["b", "ALWAYS"], &["c", "ALWAYS"]])
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn named_constraints_keep_their_names() {
     let (_dir, db) = open().await;
     // Unnamed constraints get PostgreSQL's default names; named ones keep theirs.

@@ -292,6 +292,28 @@ pub(super) fn checks_json(table: &str, sql: &str) -> String {
     format!("[{}]", items.join(","))
 }
 
+/// The key list (inside its parentheses) and the `WHERE` predicate of a `CREATE INDEX`.
+pub(super) fn index_parts(sql: &str) -> Option<(String, Option<String>)> {
+    let b = sql.as_bytes();
+    let mut i = 0;
+    while i < b.len() && b[i] != b'(' {
+        i = if matches!(b[i], b'\'' | b'"' | b'`' | b'[') {
+            skip_quoted(b, i)
+        } else {
+            i + 1
+        };
+    }
+    let end = skip_group(b, i);
+    let keys = sql.get(i + 1..end.checked_sub(1)?)?.trim().to_owned();
+    let rest = sql.get(end..)?.trim();
+    let predicate = rest
+        .get(..5)
+        .filter(|w| w.eq_ignore_ascii_case("where"))
+        .and_then(|_| rest.get(5..))
+        .map(|p| p.trim().to_owned());
+    Some((keys, predicate))
+}
+
 /// A JSON string literal.
 fn json_str(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
@@ -343,6 +365,19 @@ mod tests {
             r#"[["t_a_check","a","a <> '\"'"]]"#
         );
         assert_eq!(checks_json("t", "CREATE TABLE t (a)"), "[]");
+    }
+
+    #[test]
+    fn splits_create_index() {
+        assert_eq!(
+            index_parts("CREATE INDEX \"i(\" ON t (lower(a), b DESC) WHERE a > 0"),
+            Some(("lower(a), b DESC".to_owned(), Some("a > 0".to_owned())))
+        );
+        assert_eq!(
+            index_parts("CREATE UNIQUE INDEX i ON [t (x)](a)"),
+            Some(("a".to_owned(), None))
+        );
+        assert_eq!(index_parts("CREATE INDEX i"), None);
     }
 
     #[test]

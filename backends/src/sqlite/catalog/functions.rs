@@ -171,6 +171,16 @@ fn register_schema(conn: &Connection) -> rusqlite::Result<()> {
         let (table, sql) = (text(ctx, 0).unwrap_or_default(), text(ctx, 1));
         Ok(sql.map(|sql| ddl::checks_json(&table, &sql)))
     })?;
+    add(conn, "starbase_index_keys", &[1], PURE, |ctx| {
+        Ok(text(ctx, 0)
+            .and_then(|sql| ddl::index_parts(&sql))
+            .map(|(keys, _)| keys))
+    })?;
+    add(conn, "starbase_index_predicate", &[1], PURE, |ctx| {
+        Ok(text(ctx, 0)
+            .and_then(|sql| ddl::index_parts(&sql))
+            .and_then(|(_, predicate)| predicate))
+    })?;
     add(conn, "starbase_constraint_name", &[3], PURE, |ctx| {
         let (Some(sql), Some(kind), Some(cols)) = (text(ctx, 0), text(ctx, 1), text(ctx, 2)) else {
             return Ok(None);

@@ -21,13 +21,16 @@ SELECT name, type, sql, CAST(starbase_relation_oid(name) AS INTEGER) AS oid,
 
 /// Every index in PostgreSQL's naming, plus a `<table>_pkey` for a rowid alias primary key
 /// (`INTEGER PRIMARY KEY`), which has no SQLite index. `indkey` is PostgreSQL's int2vector
-/// text (`1 2`); `key_list` the quoted column list of the definition.
+/// text (`1 2`, 0 for an expression); the definition's key list is the `CREATE INDEX` text's
+/// own (expressions included), or the quoted columns for constraint indexes.
 const INDEX: &str = r"
 CREATE TEMP VIEW starbase_catalog_index AS
 WITH raw AS (
   SELECT t.name AS tbl, t.oid AS tbl_oid, t.sql AS tbl_sql, il.name AS sqlite_name,
          il.[unique] AS is_unique,
          il.origin AS origin, il.partial AS partial,
+         (SELECT s.sql FROM main.sqlite_schema s WHERE s.type = 'index' AND s.name = il.name)
+           AS index_sql,
          (SELECT group_concat(CASE WHEN x.cid >= 0 THEN x.cid + 1 ELSE 0 END, ' '
                               ORDER BY x.seqno)
             FROM pragma_index_xinfo(il.name, 'main') x WHERE x.key) AS indkey,
@@ -43,7 +46,7 @@ WITH raw AS (
     FROM starbase_catalog_relations t, pragma_index_list(t.name, 'main') il
    WHERE t.type = 'table'
   UNION ALL
-  SELECT t.name, t.oid, t.sql, NULL, 1, 'pk', 0,
+  SELECT t.name, t.oid, t.sql, NULL, 1, 'pk', 0, NULL,
          (SELECT group_concat(c.cid + 1, ' ' ORDER BY c.pk)
             FROM pragma_table_info(t.name, 'main') c WHERE c.pk > 0),
          (SELECT group_concat(c.name, '_' ORDER BY c.pk)
@@ -66,9 +69,11 @@ WITH raw AS (
     FROM raw
 )
 SELECT named.*, CAST(starbase_relation_oid(relname) AS INTEGER) AS indexrelid,
+       starbase_index_predicate(index_sql) AS predicate,
        'CREATE ' || CASE WHEN is_unique THEN 'UNIQUE ' ELSE '' END || 'INDEX '
          || quote_ident(relname) || ' ON public.' || quote_ident(tbl)
-         || ' USING btree (' || key_list || ')' AS indexdef
+         || ' USING btree (' || coalesce(starbase_index_keys(index_sql), key_list) || ')'
+         || coalesce(' WHERE ' || starbase_index_predicate(index_sql), '') AS indexdef
   FROM named";
 
 /// Foreign keys, one row per constraint, with the referenced columns resolved (a
@@ -164,7 +169,7 @@ SELECT indexrelid, tbl_oid AS indrelid, natts AS indnatts, natts AS indnkeyatts,
        1 AS indimmediate, 0 AS indisclustered, 1 AS indisvalid, 0 AS indcheckxmin,
        1 AS indisready, 1 AS indislive, 0 AS indisreplident, 0 AS indnullsnotdistinct,
        indkey, '' AS indcollation, '' AS indclass, '' AS indoption,
-       NULL AS indexprs, NULL AS indpred
+       NULL AS indexprs, predicate AS indpred
   FROM starbase_catalog_index";
 
 /// Primary keys, unique constraints (both from their indexes), foreign keys and CHECKs.
