@@ -355,3 +355,23 @@ async fn empty_catalogs_have_their_columns() {
         ]
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rolled_back_ddl_leaves_no_stale_definitions() {
+    let (_dir, db) = open_with(0);
+    let version = "SELECT schema_version FROM pragma_schema_version";
+    let before: i64 = one(&db, version).await.parse().unwrap();
+    // Loaded inside a transaction that is then rolled back ...
+    let failed = catalog::run(
+        &db,
+        "BEGIN; CREATE TABLE gone (a); SELECT starbase_regclass('gone'); SELECT nope(); COMMIT;",
+        ExecMode::Batch,
+    )
+    .await;
+    assert!(failed.is_err());
+    // ... then other DDL brings the schema back to the very same version number.
+    exec(&db, "CREATE TABLE kept (b)").await;
+    assert_eq!(one(&db, version).await, (before + 1).to_string());
+    assert_eq!(one(&db, "SELECT to_regclass('gone')").await, "NULL");
+    assert_eq!(one(&db, "SELECT to_regclass('kept')").await, oid("kept"));
+}

@@ -35,14 +35,18 @@ use rusqlite::Connection;
 
 pub use self::functions::DATABASE_NAME;
 
-/// Registers the functions and creates the views on `conn`.
+/// Registers the functions and creates the views on `conn`, and takes its rollback hook (a
+/// rolled-back transaction may have loaded definitions of DDL that never happened).
 ///
 /// # Errors
 /// SQLite's error when a function cannot be registered or a view cannot be created (the
 /// caller reports it as a failure to open the database).
-pub(super) fn install(conn: &Connection) -> rusqlite::Result<()> {
+pub(super) fn install(conn: &mut Connection) -> rusqlite::Result<()> {
     clock::mark_start();
     let shared: snapshot::Shared = Arc::new(Mutex::new(snapshot::Snapshot::default()));
+    let stale = shared.clone();
+    conn.rollback_hook(Some(move || snapshot::invalidate(&stale)))?;
+    let conn: &Connection = conn;
     functions::register(conn)?;
     snapshot::register(conn, &shared)?;
     lookups::register(conn, &shared)?;

@@ -7,7 +7,9 @@
 //! that feeds the aggregate `starbase_catalog_load`, whose closure shares the snapshot with
 //! the lookup functions. [`refresh`] runs before each statement whose text calls one of
 //! those functions, and reloads only when `PRAGMA schema_version` changed (sizes: every
-//! time), so the functions see DDL the moment it happened, on this very connection too.
+//! time), so the functions see DDL the moment it happened, on this very connection too. A
+//! rollback forgets the version: rolled-back DDL can bring `schema_version` back to a number
+//! whose definitions were loaded mid-transaction.
 //! Must not know about jobs, threads or plans.
 
 use std::collections::HashMap;
@@ -35,6 +37,15 @@ pub(super) type Shared = Arc<Mutex<Snapshot>>;
 /// Reads the snapshot (a poisoned lock is still a usable snapshot).
 pub(super) fn with<T>(shared: &Shared, read: impl FnOnce(&Snapshot) -> T) -> T {
     read(&shared.lock().unwrap_or_else(PoisonError::into_inner))
+}
+
+/// Forgets which schema version the definitions belong to, so the next statement that needs
+/// them reloads them.
+pub(super) fn invalidate(shared: &Shared) {
+    shared
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .version = None;
 }
 
 impl Snapshot {
