@@ -375,3 +375,25 @@ async fn rolled_back_ddl_leaves_no_stale_definitions() {
     assert_eq!(one(&db, "SELECT to_regclass('gone')").await, "NULL");
     assert_eq!(one(&db, "SELECT to_regclass('kept')").await, oid("kept"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn clients_cannot_replace_the_snapshot() {
+    for (_dir, db) in [open_with(0), open_with(2)] {
+        exec(&db, "CREATE TABLE mine (a)").await;
+        assert_eq!(one(&db, "SELECT to_regclass('mine')").await, oid("mine"));
+        for sql in [
+            "SELECT starbase_catalog_load('r', 1, 'fake', NULL)",
+            "SELECT starbase_catalog_load_sizes('s', 1, NULL, 1)",
+            "SELECT starbase_catalog_set_version(1)",
+        ] {
+            let e = fails(&db, sql).await;
+            assert_eq!(e.code.as_str(), "42501", "{sql}: {e:?}");
+            assert!(
+                e.message.starts_with("permission denied for function"),
+                "{e:?}"
+            );
+        }
+        assert_eq!(one(&db, "SELECT to_regclass('mine')").await, oid("mine"));
+        assert_eq!(one(&db, "SELECT to_regclass('fake')").await, "NULL");
+    }
+}

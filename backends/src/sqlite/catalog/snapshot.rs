@@ -12,11 +12,47 @@
 //! whose definitions were loaded mid-transaction.
 //! Must not know about jobs, threads or plans.
 
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use rusqlite::functions::{Aggregate, Context, FunctionFlags};
 use rusqlite::{Connection, params};
+
+use super::args::pg_error;
+
+thread_local! {
+    /// True while [`refresh`] runs its load queries on this thread. The loaders refuse to run
+    /// otherwise: a client sharing the connection must not replace the snapshot.
+    static REFRESHING: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Marks this thread as refreshing until dropped (also when a load panics).
+struct Refreshing;
+
+impl Refreshing {
+    fn start() -> Self {
+        REFRESHING.set(true);
+        Refreshing
+    }
+}
+
+impl Drop for Refreshing {
+    fn drop(&mut self) {
+        REFRESHING.set(false);
+    }
+}
+
+/// `42501` unless [`refresh`] is running.
+fn only_refresh(function: &str) -> rusqlite::Result<()> {
+    if REFRESHING.get() {
+        Ok(())
+    } else {
+        Err(pg_error(format!(
+            "permission denied for function {function}"
+        )))
+    }
+}
 
 /// What the lookup functions read.
 #[derive(Debug, Default)]
@@ -91,6 +127,7 @@ impl Aggregate<Loading, i64> for Loader {
     }
 
     fn step(&self, ctx: &mut Context<'_>, acc: &mut Loading) -> rusqlite::Result<()> {
+        only_refresh("starbase_catalog_load")?;
         let kind: String = ctx.get(0)?;
         let oid: i64 = ctx.get(1)?;
         let kind = kind.chars().next().unwrap_or('?');
@@ -114,6 +151,7 @@ impl Aggregate<Loading, i64> for Loader {
 
     fn finalize(&self, ctx: &mut Context<'_>, acc: Option<Loading>) -> rusqlite::Result<i64> {
         let _ = ctx;
+        only_refresh("starbase_catalog_load")?;
         let acc = acc.unwrap_or_default();
         let mut snapshot = self.0.lock().unwrap_or_else(PoisonError::into_inner);
         match self.1 {
@@ -137,6 +175,7 @@ pub(super) fn register(conn: &Connection, shared: &Shared) -> rusqlite::Result<(
     conn.create_aggregate_function("starbase_catalog_load_sizes", 4, flags, sizes)?;
     let versions = shared.clone();
     conn.create_scalar_function("starbase_catalog_set_version", 1, flags, move |ctx| {
+        only_refresh("starbase_catalog_set_version")?;
         let version: i64 = ctx.get(0)?;
         versions
             .lock()
@@ -183,6 +222,7 @@ pub(super) fn refresh(conn: &Connection, sql: &str) {
     if !TRIGGERS.iter().any(|w| mentions(w)) {
         return;
     }
+    let _refreshing = Refreshing::start();
     let definitions = || -> rusqlite::Result<()> {
         let version: i64 = conn.query_row("PRAGMA main.schema_version", [], |r| r.get(0))?;
         let loaded: Option<i64> =
