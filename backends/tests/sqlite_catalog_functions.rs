@@ -227,7 +227,19 @@ async fn definitions_come_from_the_live_schema() {
                 ),
                 (
                     "pg_get_indexdef(starbase_regclass('t_pkey'), 1, true)",
+                    "id",
+                ),
+                (
+                    "pg_get_indexdef(starbase_regclass('pair_pkey'), 2, true)",
+                    "b",
+                ),
+                (
+                    "pg_get_indexdef(starbase_regclass('pair_pkey'), 3, true)",
                     "NULL",
+                ),
+                (
+                    "pg_get_indexdef(starbase_regclass('t_name_idx'), 2, false)",
+                    "at",
                 ),
                 ("pg_get_indexdef(42)", "NULL"),
                 ("pg_get_indexdef(NULL)", "NULL"),

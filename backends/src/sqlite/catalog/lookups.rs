@@ -13,6 +13,7 @@ use starbase_protocol::pgtype::{PgType, catalog_relation_oid};
 
 use super::args::{PURE, VOLATILE, add, int, pg_error, text};
 use super::snapshot::{self, Shared};
+use super::text::quote_ident;
 use super::types::{namespace_oid, proc_oid};
 
 /// A `'…'::reg*` argument: an OID already (a number), or a possibly qualified name.
@@ -72,6 +73,12 @@ fn regclass(ctx: &Context<'_>, shared: &Shared) -> Option<Result<i64, String>> {
             Some(found.filter(|_| schema_ok).ok_or(display))
         }
     }
+}
+
+/// Key column `k` (1-based) of an index's U+001F-separated key list, quoted as an identifier.
+fn key_column(keys: &str, k: i64) -> Option<String> {
+    let name = keys.split('\u{1f}').nth(usize::try_from(k - 1).ok()?)?;
+    Some(quote_ident(name))
 }
 
 /// Registers the functions of this module over `shared`.
@@ -140,12 +147,12 @@ fn register_definitions(conn: &Connection, shared: &Shared) -> rusqlite::Result<
             let Some(oid) = int(ctx, 0)? else {
                 return Ok(None);
             };
-            // pg_get_indexdef(oid, column, pretty): column 0 is the whole definition.
-            if kind == 'i' && int(ctx, 1)?.is_some_and(|c| c != 0) {
-                return Ok(None);
-            }
-            Ok(snapshot::with(&s, |snap| {
-                snap.definition(kind, oid).map(str::to_owned)
+            // pg_get_indexdef(oid, column, pretty): column 0 is the whole definition, column
+            // k the k-th key column.
+            let column = if kind == 'i' { int(ctx, 1)? } else { None };
+            Ok(snapshot::with(&s, |snap| match column {
+                Some(k) if k != 0 => key_column(snap.definition('k', oid)?, k),
+                _ => snap.definition(kind, oid).map(str::to_owned),
             }))
         })?;
     }

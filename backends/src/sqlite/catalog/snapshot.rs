@@ -61,7 +61,8 @@ pub(super) struct Snapshot {
     version: Option<i64>,
     /// Relation names (ASCII lower case) to their OIDs.
     relations: HashMap<String, i64>,
-    /// (kind, OID) to definition: `i` index, `c` constraint, `v` view.
+    /// (kind, OID) to definition: `i` index, `k` an index's key columns (separated by
+    /// U+001F, empty for expressions), `c` constraint, `v` view.
     definitions: HashMap<(char, i64), String>,
     /// Relation OID to its size in bytes (`s`) and with its indexes (`t`).
     sizes: HashMap<(char, i64), i64>,
@@ -195,6 +196,7 @@ const LOAD_DEFINITIONS: &str = "SELECT starbase_catalog_load(kind, oid, name, de
     UNION ALL SELECT 'r', starbase_relation_oid(name), name, NULL FROM temp.sqlite_schema
         WHERE type = 'view'
     UNION ALL SELECT 'i', indexrelid, NULL, indexdef FROM temp.starbase_catalog_index
+    UNION ALL SELECT 'k', indexrelid, NULL, key_units FROM temp.starbase_catalog_index
     UNION ALL SELECT 'c', oid, NULL, condef FROM temp.pg_constraint
     UNION ALL SELECT 'v', starbase_relation_oid(name), NULL, starbase_view_query(sql)
         FROM main.sqlite_schema WHERE type = 'view')";

@@ -38,6 +38,8 @@ WITH raw AS (
             FROM pragma_index_xinfo(il.name, 'main') x WHERE x.key) AS key_names,
          (SELECT group_concat(x.name, ',' ORDER BY x.seqno)
             FROM pragma_index_xinfo(il.name, 'main') x WHERE x.key) AS key_csv,
+         (SELECT group_concat(coalesce(x.name, ''), char(31) ORDER BY x.seqno)
+            FROM pragma_index_xinfo(il.name, 'main') x WHERE x.key) AS key_units,
          (SELECT group_concat(coalesce(quote_ident(x.name), '(expression)')
                               || CASE WHEN x.[desc] THEN ' DESC' ELSE '' END, ', '
                               ORDER BY x.seqno)
@@ -52,6 +54,8 @@ WITH raw AS (
          (SELECT group_concat(c.name, '_' ORDER BY c.pk)
             FROM pragma_table_info(t.name, 'main') c WHERE c.pk > 0),
          (SELECT group_concat(c.name, ',' ORDER BY c.pk)
+            FROM pragma_table_info(t.name, 'main') c WHERE c.pk > 0),
+         (SELECT group_concat(c.name, char(31) ORDER BY c.pk)
             FROM pragma_table_info(t.name, 'main') c WHERE c.pk > 0),
          (SELECT group_concat(quote_ident(c.name), ', ' ORDER BY c.pk)
             FROM pragma_table_info(t.name, 'main') c WHERE c.pk > 0),
