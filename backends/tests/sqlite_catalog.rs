@@ -127,6 +127,12 @@ async fn psql_d_table_indexes_and_constraints() {
             ],
         ])
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn psql_d_table_check_and_foreign_key_constraints() {
+    let (_dir, db) = open().await;
+    let t = oid("t");
     let constraints = format!(
         "SELECT conname, contype, pg_get_constraintdef(r.oid, true) FROM pg_constraint r
           WHERE r.conrelid = '{t}' AND r.contype IN ('c', 'f') ORDER BY 1"
