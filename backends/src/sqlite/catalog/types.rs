@@ -135,8 +135,11 @@ const fn p(name: &'static str, oid: i64, ret: u32, args: &'static [u32]) -> Proc
     }
 }
 
-/// Functions with PostgreSQL's OIDs: the ones this module registers and the ones clients
-/// name in `'…'::regproc` (pgJDBC's `array_in`, Npgsql's `array_recv`).
+/// `pg_proc` rows: the PostgreSQL functions this module registers, the SQLite built-ins
+/// clients commonly probe, and the ones clients name in `'…'::regproc` without calling them
+/// (pgJDBC's `array_in`, Npgsql's `array_recv`, which keep PostgreSQL's OIDs). The other OIDs
+/// are stable values chosen here, taken from PostgreSQL where it was known; what matters is
+/// that they are unique (tested) and never change.
 const PROCS: &[Proc] = &[
     p("array_in", 750, 2277, &[2275, 26, 23]),
     p("array_out", 751, 2275, &[2277]),
@@ -168,6 +171,9 @@ const PROCS: &[Proc] = &[
     p("txid_current", 2943, 20, &[]),
     p("pg_postmaster_start_time", 2560, 1184, &[]),
     p("to_regclass", 3495, 2205, &[25]),
+    p("to_regtype", 3493, 2206, &[25]),
+    p("to_regproc", 3494, 24, &[25]),
+    p("to_regnamespace", 4086, 4089, &[25]),
     p("left", 3060, 25, &[25, 23]),
     p("right", 3061, 25, &[25, 23]),
     p("split_part", 2088, 25, &[25, 25, 23]),
@@ -189,7 +195,6 @@ const PROCS: &[Proc] = &[
     p("min", 2131, 20, &[20]),
     p("max", 2115, 20, &[20]),
     p("avg", 2100, 1700, &[20]),
-    p("now", 1299, 1184, &[]),
     p("random", 1598, 701, &[]),
 ];
 
@@ -262,6 +267,23 @@ mod tests {
         assert_eq!(proc_oid("no_such_function"), None);
         assert_eq!(namespace_oid("PUBLIC"), Some(2200));
         assert_eq!(namespace_oid("nope"), None);
+    }
+
+    #[test]
+    fn proc_oids_and_names_are_unique() {
+        let mut oids: Vec<i64> = PROCS.iter().map(|p| p.oid).collect();
+        let mut names: Vec<String> = PROCS.iter().map(|p| p.name.to_owned()).collect();
+        for (name, oid, _) in io_procs() {
+            oids.push(oid);
+            names.push(name);
+        }
+        let total = oids.len();
+        oids.sort_unstable();
+        oids.dedup();
+        names.sort();
+        names.dedup();
+        assert_eq!((oids.len(), names.len()), (total, total));
+        assert_eq!(pg_proc_values().lines().count(), total);
     }
 
     #[test]
