@@ -397,3 +397,25 @@ async fn clients_cannot_replace_the_snapshot() {
         assert_eq!(one(&db, "SELECT to_regclass('fake')").await, "NULL");
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn catalog_views_cannot_be_dropped() {
+    let (_dir, db) = open_with(0);
+    for sql in [
+        "DROP VIEW pg_class",
+        "DROP VIEW temp.information_schema_tables",
+    ] {
+        let e = catalog::run(&db, sql, ExecMode::Batch).await.unwrap_err();
+        let starbase_backends::Error::Db(e) = e else {
+            panic!("{sql}: {e:?}")
+        };
+        assert_eq!(e.code.as_str(), "42501", "{sql}: {e:?}");
+    }
+    assert_eq!(one(&db, "SELECT count(*) FROM pg_class").await, "0");
+    assert_eq!(
+        one(&db, "SELECT count(*) FROM information_schema_tables").await,
+        "0"
+    );
+    // Other temp views are the client's own.
+    exec(&db, "CREATE TEMP VIEW mine AS SELECT 1; DROP VIEW mine").await;
+}

@@ -32,11 +32,13 @@ mod views_pg_static;
 use std::sync::{Arc, Mutex};
 
 use rusqlite::Connection;
+use rusqlite::hooks::{AuthAction, AuthContext, Authorization};
 
 pub use self::functions::DATABASE_NAME;
 
 /// Registers the functions and creates the views on `conn`, and takes its rollback hook (a
-/// rolled-back transaction may have loaded definitions of DDL that never happened).
+/// rolled-back transaction may have loaded definitions of DDL that never happened) and its
+/// authorizer (no client may drop a catalog view).
 ///
 /// # Errors
 /// SQLite's error when a function cannot be registered or a view cannot be created (the
@@ -46,6 +48,7 @@ pub(super) fn install(conn: &mut Connection) -> rusqlite::Result<()> {
     let shared: snapshot::Shared = Arc::new(Mutex::new(snapshot::Snapshot::default()));
     let stale = shared.clone();
     conn.rollback_hook(Some(move || snapshot::invalidate(&stale)))?;
+    conn.authorizer(Some(guard_views))?;
     let conn: &Connection = conn;
     functions::register(conn)?;
     snapshot::register(conn, &shared)?;
@@ -60,6 +63,23 @@ pub(super) fn install(conn: &mut Connection) -> rusqlite::Result<()> {
     }
     sql.push_str(&views_pg_static::after());
     conn.execute_batch(&sql)
+}
+
+/// Refuses `DROP VIEW` of a catalog view (`42501`): the writer's temp schema is writable and
+/// shared by every client of the connection.
+fn guard_views(ctx: AuthContext<'_>) -> Authorization {
+    match ctx.action {
+        AuthAction::DropTempView { view_name } if is_catalog_name(view_name) => Authorization::Deny,
+        _ => Authorization::Allow,
+    }
+}
+
+/// True for the names of the views `install` creates.
+fn is_catalog_name(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    ["pg_", "information_schema_", "starbase_"]
+        .iter()
+        .any(|prefix| lower.starts_with(prefix))
 }
 
 /// Brings the per-connection snapshot up to date before `sql` runs, when it calls a
@@ -99,8 +119,11 @@ mod tests {
             "DROP VIEW pg_class",
         ] {
             let err = reader.execute_batch(write).unwrap_err();
+            let text = err.to_string();
             assert!(
-                err.to_string().contains("readonly") || err.to_string().contains("read-only"),
+                ["readonly", "read-only", "not authorized"]
+                    .iter()
+                    .any(|w| text.contains(w)),
                 "{write}: {err}"
             );
         }
