@@ -81,6 +81,28 @@ async fn psql_d_table_finds_the_table_and_its_columns() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn psql_d_table_details() {
+    let (_dir, db) = open().await;
+    let details = format!(
+        "SELECT c.relchecks, c.relkind, c.relhasindex, c.relhasrules, c.relhastriggers,
+           c.relrowsecurity, c.relforcerowsecurity, 0 AS relhasoids, c.relispartition, '',
+           c.reltablespace,
+           CASE WHEN c.reloftype = 0 THEN '' ELSE starbase_regtype(c.reloftype) END,
+           c.relpersistence, c.relreplident, am.amname
+         FROM pg_class c LEFT JOIN pg_class tc ON (c.reltoastrelid = tc.oid)
+         LEFT JOIN pg_am am ON (c.relam = am.oid)
+         WHERE c.oid = '{}'",
+        oid("t")
+    );
+    assert_eq!(
+        query(&db, &details).await,
+        rows(&[&[
+            "1", "r", "1", "0", "0", "0", "0", "0", "0", "", "0", "", "p", "d", "heap"
+        ]])
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn psql_d_table_indexes_and_constraints() {
     let (_dir, db) = open().await;
     let t = oid("t");

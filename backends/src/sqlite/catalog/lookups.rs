@@ -75,10 +75,11 @@ fn regclass(ctx: &Context<'_>, shared: &Shared) -> Option<Result<i64, String>> {
     }
 }
 
-/// Key column `k` (1-based) of an index's U+001F-separated key list, quoted as an identifier.
+/// Key column `k` (1-based) of an index's U+001F-separated key list, quoted as an identifier;
+/// `None` for an expression (its text is not kept per column).
 fn key_column(keys: &str, k: i64) -> Option<String> {
     let name = keys.split('\u{1f}').nth(usize::try_from(k - 1).ok()?)?;
-    Some(quote_ident(name))
+    (!name.is_empty()).then(|| quote_ident(name))
 }
 
 /// Registers the functions of this module over `shared`.
