@@ -94,28 +94,6 @@ async fn expression_partial_and_without_rowid_indexes() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn index_attributes_are_their_key_columns() {
-    let (_dir, db) = open().await;
-    exec(&db, "CREATE INDEX u_lower ON u (lower(email))").await;
-    let sql = "SELECT c.relname, a.attnum, a.attname, a.atttypid,
-        pg_get_indexdef(a.attrelid, a.attnum, true)
-      FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
-      WHERE c.relkind = 'i' AND c.relname IN ('pair_pkey', 't_name_idx', 't_pkey', 'u_lower')
-      ORDER BY 1, 2";
-    assert_eq!(
-        query(&db, sql).await,
-        rows(&[
-            &["pair_pkey", "1", "a", "25", "a"],
-            &["pair_pkey", "2", "b", "25", "b"],
-            &["t_name_idx", "1", "name", "1043", "name"],
-            &["t_name_idx", "2", "at", "1184", "at"],
-            &["t_pkey", "1", "id", "20", "id"],
-            &["u_lower", "1", "expr", "705", "NULL"],
-        ])
-    );
-}
-
-#[tokio::test(flavor = "multi_thread")]
 async fn generated_columns() {
     let (_dir, db) = open().await;
     exec(

@@ -142,37 +142,22 @@ SELECT CAST(oid AS INTEGER) AS oid, relname, CAST(2200 AS INTEGER) AS relnamespa
        0 AS relminmxid, NULL AS relacl, NULL AS reloptions, NULL AS relpartbound
   FROM rels";
 
-/// Columns of tables and views, and the key columns of indexes (as PostgreSQL has them).
 const PG_ATTRIBUTE: &str = r"
 CREATE TEMP VIEW pg_attribute AS
-WITH cols AS (
-  SELECT t.oid AS attrelid, c.name AS attname, c.type AS decl, c.cid + 1 AS attnum,
-         (c.[notnull] OR c.pk > 0) AS not_null, c.dflt_value IS NOT NULL AS has_default,
-         CASE WHEN c.hidden IN (2, 3) THEN 's' ELSE '' END AS gen_kind
-    FROM starbase_catalog_relations t, pragma_table_xinfo(t.name, 'main') c
-   WHERE c.hidden <> 1
-  UNION ALL
-  SELECT i.indexrelid, coalesce(x.name, 'expr'),
-         (SELECT c.type FROM pragma_table_xinfo(i.tbl, 'main') c WHERE c.cid = x.cid),
-         x.seqno + 1, 0, 0, ''
-    FROM starbase_catalog_index i, pragma_index_xinfo(i.sqlite_name, 'main') x
-   WHERE i.sqlite_name IS NOT NULL AND x.key
-  UNION ALL
-  SELECT i.indexrelid, c.name, c.type, c.pk, 0, 0, ''
-    FROM starbase_catalog_index i, pragma_table_info(i.tbl, 'main') c
-   WHERE i.sqlite_name IS NULL AND c.pk > 0
-)
-SELECT CAST(attrelid AS INTEGER) AS attrelid, attname,
-       CAST(starbase_decl_type_oid(decl) AS INTEGER) AS atttypid,
-       -1 AS attstattarget, ty.typlen AS attlen, CAST(attnum AS INTEGER) AS attnum,
-       0 AS attndims, -1 AS attcacheoff, starbase_decl_typmod(decl) AS atttypmod,
+SELECT t.oid AS attrelid, c.name AS attname,
+       CAST(starbase_decl_type_oid(c.type) AS INTEGER) AS atttypid,
+       -1 AS attstattarget, ty.typlen AS attlen, CAST(c.cid + 1 AS INTEGER) AS attnum,
+       0 AS attndims, -1 AS attcacheoff, starbase_decl_typmod(c.type) AS atttypmod,
        ty.typbyval AS attbyval, ty.typalign AS attalign, ty.typstorage AS attstorage,
-       '' AS attcompression, not_null AS attnotnull, has_default AS atthasdef,
-       0 AS atthasmissing, '' AS attidentity, gen_kind AS attgenerated,
+       '' AS attcompression, (c.[notnull] OR c.pk > 0) AS attnotnull,
+       c.dflt_value IS NOT NULL AS atthasdef, 0 AS atthasmissing, '' AS attidentity,
+       CASE WHEN c.hidden IN (2, 3) THEN 's' ELSE '' END AS attgenerated,
        0 AS attisdropped, 1 AS attislocal, 0 AS attinhcount,
        coalesce(ty.typcollation, 0) AS attcollation, NULL AS attacl, NULL AS attoptions,
        NULL AS attfdwoptions, NULL AS attmissingval
-  FROM cols LEFT JOIN pg_type ty ON ty.oid = starbase_decl_type_oid(decl)";
+  FROM starbase_catalog_relations t, pragma_table_xinfo(t.name, 'main') c
+  LEFT JOIN pg_type ty ON ty.oid = starbase_decl_type_oid(c.type)
+ WHERE c.hidden <> 1";
 
 const PG_ATTRDEF: &str = r"
 CREATE TEMP VIEW pg_attrdef AS
