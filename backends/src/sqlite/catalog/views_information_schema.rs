@@ -53,26 +53,25 @@ const TABLE_CONSTRAINTS: &str = r"
 CREATE TEMP VIEW information_schema_table_constraints AS
 SELECT starbase_database_name() AS constraint_catalog, 'public' AS constraint_schema,
        k.conname AS constraint_name, starbase_database_name() AS table_catalog,
-       'public' AS table_schema, c.relname AS table_name,
+       'public' AS table_schema, k.starbase_table AS table_name,
        CASE k.contype WHEN 'p' THEN 'PRIMARY KEY' WHEN 'u' THEN 'UNIQUE'
                       WHEN 'f' THEN 'FOREIGN KEY' ELSE 'CHECK' END AS constraint_type,
        'NO' AS is_deferrable, 'NO' AS initially_deferred, 'YES' AS enforced,
        CASE k.contype WHEN 'u' THEN 'YES' WHEN 'p' THEN 'YES' END AS nulls_distinct
-  FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid";
+  FROM pg_constraint k";
 
 /// One row per (constraint, key column), from `conkey` (`{1,2}` is a JSON array inside).
 const KEY_COLUMN_USAGE: &str = r"
 CREATE TEMP VIEW information_schema_key_column_usage AS
 SELECT starbase_database_name() AS constraint_catalog, 'public' AS constraint_schema,
        k.conname AS constraint_name, starbase_database_name() AS table_catalog,
-       'public' AS table_schema, c.relname AS table_name, a.attname AS column_name,
+       'public' AS table_schema, k.starbase_table AS table_name, x.name AS column_name,
        CAST(key.key AS INTEGER) + 1 AS ordinal_position,
        CASE k.contype WHEN 'f' THEN CAST(key.key AS INTEGER) + 1 END
          AS position_in_unique_constraint
   FROM pg_constraint k
-  JOIN pg_class c ON c.oid = k.conrelid
   JOIN json_each('[' || substr(k.conkey, 2, length(k.conkey) - 2) || ']') key
-  JOIN pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = key.value
+  JOIN pragma_table_xinfo(k.starbase_table, 'main') x ON x.cid + 1 = key.value
  WHERE k.contype IN ('p', 'u', 'f')";
 
 const REFERENTIAL_CONSTRAINTS: &str = r"
@@ -93,15 +92,15 @@ SELECT starbase_database_name() AS constraint_catalog, 'public' AS constraint_sc
 const CONSTRAINT_COLUMN_USAGE: &str = r"
 CREATE TEMP VIEW information_schema_constraint_column_usage AS
 SELECT starbase_database_name() AS table_catalog, 'public' AS table_schema,
-       c.relname AS table_name, a.attname AS column_name,
+       coalesce(k.starbase_reftable, k.starbase_table) AS table_name, x.name AS column_name,
        starbase_database_name() AS constraint_catalog, 'public' AS constraint_schema,
        k.conname AS constraint_name
   FROM pg_constraint k
   JOIN json_each('[' || substr(coalesce(CASE k.contype WHEN 'f' THEN k.confkey END, k.conkey),
                                2, length(coalesce(CASE k.contype WHEN 'f' THEN k.confkey END,
                                                   k.conkey)) - 2) || ']') key
-  JOIN pg_class c ON c.oid = CASE k.contype WHEN 'f' THEN k.confrelid ELSE k.conrelid END
-  JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = key.value";
+  JOIN pragma_table_xinfo(coalesce(k.starbase_reftable, k.starbase_table), 'main') x
+    ON x.cid + 1 = key.value";
 
 const SCHEMATA: &str = r"
 CREATE TEMP VIEW information_schema_schemata AS

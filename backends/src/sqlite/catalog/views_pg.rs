@@ -176,11 +176,14 @@ SELECT indexrelid, tbl_oid AS indrelid, natts AS indnatts, natts AS indnkeyatts,
        NULL AS indexprs, predicate AS indpred
   FROM starbase_catalog_index";
 
-/// Primary keys, unique constraints (both from their indexes), foreign keys and CHECKs.
+/// Primary keys, unique constraints (both from their indexes), foreign keys and CHECKs. Extra
+/// columns beyond PostgreSQL's: `condef` (what `pg_get_constraintdef` returns), and the table
+/// names `starbase_table`/`starbase_reftable` that spare `information_schema` a join.
 const PG_CONSTRAINT: &str = r"
 CREATE TEMP VIEW pg_constraint AS
 WITH cons AS (
-  SELECT i.relname AS conname, i.origin AS contype, i.tbl AS tbl, i.tbl_oid AS conrelid,
+  SELECT i.relname AS conname, i.origin AS contype, i.tbl AS tbl, NULL AS reftable,
+         i.tbl_oid AS conrelid,
          i.indexrelid AS conindid, 0 AS confrelid,
          '{' || replace(i.indkey, ' ', ',') || '}' AS conkey, NULL AS confkey,
          ' ' AS confupdtype, ' ' AS confdeltype, ' ' AS confmatchtype,
@@ -189,7 +192,7 @@ WITH cons AS (
     FROM starbase_catalog_index i WHERE i.origin IN ('pk', 'u')
   UNION ALL
   SELECT coalesce(starbase_constraint_name(f.tbl_sql, 'f', f.from_csv),
-                  f.tbl || '_' || f.from_names || '_fkey'), 'f', f.tbl, f.tbl_oid,
+                  f.tbl || '_' || f.from_names || '_fkey'), 'f', f.tbl, f.reftable, f.tbl_oid,
          coalesce((SELECT i.indexrelid FROM starbase_catalog_index i
                     WHERE i.tbl_oid = f.ref_oid AND i.is_unique AND i.indkey = f.ref_indkey),
                   0),
@@ -201,7 +204,7 @@ WITH cons AS (
            || CASE WHEN f.on_delete = 'NO ACTION' THEN '' ELSE ' ON DELETE ' || f.on_delete END
     FROM starbase_catalog_fk f
   UNION ALL
-  SELECT json_extract(k.value, '$[0]'), 'c', t.name, t.oid, 0, 0,
+  SELECT json_extract(k.value, '$[0]'), 'c', t.name, NULL, t.oid, 0, 0,
          coalesce('{' || (SELECT x.cid + 1 FROM pragma_table_xinfo(t.name, 'main') x
                            WHERE x.name = json_extract(k.value, '$[1]') COLLATE NOCASE)
                   || '}', NULL),
@@ -216,7 +219,8 @@ SELECT CAST(starbase_relation_oid(tbl || '/constraint/' || conname) AS INTEGER) 
        conindid, 0 AS conparentid, confrelid, confupdtype, confdeltype, confmatchtype,
        1 AS conislocal, 0 AS coninhcount, 0 AS connoinherit, conkey, confkey,
        NULL AS conpfeqop, NULL AS conppeqop, NULL AS conffeqop, NULL AS confdelsetcols,
-       NULL AS conexclop, NULL AS conbin, condef
+       NULL AS conexclop, NULL AS conbin, condef, tbl AS starbase_table,
+       CASE contype WHEN 'f' THEN reftable END AS starbase_reftable
   FROM cons";
 
 const PG_TRIGGER: &str = r"
