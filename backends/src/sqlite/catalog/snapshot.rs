@@ -191,12 +191,16 @@ pub(super) fn register(conn: &Connection, shared: &Shared) -> rusqlite::Result<(
 }
 
 /// Relations (every `pg_class` row and the catalog views) and definitions.
-const LOAD_DEFINITIONS: &str = "SELECT starbase_catalog_load(kind, oid, name, def) FROM (
-    SELECT 'r' AS kind, oid, relname AS name, NULL AS def FROM temp.pg_class
+const LOAD_DEFINITIONS: &str = "
+WITH idx AS MATERIALIZED (
+    SELECT indexrelid, relname, indexdef, key_units FROM temp.starbase_catalog_index)
+SELECT starbase_catalog_load(kind, oid, name, def) FROM (
+    SELECT 'r' AS kind, oid, name, NULL AS def FROM temp.starbase_catalog_relations
+    UNION ALL SELECT 'r', indexrelid, relname, NULL FROM idx
     UNION ALL SELECT 'r', starbase_relation_oid(name), name, NULL FROM temp.sqlite_schema
         WHERE type = 'view'
-    UNION ALL SELECT 'i', indexrelid, NULL, indexdef FROM temp.starbase_catalog_index
-    UNION ALL SELECT 'k', indexrelid, NULL, key_units FROM temp.starbase_catalog_index
+    UNION ALL SELECT 'i', indexrelid, NULL, indexdef FROM idx
+    UNION ALL SELECT 'k', indexrelid, NULL, key_units FROM idx
     UNION ALL SELECT 'c', oid, NULL, condef FROM temp.pg_constraint
     UNION ALL SELECT 'v', starbase_relation_oid(name), NULL, starbase_view_query(sql)
         FROM main.sqlite_schema WHERE type = 'view')";
