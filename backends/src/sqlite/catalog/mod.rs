@@ -10,10 +10,17 @@
 //! then stops writes to temp too. Unqualified names resolve to temp first, so the catalog
 //! views shadow main tables with the same names (`pg_class`…); `main.pg_class` still works.
 //!
+//! What the dialect translator relies on: views are named as in PostgreSQL without the
+//! `pg_catalog.` prefix (`pg_class`), and `information_schema.x` is `information_schema_x`;
+//! `'x'::regclass` is `starbase_regclass('x')` (likewise `starbase_regtype`,
+//! `starbase_regproc`, `starbase_regnamespace`; `to_reg*` return NULL instead of raising);
+//! `a ~ b` is `regexp(b, a)` (SQLite's `a REGEXP b`); the database is [`DATABASE_NAME`]. The
+//! `starbase_*` helpers other than the `reg*` casts are internal to the views.
+//!
 //! Layout: `functions` (pure functions), `lookups` + `snapshot` (functions that need the
-//! schema: `reg*` casts, `pg_get_*def`, sizes), `views_pg`, `views_pg_static`, `views_pg_settings`,
-//! `views_information_schema`; helpers `args`, `text`, `typmod`, `ddl`, `types`, `clock`.
-//! Must not know about jobs, plans or threads.
+//! schema: `reg*` casts, `pg_get_*def`, sizes), `views_pg`, `views_pg_static`,
+//! `views_pg_settings`, `views_information_schema`; helpers `args`, `text`, `typmod`, `ddl`,
+//! `types`, `clock`. Must not know about jobs, plans or threads.
 
 mod args;
 mod clock;
