@@ -384,7 +384,7 @@ async fn clients_cannot_replace_the_snapshot() {
         for sql in [
             "SELECT starbase_catalog_load('r', 1, 'fake', NULL)",
             "SELECT starbase_catalog_load_sizes('s', 1, NULL, 1)",
-            "SELECT starbase_catalog_set_version(1)",
+            "SELECT starbase_catalog_set_version('d', '1')",
         ] {
             let e = fails(&db, sql).await;
             assert_eq!(e.code.as_str(), "42501", "{sql}: {e:?}");

@@ -6,8 +6,9 @@
 //! loaded *through* the connection instead: [`refresh`] runs a query over the catalog views
 //! that feeds the aggregate `starbase_catalog_load`, whose closure shares the snapshot with
 //! the lookup functions. [`refresh`] runs before each statement whose text calls one of
-//! those functions, and reloads only when `PRAGMA schema_version` changed (sizes: every
-//! time), so the functions see DDL the moment it happened, on this very connection too. A
+//! those functions, and reloads only when `PRAGMA schema_version` changed (sizes: when the
+//! data changed too, and never for databases over [`MAX_DBSTAT_PAGES`], whose sizes read 0),
+//! so the functions see DDL the moment it happened, on this very connection too. A
 //! rollback forgets the version: rolled-back DDL can bring `schema_version` back to a number
 //! whose definitions were loaded mid-transaction.
 //! Must not know about jobs, threads or plans.
@@ -58,7 +59,9 @@ fn only_refresh(function: &str) -> rusqlite::Result<()> {
 #[derive(Debug, Default)]
 pub(super) struct Snapshot {
     /// The `schema_version` the relations and definitions were loaded at.
-    version: Option<i64>,
+    version: Option<String>,
+    /// The schema version, `data_version` and `total_changes()` the sizes were read at.
+    sizes_version: Option<String>,
     /// Relation names (ASCII lower case) to their OIDs.
     relations: HashMap<String, i64>,
     /// (kind, OID) to definition: `i` index, `k` an index's key columns (separated by
@@ -76,13 +79,23 @@ pub(super) fn with<T>(shared: &Shared, read: impl FnOnce(&Snapshot) -> T) -> T {
     read(&shared.lock().unwrap_or_else(PoisonError::into_inner))
 }
 
-/// Forgets which schema version the definitions belong to, so the next statement that needs
-/// them reloads them.
+/// Forgets which versions the snapshot belongs to, so the next statement that needs it
+/// reloads it.
 pub(super) fn invalidate(shared: &Shared) {
-    shared
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .version = None;
+    let mut snapshot = shared.lock().unwrap_or_else(PoisonError::into_inner);
+    snapshot.version = None;
+    snapshot.sizes_version = None;
+}
+
+impl Snapshot {
+    /// The version of `part` (`d` definitions, `s` sizes).
+    fn version_of(&mut self, part: char) -> &mut Option<String> {
+        if part == 's' {
+            &mut self.sizes_version
+        } else {
+            &mut self.version
+        }
+    }
 }
 
 impl Snapshot {
@@ -175,18 +188,20 @@ pub(super) fn register(conn: &Connection, shared: &Shared) -> rusqlite::Result<(
     let sizes = Loader(shared.clone(), Part::Sizes);
     conn.create_aggregate_function("starbase_catalog_load_sizes", 4, flags, sizes)?;
     let versions = shared.clone();
-    conn.create_scalar_function("starbase_catalog_set_version", 1, flags, move |ctx| {
+    conn.create_scalar_function("starbase_catalog_set_version", 2, flags, move |ctx| {
         only_refresh("starbase_catalog_set_version")?;
-        let version: i64 = ctx.get(0)?;
-        versions
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .version = Some(version);
-        Ok(version)
+        let (part, version): (String, String) = (ctx.get(0)?, ctx.get(1)?);
+        let part = part.chars().next().unwrap_or('d');
+        let mut snapshot = versions.lock().unwrap_or_else(PoisonError::into_inner);
+        *snapshot.version_of(part) = Some(version);
+        Ok(0)
     })?;
     let current = shared.clone();
-    conn.create_scalar_function("starbase_catalog_version", 0, flags, move |_| {
-        Ok(with(&current, |s| s.version))
+    conn.create_scalar_function("starbase_catalog_version", 1, flags, move |ctx| {
+        let part: String = ctx.get(0)?;
+        let part = part.chars().next().unwrap_or('d');
+        let mut snapshot = current.lock().unwrap_or_else(PoisonError::into_inner);
+        Ok(snapshot.version_of(part).clone())
     })
 }
 
@@ -229,24 +244,46 @@ pub(super) fn refresh(conn: &Connection, sql: &str) {
         return;
     }
     let _refreshing = Refreshing::start();
-    let definitions = || -> rusqlite::Result<()> {
-        let version: i64 = conn.query_row("PRAGMA main.schema_version", [], |r| r.get(0))?;
-        let loaded: Option<i64> =
-            conn.query_row("SELECT starbase_catalog_version()", [], |r| r.get(0))?;
-        if loaded != Some(version) {
-            conn.prepare_cached(LOAD_DEFINITIONS)?
-                .query_row([], |_| Ok(()))?;
-            conn.prepare_cached("SELECT starbase_catalog_set_version(?1)")?
-                .query_row(params![version], |_| Ok(()))?;
-        }
-        Ok(())
-    };
-    if let Err(e) = definitions() {
+    if let Err(e) = refresh_part(conn, 'd', DEFINITIONS_VERSION, LOAD_DEFINITIONS) {
         tracing::warn!(error = %e, "could not load the catalog definitions");
     }
     if mentions("relation_size")
-        && let Err(e) = conn.query_row(LOAD_SIZES, [], |_| Ok(()))
+        && let Err(e) = refresh_sizes(conn)
     {
         tracing::debug!(error = %e, "relation sizes unavailable (dbstat)");
     }
+}
+
+/// What the definitions depend on: the schema.
+const DEFINITIONS_VERSION: &str = "SELECT CAST(schema_version AS TEXT) FROM pragma_schema_version";
+
+/// What the sizes depend on: the schema, commits by other connections, this one's changes.
+const SIZES_VERSION: &str = "SELECT s.schema_version || ':' || d.data_version || ':'
+    || total_changes() FROM pragma_schema_version s, pragma_data_version d";
+
+/// Databases larger than this many pages get no sizes (0): `dbstat` reads every page, and
+/// that must not happen on each catalog query of a big database.
+const MAX_DBSTAT_PAGES: i64 = 65_536;
+
+/// Runs `load` when the value of `version` differs from the one part `part` was loaded at.
+fn refresh_part(conn: &Connection, part: char, version: &str, load: &str) -> rusqlite::Result<()> {
+    let current: String = conn.prepare_cached(version)?.query_row([], |r| r.get(0))?;
+    let loaded: Option<String> = conn
+        .prepare_cached("SELECT starbase_catalog_version(?1)")?
+        .query_row(params![part.to_string()], |r| r.get(0))?;
+    if loaded.as_deref() != Some(current.as_str()) {
+        conn.prepare_cached(load)?.query_row([], |_| Ok(()))?;
+        conn.prepare_cached("SELECT starbase_catalog_set_version(?1, ?2)")?
+            .query_row(params![part.to_string(), current], |_| Ok(()))?;
+    }
+    Ok(())
+}
+
+/// Reloads the sizes when the data changed, unless the database is too big to scan.
+fn refresh_sizes(conn: &Connection) -> rusqlite::Result<()> {
+    let pages: i64 = conn.query_row("PRAGMA main.page_count", [], |r| r.get(0))?;
+    if pages > MAX_DBSTAT_PAGES {
+        return Ok(());
+    }
+    refresh_part(conn, 's', SIZES_VERSION, LOAD_SIZES)
 }
