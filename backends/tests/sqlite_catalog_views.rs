@@ -383,6 +383,7 @@ async fn clients_cannot_replace_the_snapshot() {
         assert_eq!(one(&db, "SELECT to_regclass('mine')").await, oid("mine"));
         for sql in [
             "SELECT starbase_catalog_load('r', 1, 'fake', NULL)",
+            "SELECT starbase_catalog_load_relations('r', 1, 'fake', NULL)",
             "SELECT starbase_catalog_load_sizes('s', 1, NULL, 1)",
             "SELECT starbase_catalog_set_version('d', '1')",
         ] {

@@ -58,7 +58,9 @@ fn only_refresh(function: &str) -> rusqlite::Result<()> {
 /// What the lookup functions read.
 #[derive(Debug, Default)]
 pub(super) struct Snapshot {
-    /// The `schema_version` the relations and definitions were loaded at.
+    /// The `schema_version` the relations were loaded at.
+    relations_version: Option<String>,
+    /// The `schema_version` the definitions were loaded at.
     version: Option<String>,
     /// The schema version, `data_version` and `total_changes()` the sizes were read at.
     sizes_version: Option<String>,
@@ -83,17 +85,18 @@ pub(super) fn with<T>(shared: &Shared, read: impl FnOnce(&Snapshot) -> T) -> T {
 /// reloads it.
 pub(super) fn invalidate(shared: &Shared) {
     let mut snapshot = shared.lock().unwrap_or_else(PoisonError::into_inner);
+    snapshot.relations_version = None;
     snapshot.version = None;
     snapshot.sizes_version = None;
 }
 
 impl Snapshot {
-    /// The version of `part` (`d` definitions, `s` sizes).
+    /// The version of `part` (`r` relations, `d` definitions, `s` sizes).
     fn version_of(&mut self, part: char) -> &mut Option<String> {
-        if part == 's' {
-            &mut self.sizes_version
-        } else {
-            &mut self.version
+        match part {
+            'r' => &mut self.relations_version,
+            's' => &mut self.sizes_version,
+            _ => &mut self.version,
         }
     }
 }
@@ -126,7 +129,9 @@ struct Loading {
 /// Which part of the snapshot a load replaces.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Part {
-    /// Relations and definitions.
+    /// Relation names.
+    Relations,
+    /// Index, constraint and view definitions.
     Definitions,
     /// Relation sizes.
     Sizes,
@@ -169,10 +174,8 @@ impl Aggregate<Loading, i64> for Loader {
         let acc = acc.unwrap_or_default();
         let mut snapshot = self.0.lock().unwrap_or_else(PoisonError::into_inner);
         match self.1 {
-            Part::Definitions => {
-                snapshot.relations = acc.relations;
-                snapshot.definitions = acc.definitions;
-            }
+            Part::Relations => snapshot.relations = acc.relations,
+            Part::Definitions => snapshot.definitions = acc.definitions,
             Part::Sizes => snapshot.sizes = acc.sizes,
         }
         Ok(0)
@@ -183,6 +186,8 @@ impl Aggregate<Loading, i64> for Loader {
 /// `DIRECTONLY`: no view or trigger can call them.
 pub(super) fn register(conn: &Connection, shared: &Shared) -> rusqlite::Result<()> {
     let flags = FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DIRECTONLY;
+    let relations = Loader(shared.clone(), Part::Relations);
+    conn.create_aggregate_function("starbase_catalog_load_relations", 4, flags, relations)?;
     let definitions = Loader(shared.clone(), Part::Definitions);
     conn.create_aggregate_function("starbase_catalog_load", 4, flags, definitions)?;
     let sizes = Loader(shared.clone(), Part::Sizes);
@@ -205,19 +210,22 @@ pub(super) fn register(conn: &Connection, shared: &Shared) -> rusqlite::Result<(
     })
 }
 
-/// Relations (every `pg_class` row and the catalog views) and definitions.
+/// Relations: every `pg_class` row and the catalog views.
+const LOAD_RELATIONS: &str = "SELECT starbase_catalog_load_relations(kind, oid, name, NULL)
+  FROM (SELECT 'r' AS kind, oid, name FROM temp.starbase_catalog_relations
+        UNION ALL SELECT 'r', indexrelid, relname FROM temp.starbase_catalog_index
+        UNION ALL SELECT 'r', starbase_relation_oid(name), name FROM temp.sqlite_schema
+         WHERE type = 'view')";
+
+/// Index, constraint and view definitions.
 const LOAD_DEFINITIONS: &str = "
 WITH idx AS MATERIALIZED (
-    SELECT indexrelid, relname, indexdef, key_units FROM temp.starbase_catalog_index)
-SELECT starbase_catalog_load(kind, oid, name, def) FROM (
-    SELECT 'r' AS kind, oid, name, NULL AS def FROM temp.starbase_catalog_relations
-    UNION ALL SELECT 'r', indexrelid, relname, NULL FROM idx
-    UNION ALL SELECT 'r', starbase_relation_oid(name), name, NULL FROM temp.sqlite_schema
-        WHERE type = 'view'
-    UNION ALL SELECT 'i', indexrelid, NULL, indexdef FROM idx
-    UNION ALL SELECT 'k', indexrelid, NULL, key_units FROM idx
-    UNION ALL SELECT 'c', oid, NULL, condef FROM temp.pg_constraint
-    UNION ALL SELECT 'v', starbase_relation_oid(name), NULL, starbase_view_query(sql)
+    SELECT indexrelid, indexdef, key_units FROM temp.starbase_catalog_index)
+SELECT starbase_catalog_load(kind, oid, NULL, def) FROM (
+    SELECT 'i' AS kind, indexrelid AS oid, indexdef AS def FROM idx
+    UNION ALL SELECT 'k', indexrelid, key_units FROM idx
+    UNION ALL SELECT 'c', oid, condef FROM temp.pg_constraint
+    UNION ALL SELECT 'v', starbase_relation_oid(name), starbase_view_query(sql)
         FROM main.sqlite_schema WHERE type = 'view')";
 
 /// Sizes from `dbstat`: each b-tree counted for itself and for its table's total.
@@ -232,6 +240,9 @@ const LOAD_SIZES: &str = "SELECT starbase_catalog_load_sizes(kind, oid, NULL, si
 /// Words in a statement that mean it calls a function reading the snapshot.
 const TRIGGERS: &[&str] = &["regclass", "pg_get_", "relation_size"];
 
+/// What the relations and definitions depend on: the schema.
+const SCHEMA_VERSION: &str = "SELECT CAST(schema_version AS TEXT) FROM pragma_schema_version";
+
 /// Brings the snapshot up to date for a statement about to run, when its text calls a
 /// function that reads it. Failures are logged and leave the old snapshot in place.
 pub(super) fn refresh(conn: &Connection, sql: &str) {
@@ -244,7 +255,14 @@ pub(super) fn refresh(conn: &Connection, sql: &str) {
         return;
     }
     let _refreshing = Refreshing::start();
-    if let Err(e) = refresh_part(conn, 'd', DEFINITIONS_VERSION, LOAD_DEFINITIONS) {
+    if mentions("regclass")
+        && let Err(e) = refresh_part(conn, 'r', SCHEMA_VERSION, LOAD_RELATIONS)
+    {
+        tracing::warn!(error = %e, "could not load the catalog relations");
+    }
+    if mentions("pg_get_")
+        && let Err(e) = refresh_part(conn, 'd', SCHEMA_VERSION, LOAD_DEFINITIONS)
+    {
         tracing::warn!(error = %e, "could not load the catalog definitions");
     }
     if mentions("relation_size")
@@ -253,9 +271,6 @@ pub(super) fn refresh(conn: &Connection, sql: &str) {
         tracing::debug!(error = %e, "relation sizes unavailable (dbstat)");
     }
 }
-
-/// What the definitions depend on: the schema.
-const DEFINITIONS_VERSION: &str = "SELECT CAST(schema_version AS TEXT) FROM pragma_schema_version";
 
 /// What the sizes depend on: the schema, commits by other connections, this one's changes.
 const SIZES_VERSION: &str = "SELECT s.schema_version || ':' || d.data_version || ':'
