@@ -397,3 +397,27 @@ async fn volatile_functions() {
         assert_eq!(shape, [["1"]], "{start}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn big_databases_report_no_sizes() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db.sqlite");
+    // Small pages make a database of over 65536 pages affordable in a test.
+    let setup = rusqlite::Connection::open(&path).unwrap();
+    setup
+        .execute_batch("PRAGMA page_size = 512; CREATE TABLE big (b BLOB);")
+        .unwrap();
+    drop(setup);
+    let mut config = starbase_backends::sqlite::SqliteConfig::new(&path);
+    config.readers = 0;
+    let db = SqliteBackend::open(config).unwrap();
+    let size = "SELECT pg_relation_size(starbase_regclass('big'))";
+    assert_eq!(one(&db, size).await, "512");
+    exec(&db, "INSERT INTO big VALUES (zeroblob(34000000))").await;
+    let pages: i64 = one(&db, "SELECT page_count FROM pragma_page_count")
+        .await
+        .parse()
+        .unwrap();
+    assert!(pages > 65_536, "{pages}");
+    assert_eq!(one(&db, size).await, "0");
+}

@@ -4,8 +4,8 @@
 //!
 //! A SQLite function cannot query its own connection without `unsafe`, so the snapshot is
 //! loaded *through* the connection instead: [`refresh`] runs a query over the catalog views
-//! that feeds the aggregate `starbase_catalog_load`, whose closure shares the snapshot with
-//! the lookup functions. [`refresh`] runs before each statement whose text calls one of
+//! that feeds an aggregate (`starbase_catalog_load`, `…_load_relations`, `…_load_sizes`),
+//! whose closure shares the snapshot with the lookup functions. [`refresh`] runs before each statement whose text calls one of
 //! those functions, and reloads only when `PRAGMA schema_version` changed (sizes: when the
 //! data changed too, and never for databases over [`MAX_DBSTAT_PAGES`], whose sizes read 0),
 //! so the functions see DDL the moment it happened, on this very connection too. A
@@ -298,7 +298,9 @@ fn refresh_part(conn: &Connection, part: char, version: &str, load: &str) -> rus
 fn refresh_sizes(conn: &Connection) -> rusqlite::Result<()> {
     let pages: i64 = conn.query_row("PRAGMA main.page_count", [], |r| r.get(0))?;
     if pages > MAX_DBSTAT_PAGES {
-        return Ok(());
+        // No rows: the sizes a smaller database had are forgotten.
+        let none = "SELECT starbase_catalog_load_sizes('s', 0, NULL, 0) FROM (SELECT 1 WHERE 0)";
+        return conn.query_row(none, [], |_| Ok(()));
     }
     refresh_part(conn, 's', SIZES_VERSION, LOAD_SIZES)
 }
