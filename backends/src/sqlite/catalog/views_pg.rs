@@ -166,13 +166,14 @@ SELECT CAST(starbase_relation_oid(t.name || '/attrdef/' || (c.cid + 1)) AS INTEG
   FROM starbase_catalog_relations t, pragma_table_xinfo(t.name, 'main') c
  WHERE t.type = 'table' AND c.dflt_value IS NOT NULL";
 
+/// PostgreSQL 16's columns, in its order (as for every catalog here: `SELECT *` clients
+/// read them by position).
 const PG_INDEX: &str = r"
 CREATE TEMP VIEW pg_index AS
 SELECT indexrelid, tbl_oid AS indrelid, natts AS indnatts, natts AS indnkeyatts,
-       is_unique AS indisunique, origin = 'pk' AS indisprimary, 0 AS indisexclusion,
-       1 AS indimmediate, 0 AS indisclustered, 1 AS indisvalid, 0 AS indcheckxmin,
-       1 AS indisready, 1 AS indislive, 0 AS indisreplident, 0 AS indnullsnotdistinct,
-       indkey, '' AS indcollation, '' AS indclass, '' AS indoption,
+       is_unique AS indisunique, 0 AS indnullsnotdistinct, origin = 'pk' AS indisprimary,
+       0 AS indisexclusion, 1 AS indimmediate, 0 AS indisclustered, 1 AS indisvalid,
+       0 AS indcheckxmin, 1 AS indisready, 1 AS indislive, 0 AS indisreplident, indkey, '' AS indcollation, '' AS indclass, '' AS indoption,
        NULL AS indexprs, predicate AS indpred
   FROM starbase_catalog_index";
 

@@ -1,0 +1,78 @@
+//! The column lists of the catalog views, in PostgreSQL 16's order: clients that run
+//! `SELECT t.*` (DBeaver, pgJDBC) read the columns by position.
+#![cfg(feature = "sqlite")]
+#![allow(clippy::unwrap_used)]
+
+mod catalog;
+
+use catalog::{columns, open};
+
+/// PostgreSQL 16's columns of each catalog (plus our documented extras at the end).
+const SHAPES: &[(&str, &str)] = &[
+    ("pg_namespace", "oid nspname nspowner nspacl"),
+    (
+        "pg_class",
+        "oid relname relnamespace reltype reloftype relowner relam relfilenode reltablespace \
+         relpages reltuples relallvisible reltoastrelid relhasindex relisshared relpersistence \
+         relkind relnatts relchecks relhasrules relhastriggers relhassubclass relrowsecurity \
+         relforcerowsecurity relispopulated relreplident relispartition relrewrite \
+         relfrozenxid relminmxid relacl reloptions relpartbound",
+    ),
+    (
+        "pg_attribute",
+        "attrelid attname atttypid attstattarget attlen attnum attndims attcacheoff atttypmod \
+         attbyval attalign attstorage attcompression attnotnull atthasdef atthasmissing \
+         attidentity attgenerated attisdropped attislocal attinhcount attcollation attacl \
+         attoptions attfdwoptions attmissingval",
+    ),
+    (
+        "pg_type",
+        "oid typname typnamespace typowner typlen typbyval typtype typcategory typispreferred \
+         typisdefined typdelim typrelid typsubscript typelem typarray typinput typoutput \
+         typreceive typsend typmodin typmodout typanalyze typalign typstorage typnotnull \
+         typbasetype typtypmod typndims typcollation typdefaultbin typdefault typacl",
+    ),
+    (
+        "pg_index",
+        "indexrelid indrelid indnatts indnkeyatts indisunique indnullsnotdistinct \
+         indisprimary indisexclusion indimmediate indisclustered indisvalid indcheckxmin \
+         indisready indislive indisreplident indkey indcollation indclass indoption indexprs \
+         indpred",
+    ),
+    (
+        "pg_constraint",
+        "oid conname connamespace contype condeferrable condeferred convalidated conrelid \
+         contypid conindid conparentid confrelid confupdtype confdeltype confmatchtype \
+         conislocal coninhcount connoinherit conkey confkey conpfeqop conppeqop conffeqop \
+         confdelsetcols conexclop conbin condef starbase_table starbase_reftable",
+    ),
+    ("pg_attrdef", "oid adrelid adnum adbin"),
+    (
+        "pg_proc",
+        "oid proname pronamespace proowner prolang procost prorows provariadic prosupport \
+         prokind prosecdef proleakproof proisstrict proretset provolatile proparallel \
+         pronargs pronargdefaults prorettype proargtypes proallargtypes proargmodes \
+         proargnames proargdefaults protrftypes prosrc probin prosqlbody proconfig proacl",
+    ),
+    (
+        "pg_settings",
+        "name setting unit category short_desc extra_desc context vartype source min_val \
+         max_val enumvals boot_val reset_val sourcefile sourceline pending_restart",
+    ),
+    (
+        "pg_database",
+        "oid datname datdba encoding datlocprovider datistemplate datallowconn datconnlimit \
+         datlastsysoid datfrozenxid datminmxid dattablespace datcollate datctype daticulocale \
+         daticurules datcollversion datacl",
+    ),
+];
+
+#[tokio::test(flavor = "multi_thread")]
+async fn catalogs_have_postgres_columns_in_order() {
+    let (_dir, db) = open().await;
+    for (view, expected) in SHAPES {
+        let got = columns(&db, &format!("SELECT * FROM {view}")).await;
+        let expected: Vec<&str> = expected.split_whitespace().collect();
+        assert_eq!(got, expected, "{view}");
+    }
+}
