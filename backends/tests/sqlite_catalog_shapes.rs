@@ -5,7 +5,9 @@
 
 mod catalog;
 
-use catalog::{columns, open};
+use catalog::{columns, one, open};
+use starbase_backends::sqlite::catalog_column_type;
+use starbase_protocol::pgtype::PgType;
 
 /// PostgreSQL 16's columns of each catalog (plus our documented extras at the end).
 const SHAPES: &[(&str, &str)] = &[
@@ -74,5 +76,24 @@ async fn catalogs_have_postgres_columns_in_order() {
         let got = columns(&db, &format!("SELECT * FROM {view}")).await;
         let expected: Vec<&str> = expected.split_whitespace().collect();
         assert_eq!(got, expected, "{view}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn values_fit_the_reported_column_types() {
+    let (_dir, db) = open().await;
+    for (view, names) in SHAPES {
+        for column in names.split_whitespace() {
+            let check = match catalog_column_type(column) {
+                Some(PgType::Bool) => format!("{column} NOT IN (0, 1)"),
+                Some(PgType::Char) => format!("length({column}) > 1"),
+                Some(PgType::Oid | PgType::Int2 | PgType::Int4) => {
+                    format!("typeof({column}) NOT IN ('integer', 'null')")
+                }
+                _ => continue,
+            };
+            let sql = format!("SELECT count(*) FROM {view} WHERE {check}");
+            assert_eq!(one(&db, &sql).await, "0", "{sql}");
+        }
     }
 }

@@ -42,7 +42,7 @@ use std::time::{Duration, Instant};
 use starbase_protocol::Plan;
 use tokio::sync::oneshot;
 
-pub use self::catalog::DATABASE_NAME;
+pub use self::catalog::{DATABASE_NAME, catalog_column_type};
 use self::job::{Job, Work};
 pub use self::lease::WriterLease;
 pub use self::session::{DEFAULT_IDLE_IN_TRANSACTION_TIMEOUT, SessionConfig, SqliteSession};

@@ -15,15 +15,17 @@
 //! `'x'::regclass` is `starbase_regclass('x')` (likewise `starbase_regtype`,
 //! `starbase_regproc`, `starbase_regnamespace`; `to_reg*` return NULL instead of raising);
 //! `a ~ b` is `regexp(b, a)` (SQLite's `a REGEXP b`); the database is [`DATABASE_NAME`]. The
-//! `starbase_*` helpers other than the `reg*` casts are internal to the views.
+//! `starbase_*` helpers other than the `reg*` casts are internal to the views. View columns
+//! have no SQLite declared type: [`catalog_column_type`] gives their PostgreSQL types.
 //!
 //! Layout: `functions` (pure functions), `lookups` + `snapshot` (functions that need the
 //! schema: `reg*` casts, `pg_get_*def`, sizes), `views_pg`, `views_pg_static`,
-//! `views_pg_settings`, `views_information_schema`; helpers `args`, `text`, `typmod`, `ddl`,
-//! `types`, `clock`. Must not know about jobs, plans or threads.
+//! `views_pg_settings`, `views_information_schema`, `column_types`; helpers `args`, `text`,
+//! `typmod`, `ddl`, `types`, `clock`. Must not know about jobs, plans or threads.
 
 mod args;
 mod clock;
+mod column_types;
 mod ddl;
 mod functions;
 mod lookups;
@@ -41,6 +43,7 @@ use std::sync::{Arc, Mutex};
 use rusqlite::Connection;
 use rusqlite::hooks::{AuthAction, AuthContext, Authorization};
 
+pub use self::column_types::catalog_column_type;
 pub use self::functions::DATABASE_NAME;
 
 /// Registers the functions and creates the views on `conn`, and takes its rollback hook (a
