@@ -259,6 +259,13 @@ const INT4: &[&str] = &[
     "objsubid",
     "inhseqno",
     "ordinal_position",
+    "position_in_unique_constraint",
+    "character_maximum_length",
+    "character_octet_length",
+    "numeric_precision",
+    "numeric_precision_radix",
+    "numeric_scale",
+    "datetime_precision",
 ];
 
 /// `float4` columns.
