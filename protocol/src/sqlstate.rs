@@ -26,6 +26,8 @@ impl SqlState {
     pub const NUMERIC_VALUE_OUT_OF_RANGE: Self = Self(*b"22003");
     /// `22023` invalid parameter value (bad params, bad request DTO).
     pub const INVALID_PARAMETER_VALUE: Self = Self(*b"22023");
+    /// `2201B` invalid regular expression.
+    pub const INVALID_REGULAR_EXPRESSION: Self = Self(*b"2201B");
     /// `22P02` invalid text representation.
     pub const INVALID_TEXT_REPRESENTATION: Self = Self(*b"22P02");
     /// `23502` not null violation.
@@ -54,6 +56,8 @@ impl SqlState {
     pub const INVALID_PASSWORD: Self = Self(*b"28P01");
     /// `3D000` invalid catalog name (unknown source).
     pub const INVALID_CATALOG_NAME: Self = Self(*b"3D000");
+    /// `3F000` invalid schema name (no such schema).
+    pub const INVALID_SCHEMA_NAME: Self = Self(*b"3F000");
     /// `40001` serialization failure.
     pub const SERIALIZATION_FAILURE: Self = Self(*b"40001");
     /// `40P01` deadlock detected.

@@ -101,6 +101,24 @@ fn error_message_code(message: &str) -> SqlState {
             "wrong number of bindings",
             SqlState::INVALID_PARAMETER_VALUE,
         ),
+        // Raised in PostgreSQL's words by the catalog functions (`catalog`).
+        ("relation \"", SqlState::UNDEFINED_TABLE),
+        ("type \"", SqlState::UNDEFINED_OBJECT),
+        ("function \"", SqlState::UNDEFINED_FUNCTION),
+        ("schema \"", SqlState::INVALID_SCHEMA_NAME),
+        ("permission denied for", SqlState::INSUFFICIENT_PRIVILEGE),
+        (
+            "invalid regular expression:",
+            SqlState::INVALID_REGULAR_EXPRESSION,
+        ),
+        (
+            "invalid input syntax for type",
+            SqlState::INVALID_TEXT_REPRESENTATION,
+        ),
+        (
+            "field position must not be zero",
+            SqlState::INVALID_PARAMETER_VALUE,
+        ),
     ];
     if let Some((_, code)) = PREFIXES.iter().find(|(p, _)| message.starts_with(p)) {
         *code
@@ -223,6 +241,31 @@ mod tests {
             let err = classify(&fail(&conn, sql));
             assert_eq!(err.code.as_str(), *code, "{sql}: {err:?}");
             assert!(err.message.starts_with(message), "{sql}: {}", err.message);
+        }
+    }
+
+    #[test]
+    fn catalog_function_messages_map_to_sqlstates() {
+        let cases: &[(&str, &str)] = &[
+            ("relation \"nope\" does not exist", "42P01"),
+            ("type \"geometry\" does not exist", "42704"),
+            ("function \"nope\" does not exist", "42883"),
+            ("schema \"nope\" does not exist", "3F000"),
+            (
+                "permission denied for function starbase_catalog_load",
+                "42501",
+            ),
+            ("invalid regular expression: unclosed group", "2201B"),
+            ("invalid input syntax for type integer: \"x\"", "22P02"),
+            ("field position must not be zero", "22023"),
+        ];
+        for (message, code) in cases {
+            let err = rusqlite::Error::SqliteFailure(
+                ffi::Error::new(ffi::SQLITE_ERROR),
+                Some((*message).to_owned()),
+            );
+            let db = classify(&err);
+            assert_eq!((db.code.as_str(), db.message.as_str()), (*code, *message));
         }
     }
 

@@ -11,7 +11,8 @@
 //! - `session`: interactive sessions (`SqliteSession`), whose transactions span plans;
 //!   `session_lease`: the writer serving one session while its transaction is open; `txn`:
 //!   one session plan under PostgreSQL's transaction-block rules;
-//! - `threads`: opening connections, the writer and reader loops;
+//! - `threads`: opening connections, the writer and reader loops; `catalog`: the
+//!   PostgreSQL catalog views and functions every connection gets when it opens;
 //! - `job`: a job, its result stream, cancellation and timeout;
 //! - `exec`: plan modes and transactions; `step`: one statement text; `split`: statement
 //!   boundaries; `convert`: values and columns; [`error`]: SQLite errors to SQLSTATEs;
@@ -20,6 +21,7 @@
 
 pub mod error;
 
+mod catalog;
 mod convert;
 mod exec;
 mod job;
@@ -40,6 +42,7 @@ use std::time::{Duration, Instant};
 use starbase_protocol::Plan;
 use tokio::sync::oneshot;
 
+pub use self::catalog::{DATABASE_NAME, catalog_column_type};
 use self::job::{Job, Work};
 pub use self::lease::WriterLease;
 pub use self::session::{DEFAULT_IDLE_IN_TRANSACTION_TIMEOUT, SessionConfig, SqliteSession};

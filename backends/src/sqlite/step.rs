@@ -11,6 +11,7 @@ use std::ops::{Deref, DerefMut};
 use rusqlite::{Batch, CachedStatement, Connection};
 use starbase_protocol::{DbError, Params, Placeholder, Row, SqlState, Statement};
 
+use super::catalog;
 use super::convert;
 use super::error::classify;
 use super::job::{Failure, Output};
@@ -183,6 +184,8 @@ fn run_statement(
     out: &Output,
 ) -> Result<(), Failure> {
     out.check()?;
+    // After the statements before it ran: DDL earlier in the same text is seen.
+    catalog::refresh(conn, piece.text);
     let values = params.bind(&slots(&stmt))?;
     for (i, value) in values.iter().enumerate() {
         convert::bind_value(&mut stmt, i + 1, value)?;

@@ -1,7 +1,7 @@
 //! The SQLite threads: opening their connections and their receive loops.
 //!
 //! Owns the writer thread (the only read-write connection) and the reader threads (read-only
-//! connections with `query_only`), the pragmas each connection gets, and forwarding a job a
+//! connections with `query_only`), the pragmas and catalog each connection gets, and forwarding a job a
 //! reader cannot run to the writer. Every thread exits when its channel closes. Must not
 //! know how a plan runs (see `exec`) or anything async beyond the channels.
 
@@ -14,6 +14,7 @@ use std::time::Duration;
 use rusqlite::{Connection, OpenFlags};
 use starbase_protocol::{DbError, SqlState};
 
+use super::catalog;
 use super::error::classify;
 use super::exec::{Role, run_job};
 use super::job::Work;
@@ -38,8 +39,8 @@ const STATEMENT_CACHE: usize = 256;
 /// Opens the read-write connection, creating the file, and sets the database up for one
 /// writer and concurrent readers (WAL).
 pub(super) fn open_writer(path: &Path, busy_timeout: Duration) -> Result<Connection, Error> {
-    let conn = Connection::open(path).map_err(|e| open_error(path, &e))?;
-    let setup = || -> rusqlite::Result<()> {
+    let mut conn = Connection::open(path).map_err(|e| open_error(path, &e))?;
+    let setup = |conn: &mut Connection| -> rusqlite::Result<()> {
         conn.busy_timeout(busy_timeout)?;
         let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
         if !mode.eq_ignore_ascii_case("wal") {
@@ -49,10 +50,11 @@ pub(super) fn open_writer(path: &Path, busy_timeout: Duration) -> Result<Connect
             );
         }
         conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;")?;
+        catalog::install(conn)?;
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         Ok(())
     };
-    setup().map_err(|e| open_error(path, &e))?;
+    setup(&mut conn).map_err(|e| open_error(path, &e))?;
     Ok(conn)
 }
 
@@ -61,14 +63,16 @@ pub(super) fn open_reader(path: &Path, busy_timeout: Duration) -> Result<Connect
     let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
         | OpenFlags::SQLITE_OPEN_URI
         | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-    let conn = Connection::open_with_flags(path, flags).map_err(|e| open_error(path, &e))?;
-    let setup = || -> rusqlite::Result<()> {
+    let mut conn = Connection::open_with_flags(path, flags).map_err(|e| open_error(path, &e))?;
+    let setup = |conn: &mut Connection| -> rusqlite::Result<()> {
         conn.busy_timeout(busy_timeout)?;
+        // The catalog's TEMP views first: `query_only` forbids writing temp too.
+        catalog::install(conn)?;
         conn.execute_batch("PRAGMA query_only = 1;")?;
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         Ok(())
     };
-    setup().map_err(|e| open_error(path, &e))?;
+    setup(&mut conn).map_err(|e| open_error(path, &e))?;
     Ok(conn)
 }
 
