@@ -69,7 +69,6 @@ public class JdbcClient {
         Properties props = new Properties();
         props.setProperty("user", env("PGUSER", "postgres"));
         props.setProperty("password", env("PGPASSWORD", ""));
-        props.setProperty("sslmode", "disable");
         // Server-side prepared statements from the second execution on, so the batch below uses them.
         props.setProperty("prepareThreshold", "2");
         Connection c = step("connect", () -> DriverManager.getConnection(url, props));
