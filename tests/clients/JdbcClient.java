@@ -185,6 +185,7 @@ public class JdbcClient {
             st.executeUpdate("INSERT INTO " + T + " (name) VALUES ('alpha')");
             fail("unique violation", "a duplicate name was accepted");
         } catch (SQLException e) {
+            check("unique violation is a PSQLException", e.getClass().getName(), "org.postgresql.util.PSQLException", String.class);
             check("unique violation is 23505", e.getSQLState(), "23505", String.class);
         }
         try {

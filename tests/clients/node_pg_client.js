@@ -4,7 +4,7 @@
 // Prints one line per check and exits 1 on the first failure.
 'use strict';
 
-const { Client } = require('pg');
+const { Client, DatabaseError } = require('pg');
 const { isDeepStrictEqual } = require('util');
 
 const T = 'node_pg_items';
@@ -119,6 +119,7 @@ async function main() {
     await c.query(`INSERT INTO ${T} (name) VALUES ($1)`, ['alpha']);
     fail('unique violation', 'a duplicate name was accepted');
   } catch (err) {
+    check('unique violation is a DatabaseError', err, undefined, DatabaseError);
     check('unique violation is 23505', err.code, '23505');
   }
   await step('begin 3', c.query('BEGIN'));
