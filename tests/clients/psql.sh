@@ -17,6 +17,12 @@ ok() { echo "ok $1"; }
 # -X: no psqlrc; the output format is pinned so that only the server decides the output.
 psql_run() { psql -X -q -v ON_ERROR_STOP=1 -P pager=off -P null= "$@"; }
 
+# psql's output format is its own version's: the expected files are psql 15's (Debian 12), for a
+# server that reports version 15 or later.
+psql_major=$(psql --version | sed -E 's/^[^0-9]*([0-9]+).*/\1/')
+[ "$psql_major" = 15 ] || fail "psql version" "expected/psql_*.out are psql 15's output; this is $(psql --version)"
+ok "psql version 15"
+
 psql_run >"$out/setup" 2>&1 <<'SQL' || fail "setup" "$(cat "$out/setup")"
 DROP VIEW IF EXISTS psql_items_view;
 DROP TABLE IF EXISTS psql_orders;
