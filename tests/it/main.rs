@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
 
 mod binary;
+mod clients;
 mod common;
 mod dump;
 mod export;
