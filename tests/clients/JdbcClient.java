@@ -58,6 +58,16 @@ public class JdbcClient {
         System.out.println("ok " + name);
     }
 
+    /** An INTEGER column: Integer (int4) on PostgreSQL, Long (int8) on the gateway, where
+     * SQLite's INTEGER is 64-bit; either way exactly {@code want}. */
+    static void checkInteger(String name, Object got, long want) {
+        boolean ok = (got instanceof Integer i && i == want) || (got instanceof Long l && l == want);
+        if (!ok) {
+            fail(name, "got " + got + " of " + (got == null ? "null" : got.getClass().getName()) + ", want the integer " + want);
+        }
+        System.out.println("ok " + name);
+    }
+
     static String env(String name, String fallback) {
         String v = System.getenv(name);
         return v == null || v.isEmpty() ? fallback : v;
@@ -102,7 +112,7 @@ public class JdbcClient {
         });
         ResultSet ret = step("insert returning", ins::executeQuery);
         step("next", ret::next);
-        check("insert returning id is an Integer", step("getObject", () -> ret.getObject(1)), 1, Integer.class);
+        checkInteger("insert returning id", step("getObject", () -> ret.getObject(1)), 1);
 
         PreparedStatement sel = step("prepare select", () -> c.prepareStatement("SELECT id, name, qty, big, price,"
                 + " active, data, amount, created, note FROM " + T + " WHERE name = ?"));
@@ -110,7 +120,7 @@ public class JdbcClient {
         ResultSet r = step("select typed row", sel::executeQuery);
         check("a row", step("next", r::next), true, Boolean.class);
         check("varchar column", step("get", () -> r.getObject("name")), "alpha", String.class);
-        check("int column", step("get", () -> r.getObject("qty")), 7, Integer.class);
+        checkInteger("int column", step("get", () -> r.getObject("qty")), 7);
         check("bigint column", step("get", () -> r.getObject("big")), 1L << 40, Long.class);
         check("double precision column", step("get", () -> r.getObject("price")), 2.5, Double.class);
         check("boolean column", step("get", () -> r.getObject("active")), true, Boolean.class);
@@ -124,9 +134,15 @@ public class JdbcClient {
             final int col = i;
             typeNames.add(step("getColumnTypeName", () -> md.getColumnTypeName(col)));
         }
+        // INTEGER is int4 on PostgreSQL and int8 on the gateway (SQLite's INTEGER is 64-bit).
+        if ("int8".equals(typeNames.get(1))) {
+            typeNames.set(1, "int4");
+        }
         check("column type names", typeNames, Arrays.asList("varchar", "int4", "int8", "float8", "bool",
                 "bytea", "numeric", "timestamp", "text"), null);
-        check("column java types", step("getColumnType", () -> Arrays.asList(md.getColumnType(3), md.getColumnType(5), md.getColumnType(6), md.getColumnType(7))),
+        // qty is INTEGER: java.sql.Types.INTEGER on PostgreSQL, BIGINT on the gateway (int8).
+        int qtyType = step("getColumnType", () -> md.getColumnType(3));
+        check("column java types", step("getColumnType", () -> Arrays.asList(qtyType == Types.BIGINT ? Types.INTEGER : qtyType, md.getColumnType(5), md.getColumnType(6), md.getColumnType(7))),
                 Arrays.asList(Types.INTEGER, Types.DOUBLE, Types.BIT, Types.BINARY), null);
         check("nullability", step("isNullable", () -> Arrays.asList(md.isNullable(2), md.isNullable(3))),
                 Arrays.asList(ResultSetMetaData.columnNoNulls, ResultSetMetaData.columnNullable), null);
@@ -201,7 +217,7 @@ public class JdbcClient {
                 + " (name, qty) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET qty = excluded.qty RETURNING qty"));
         ResultSet u = step("upsert", () -> { up.setString(1, "alpha"); up.setInt(2, 70); return up.executeQuery(); });
         step("next", u::next);
-        check("on conflict do update", step("get", () -> u.getObject(1)), 70, Integer.class);
+        checkInteger("on conflict do update", step("get", () -> u.getObject(1)), 70);
 
         step("drop table", () -> st.execute("DROP TABLE " + T));
         System.out.println("ok drop table");
