@@ -370,6 +370,12 @@ fn long_operator_chains_pass_through_without_overflowing_the_stack() {
             format!("SELECT 1 WHERE {}true", "x ILIKE 'a' AND ".repeat(n)),
             format!("SELECT 1{}", "::int4".repeat(n)),
             format!("SELECT 1, 2{}", " UNION SELECT 3, 4".repeat(n)),
+            // Chains nested in chains: the depths add up.
+            format!(
+                "SELECT {}1{}",
+                "(1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + ".repeat(n / 8),
+                ")".repeat(n / 8)
+            ),
         ] {
             let t = query(&sql);
             if n > 400 {
