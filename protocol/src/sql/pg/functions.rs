@@ -113,7 +113,10 @@ pub(super) fn rewrite_function(
         "current_setting" => current_setting(&args, ctx)?,
         "pg_backend_pid" => number(&ctx.backend_pid.to_string()),
         "version" => str_lit(&version(ctx)),
-        _ => {
+        other => {
+            if let Some(portable) = super::portable::sqlite_function(other, &args) {
+                return Ok((portable, true));
+            }
             // `pg_catalog.f(…)` → `f(…)`.
             let prefixed = f.name.0.len() == 2;
             if prefixed {

@@ -253,6 +253,7 @@ fn fixed_function_type(name: &str) -> PgType {
         "count" => PgType::Int8,
         "avg" | "total" | "random" => PgType::Float8,
         "current_date" => PgType::Date,
+        "gen_random_uuid" | "uuid_generate_v4" => PgType::Uuid,
         n if TEXT_FUNCTIONS.contains(&n) => PgType::Text,
         n if INT4_FUNCTIONS.contains(&n) => PgType::Int4,
         n if BOOL_FUNCTIONS.contains(&n) => PgType::Bool,

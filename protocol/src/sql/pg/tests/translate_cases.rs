@@ -140,6 +140,8 @@ const CASES: &[(&str, &str)] = &[
      "SELECT nspname FROM pg_namespace WHERE nspname NOT IN ('public')"),
     ("SELECT 'int4'::pg_catalog.regtype, c.oid::pg_catalog.regclass::pg_catalog.text FROM pg_class c",
      "SELECT starbase_regtype('int4'), CAST(c.oid AS TEXT) FROM pg_class c"),
+    ("SELECT greatest(age, 1), least(age, 2, 3), char_length(name), strpos(name, 'a'), left(name, 2), btrim(name) FROM users",
+     "SELECT max(age, 1), min(age, 2, 3), length(name), instr(name, 'a'), substr(name, 1, 2), trim(name) FROM users"),
 ];
 
 #[test]
@@ -188,5 +190,35 @@ fn extract_reads_what_now_stores() {
     assert!(
         matches!(years.as_slice(), [Some(y), Some(2024)] if *y >= 2024),
         "{years:?}"
+    );
+}
+
+#[test]
+fn random_and_uuids_behave_as_in_postgresql() {
+    let conn = sqlite();
+    let t = query("SELECT random(), gen_random_uuid()");
+    let (r, uuid): (f64, String) = conn
+        .query_row(&t.sql, [], |row| Ok((row.get(0)?, row.get(1)?)))
+        .unwrap();
+    assert!((0.0..1.0).contains(&r), "{r}");
+    let groups: Vec<usize> = uuid.split('-').map(str::len).collect();
+    assert_eq!(groups, [8, 4, 4, 4, 12], "{uuid}");
+    assert_eq!(uuid.as_bytes()[14], b'4', "{uuid}");
+    assert!(
+        matches!(uuid.as_bytes()[19], b'8' | b'9' | b'a' | b'b'),
+        "{uuid}"
+    );
+    assert_eq!(uuid, uuid.to_lowercase());
+    let ddl = query("CREATE TABLE things (id UUID PRIMARY KEY DEFAULT gen_random_uuid(), n INT)");
+    conn.execute_batch(&ddl.sql).unwrap();
+    conn.execute_batch("INSERT INTO things (n) VALUES (1)")
+        .unwrap();
+    let id: String = conn
+        .query_row("SELECT id FROM things", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(id.len(), 36);
+    assert_eq!(
+        query("SELECT gen_random_uuid()").columns,
+        vec![crate::pgtype::PgType::Uuid]
     );
 }

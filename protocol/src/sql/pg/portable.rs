@@ -1,0 +1,43 @@
+//! PostgreSQL functions SQLite spells differently: `greatest`/`least`, `char_length`,
+//! `strpos`, `left`, `btrim`, `random()`, `gen_random_uuid()`.
+//!
+//! Owns those spellings. Must not know session functions or the catalog's helper
+//! functions (another module implements those in SQLite).
+
+use sqlparser::ast::Expr;
+use sqlparser::dialect::SQLiteDialect;
+use sqlparser::parser::Parser;
+
+use super::functions::call;
+use super::rewrite::number;
+
+/// SQLite's spelling of `name(args…)` (arguments already rewritten), or `None` when the
+/// function is the same (or unknown) there.
+pub(super) fn sqlite_function(name: &str, args: &[&Expr]) -> Option<Expr> {
+    let owned = || args.iter().map(|a| (*a).clone()).collect::<Vec<_>>();
+    Some(match (name, args) {
+        // SQLite's multi-argument max()/min() are the scalar greatest/least.
+        ("greatest", [_, _, ..]) => call("max", owned()),
+        ("least", [_, _, ..]) => call("min", owned()),
+        ("char_length" | "character_length", [_]) => call("length", owned()),
+        ("strpos", [_, _]) => call("instr", owned()),
+        ("left", [s, n]) => call("substr", vec![(*s).clone(), number("1"), (*n).clone()]),
+        ("btrim", [_] | [_, _]) => call("trim", owned()),
+        // PostgreSQL's random() is a float in [0, 1); SQLite's a 64-bit integer.
+        ("random", []) => expression("(random() / 18446744073709551616.0 + 0.5)")?,
+        ("gen_random_uuid" | "uuid_generate_v4", []) => expression(UUID_V4)?,
+        _ => return None,
+    })
+}
+
+/// A version-4 UUID in its text form, from SQLite's `randomblob`.
+const UUID_V4: &str = "lower(hex(randomblob(4)) || '-' || hex(randomblob(2)) || '-4' || \
+    substr(hex(randomblob(2)), 2) || '-' || substr('89ab', 1 + (abs(random()) % 4), 1) || \
+    substr(hex(randomblob(2)), 2) || '-' || hex(randomblob(6)))";
+
+fn expression(sql: &str) -> Option<Expr> {
+    Parser::new(&SQLiteDialect {})
+        .try_with_sql(sql)
+        .and_then(|mut p| p.parse_expr())
+        .ok()
+}
