@@ -147,7 +147,7 @@ fn version(ctx: &SessionContext<'_>) -> String {
     )
 }
 
-fn string_value(e: &Expr) -> Option<&str> {
+pub(super) fn string_value(e: &Expr) -> Option<&str> {
     match e {
         Expr::Value(v) => match &v.value {
             Value::SingleQuotedString(s) => Some(s),
@@ -262,7 +262,7 @@ pub(super) fn extract(field: &DateTimeField, expr: Expr) -> Result<Expr, DbError
 
 /// `x` as SQLite's date functions read it: the `+00` suffix of the timestamptz text `now()`
 /// becomes (what `INSERT … VALUES (now())` stores) is `+00:00` to them.
-fn readable_time(x: Expr) -> Expr {
+pub(super) fn readable_time(x: Expr) -> Expr {
     Expr::Case {
         case_token: AttachedToken::empty(),
         end_token: AttachedToken::empty(),

@@ -1,14 +1,14 @@
 //! PostgreSQL functions SQLite spells differently: `greatest`/`least`, `char_length`,
-//! `strpos`, `left`, `btrim`, `random()`, `gen_random_uuid()`.
+//! `strpos`, `left`, `btrim`, `random()`, `gen_random_uuid()`, `date_trunc`.
 //!
 //! Owns those spellings. Must not know session functions or the catalog's helper
 //! functions (another module implements those in SQLite).
 
-use sqlparser::ast::Expr;
+use sqlparser::ast::{BinaryOperator, Expr};
 use sqlparser::dialect::SQLiteDialect;
 use sqlparser::parser::Parser;
 
-use super::functions::call;
+use super::functions::{call, readable_time, str_lit, string_value};
 use super::rewrite::number;
 
 /// SQLite's spelling of `name(args…)` (arguments already rewritten), or `None` when the
@@ -26,8 +26,37 @@ pub(super) fn sqlite_function(name: &str, args: &[&Expr]) -> Option<Expr> {
         // PostgreSQL's random() is a float in [0, 1); SQLite's a 64-bit integer.
         ("random", []) => expression("(random() / 18446744073709551616.0 + 0.5)")?,
         ("gen_random_uuid" | "uuid_generate_v4", []) => expression(UUID_V4)?,
+        ("date_trunc", [field, x]) => date_trunc(string_value(field)?, x)?,
         _ => return None,
     })
+}
+
+/// `date_trunc('unit', x)` as the timestamp text SQLite's date functions print.
+fn date_trunc(unit: &str, x: &Expr) -> Option<Expr> {
+    let time = if string_value(x).is_some() {
+        x.clone()
+    } else {
+        readable_time(x.clone())
+    };
+    let format = match unit.to_ascii_lowercase().as_str() {
+        "year" => "%Y-01-01 00:00:00",
+        "month" => "%Y-%m-01 00:00:00",
+        "day" => "%Y-%m-%d 00:00:00",
+        "hour" => "%Y-%m-%d %H:00:00",
+        "minute" => "%Y-%m-%d %H:%M:00",
+        "second" => "%Y-%m-%d %H:%M:%S",
+        // The Monday on or before the day (ISO weeks).
+        "week" => {
+            let monday = call("date", vec![time, str_lit("-6 days"), str_lit("weekday 1")]);
+            return Some(Expr::BinaryOp {
+                left: Box::new(monday),
+                op: BinaryOperator::StringConcat,
+                right: Box::new(str_lit(" 00:00:00")),
+            });
+        }
+        _ => return None,
+    };
+    Some(call("strftime", vec![str_lit(format), time]))
 }
 
 /// A version-4 UUID in its text form, from SQLite's `randomblob`.

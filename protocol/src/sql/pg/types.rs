@@ -207,6 +207,9 @@ fn function_type(scope: &mut Scope<'_>, f: &sqlparser::ast::Function) -> PgType 
             }
         }
         "min" | "max" | "abs" => first(scope),
+        "date_trunc" => args
+            .get(1)
+            .map_or(PgType::Unknown, |a| expr_type(scope, a).0),
         "coalesce" | "nullif" | "ifnull" | "greatest" | "least" => {
             first_known(scope, args.iter().copied())
         }

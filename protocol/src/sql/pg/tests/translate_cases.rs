@@ -222,3 +222,23 @@ fn random_and_uuids_behave_as_in_postgresql() {
         vec![crate::pgtype::PgType::Uuid]
     );
 }
+
+#[test]
+fn date_trunc_truncates() {
+    let conn = sqlite();
+    for (unit, expected) in [
+        ("year", "2024-01-01 00:00:00"),
+        ("month", "2024-05-01 00:00:00"),
+        ("day", "2024-05-08 00:00:00"),
+        ("hour", "2024-05-08 10:00:00"),
+        ("minute", "2024-05-08 10:11:00"),
+        ("second", "2024-05-08 10:11:12"),
+        ("week", "2024-05-06 00:00:00"),
+    ] {
+        let t = query(&format!(
+            "SELECT date_trunc('{unit}', t) FROM (SELECT '2024-05-08 10:11:12.345+00' AS t)"
+        ));
+        let got: String = conn.query_row(&t.sql, [], |r| r.get(0)).unwrap();
+        assert_eq!(got, expected, "{unit}: {}", t.sql);
+    }
+}
