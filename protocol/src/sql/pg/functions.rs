@@ -18,7 +18,7 @@ use crate::error::DbError;
 use crate::sqlstate::SqlState;
 
 /// `timestamptz` text of the current time, as SQLite computes it.
-const NOW_FORMAT: &str = "%Y-%m-%d %H:%M:%f+00";
+pub(super) const NOW_FORMAT: &str = "%Y-%m-%d %H:%M:%f+00";
 
 /// A string literal.
 pub(super) fn str_lit(s: &str) -> Expr {

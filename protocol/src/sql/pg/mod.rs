@@ -24,6 +24,7 @@ mod control_set;
 mod ddl;
 mod functions;
 mod infer;
+mod intervals;
 mod lex;
 mod operators;
 mod portable;

@@ -54,7 +54,8 @@ fn unsupported_constructs_are_0a000_naming_them() {
         ("COMMIT AND CHAIN", "AND CHAIN"),
         ("PREPARE TRANSACTION 'x'", "two-phase"),
         ("DO $$ BEGIN PERFORM 1; END $$", "DO blocks"),
-        ("SELECT now() - interval '1 day'", "INTERVAL"),
+        ("SELECT interval '1 day'", "INTERVAL"),
+        ("SELECT now() - interval '1 fortnight'", "INTERVAL"),
         ("CREATE INDEX i ON users USING gin (name)", "USING GIN"),
         (
             "CREATE FUNCTION f() RETURNS int AS $$ SELECT 1 $$ LANGUAGE sql",

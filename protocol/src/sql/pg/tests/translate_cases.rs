@@ -142,6 +142,10 @@ const CASES: &[(&str, &str)] = &[
      "SELECT starbase_regtype('int4'), CAST(c.oid AS TEXT) FROM pg_class c"),
     ("SELECT greatest(age, 1), least(age, 2, 3), char_length(name), strpos(name, 'a'), left(name, 2), btrim(name) FROM users",
      "SELECT max(age, 1), min(age, 2, 3), length(name), instr(name, 'a'), substr(name, 1, 2), trim(name) FROM users"),
+    ("SELECT now() - interval '7 days', now() + INTERVAL '1 day 2 hours'",
+     "SELECT strftime('%Y-%m-%d %H:%M:%f+00', 'now', '-7 days'), strftime('%Y-%m-%d %H:%M:%f+00', 'now', '+1 days', '+2 hours')"),
+    ("SELECT id FROM users WHERE created > now() - INTERVAL '3' DAY",
+     "SELECT id FROM users WHERE created > strftime('%Y-%m-%d %H:%M:%f+00', 'now', '-3 days')"),
 ];
 
 #[test]
@@ -240,5 +244,28 @@ fn date_trunc_truncates() {
         ));
         let got: String = conn.query_row(&t.sql, [], |r| r.get(0)).unwrap();
         assert_eq!(got, expected, "{unit}: {}", t.sql);
+    }
+}
+
+#[test]
+fn interval_arithmetic_computes_dates() {
+    let conn = sqlite();
+    for (pg, expected) in [
+        (
+            "TIMESTAMP '2024-05-08 10:00:00' + interval '1 week'",
+            "2024-05-15 10:00:00.000+00",
+        ),
+        (
+            "TIMESTAMP '2024-05-08 10:00:00' - interval '1 mon 1 hour'",
+            "2024-04-08 09:00:00.000+00",
+        ),
+        ("t + interval '30 minutes'", "2024-05-08 10:41:12.345+00"),
+        ("interval '1 year' + t", "2025-05-08 10:11:12.345+00"),
+    ] {
+        let t = query(&format!(
+            "SELECT {pg} FROM (SELECT '2024-05-08 10:11:12.345+00' AS t)"
+        ));
+        let got: String = conn.query_row(&t.sql, [], |r| r.get(0)).unwrap();
+        assert_eq!(got, expected, "{pg}: {}", t.sql);
     }
 }
