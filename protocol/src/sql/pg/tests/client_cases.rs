@@ -179,6 +179,9 @@ fn rewritten_expressions_are_valid_sqlite_in_every_position() {
         "EXTRACT(year FROM created)",
         "name::regclass::oid",
         "$1::text",
+        "now() - interval '1 day'",
+        "created + INTERVAL '2' HOUR",
+        "date_trunc('month', created)",
     ];
     let templates = [
         "SELECT {e} FROM users",
