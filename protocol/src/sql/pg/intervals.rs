@@ -1,7 +1,8 @@
-//! `timestamp ± interval '…'` as SQLite date arithmetic: `strftime(…, ts, '+7 days', …)`.
+//! Time arithmetic: `timestamp ± interval '…'` as `strftime(…, ts, '+7 days', …)`, and
+//! `ts AT TIME ZONE 'UTC'` (the only zone the embedded database knows: it stores UTC).
 //!
 //! Owns reading PostgreSQL interval literals into SQLite date modifiers. Must not know other
-//! expressions (intervals anywhere else stay unsupported).
+//! expressions (intervals and other zones anywhere else stay unsupported).
 
 use sqlparser::ast::{BinaryOperator, Expr, Interval};
 
@@ -23,16 +24,42 @@ pub(super) fn interval_arithmetic(e: &Expr) -> Option<Expr> {
         return None;
     }
     let modifiers = modifiers(interval, negate)?;
-    let time = if is_now(ts) {
+    let mut args = vec![str_lit(NOW_FORMAT), sqlite_time(ts)];
+    args.extend(modifiers.iter().map(|m| str_lit(m)));
+    Some(call("strftime", args))
+}
+
+/// `ts AT TIME ZONE 'UTC'` → the UTC timestamp without a zone, as SQLite prints it.
+pub(super) fn at_utc(e: &Expr) -> Option<Expr> {
+    let Expr::AtTimeZone {
+        timestamp,
+        time_zone,
+    } = e
+    else {
+        return None;
+    };
+    let zone = string_value(time_zone)?.to_ascii_lowercase();
+    if !matches!(
+        zone.as_str(),
+        "utc" | "etc/utc" | "gmt" | "etc/gmt" | "uct" | "z" | "zulu" | "+00" | "+00:00"
+    ) {
+        return None;
+    }
+    Some(call(
+        "strftime",
+        vec![str_lit("%Y-%m-%d %H:%M:%f"), sqlite_time(timestamp)],
+    ))
+}
+
+/// A time operand as SQLite's date functions read it.
+fn sqlite_time(ts: &Expr) -> Expr {
+    if is_now(ts) {
         str_lit("now")
     } else if string_value(ts).is_some() {
         ts.clone()
     } else {
         readable_time(ts.clone())
-    };
-    let mut args = vec![str_lit(NOW_FORMAT), time];
-    args.extend(modifiers.iter().map(|m| str_lit(m)));
-    Some(call("strftime", args))
+    }
 }
 
 /// The current-time functions, before they are rewritten.

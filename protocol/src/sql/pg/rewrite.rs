@@ -107,7 +107,9 @@ impl VisitorMut for Rewriter<'_, '_> {
         check(functions::any_current_schemas(expr), &mut self.changed)?;
         // Before the children: the array of `= ANY(ARRAY[…])` becomes an IN list rather
         // than an unsupported array.
-        if let Some(arithmetic) = super::intervals::interval_arithmetic(expr) {
+        if let Some(arithmetic) =
+            super::intervals::interval_arithmetic(expr).or_else(|| super::intervals::at_utc(expr))
+        {
             *expr = arithmetic;
             self.changed = true;
             return ControlFlow::Continue(());

@@ -55,6 +55,7 @@ fn unsupported_constructs_are_0a000_naming_them() {
         ("PREPARE TRANSACTION 'x'", "two-phase"),
         ("DO $$ BEGIN PERFORM 1; END $$", "DO blocks"),
         ("SELECT interval '1 day'", "INTERVAL"),
+        ("SELECT now() AT TIME ZONE 'Europe/Paris'", "AT TIME ZONE"),
         ("SELECT now() - interval '1 fortnight'", "INTERVAL"),
         ("CREATE INDEX i ON users USING gin (name)", "USING GIN"),
         (

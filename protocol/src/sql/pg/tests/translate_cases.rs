@@ -146,6 +146,8 @@ const CASES: &[(&str, &str)] = &[
      "SELECT strftime('%Y-%m-%d %H:%M:%f+00', 'now', '-7 days'), strftime('%Y-%m-%d %H:%M:%f+00', 'now', '+1 days', '+2 hours')"),
     ("SELECT id FROM users WHERE created > now() - INTERVAL '3' DAY",
      "SELECT id FROM users WHERE created > strftime('%Y-%m-%d %H:%M:%f+00', 'now', '-3 days')"),
+    ("SELECT (created AT TIME ZONE 'UTC')::date, now() AT TIME ZONE 'utc' FROM users",
+     "SELECT (strftime('%Y-%m-%d %H:%M:%f', CASE WHEN created LIKE '%+00' THEN created || ':00' ELSE created END)), strftime('%Y-%m-%d %H:%M:%f', 'now') FROM users"),
 ];
 
 #[test]
