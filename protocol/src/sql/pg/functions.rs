@@ -230,13 +230,7 @@ pub(super) fn any_current_schemas(expr: &mut Expr) -> Result<bool, DbError> {
 pub(super) fn extract(field: &DateTimeField, expr: Expr) -> Result<Expr, DbError> {
     // The current time, rewritten to text with a `+00` suffix SQLite's date functions do
     // not read, is 'now' to them.
-    let expr = if is_now_text(&expr) {
-        str_lit("now")
-    } else if string_value(&expr).is_some() {
-        expr
-    } else {
-        readable_time(expr)
-    };
+    let expr = time_operand(expr);
     let (format, ty) = match field {
         DateTimeField::Year | DateTimeField::Years => ("%Y", "INTEGER"),
         DateTimeField::Month | DateTimeField::Months => ("%m", "INTEGER"),
@@ -258,6 +252,32 @@ pub(super) fn extract(field: &DateTimeField, expr: Expr) -> Result<Expr, DbError
         data_type: sqlparser::ast::DataType::Custom(ObjectName::from(vec![Ident::new(ty)]), vec![]),
         format: None,
     })
+}
+
+/// A rewritten time operand as SQLite's date functions read it: the current time is
+/// `'now'`, literals stay, anything else goes through [`readable_time`].
+pub(super) fn time_operand(expr: Expr) -> Expr {
+    if is_now_text(&expr) {
+        str_lit("now")
+    } else if string_value(&expr).is_some() || is_sqlite_time(&expr) {
+        expr
+    } else {
+        readable_time(expr)
+    }
+}
+
+/// What SQLite's own date functions return (never with a `+00` suffix).
+fn is_sqlite_time(e: &Expr) -> bool {
+    match e {
+        Expr::Nested(inner) => is_sqlite_time(inner),
+        Expr::Function(f) => {
+            matches!(
+                function_name(f).as_deref(),
+                Some("date" | "datetime" | "time" | "julianday" | "unixepoch")
+            ) || (function_name(f).as_deref() == Some("strftime") && !is_now_text(e))
+        }
+        _ => false,
+    }
 }
 
 /// `x` as SQLite's date functions read it: the `+00` suffix of the timestamptz text `now()`

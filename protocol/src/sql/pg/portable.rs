@@ -8,7 +8,7 @@ use sqlparser::ast::{BinaryOperator, Expr};
 use sqlparser::dialect::SQLiteDialect;
 use sqlparser::parser::Parser;
 
-use super::functions::{call, readable_time, str_lit, string_value};
+use super::functions::{call, str_lit, string_value, time_operand};
 use super::rewrite::number;
 
 /// SQLite's spelling of `name(args…)` (arguments already rewritten), or `None` when the
@@ -33,11 +33,7 @@ pub(super) fn sqlite_function(name: &str, args: &[&Expr]) -> Option<Expr> {
 
 /// `date_trunc('unit', x)` as the timestamp text SQLite's date functions print.
 fn date_trunc(unit: &str, x: &Expr) -> Option<Expr> {
-    let time = if string_value(x).is_some() {
-        x.clone()
-    } else {
-        readable_time(x.clone())
-    };
+    let time = time_operand(x.clone());
     let format = match unit.to_ascii_lowercase().as_str() {
         "year" => "%Y-01-01 00:00:00",
         "month" => "%Y-%m-01 00:00:00",

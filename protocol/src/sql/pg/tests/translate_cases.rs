@@ -9,7 +9,7 @@ const CASES: &[(&str, &str)] = &[
     ("SELECT CAST(id AS bigint), CAST(name AS varchar(10)) FROM users",
      "SELECT CAST(id AS INTEGER), CAST(name AS TEXT) FROM users"),
     ("SELECT created::date, created::timestamptz, '2024-01-01'::timestamp, name::uuid, name::jsonb FROM users",
-     "SELECT created, created, '2024-01-01', name, name FROM users"),
+     "SELECT date(CASE WHEN created LIKE '%+00' THEN created || ':00' ELSE created END), created, '2024-01-01', name, name FROM users"),
     ("SELECT 'pg_class'::regclass, 'int4'::regtype, 'array_in'::regproc, 'array_in(cstring,oid,integer)'::regprocedure, 'public'::regnamespace",
      "SELECT starbase_regclass('pg_class'), starbase_regtype('int4'), starbase_regproc('array_in'), starbase_regproc('array_in(cstring,oid,integer)'), starbase_regnamespace('public')"),
     ("SELECT c.oid::regclass, c.oid::oid FROM pg_class c",
@@ -147,7 +147,7 @@ const CASES: &[(&str, &str)] = &[
     ("SELECT id FROM users WHERE created > now() - INTERVAL '3' DAY",
      "SELECT id FROM users WHERE created > strftime('%Y-%m-%d %H:%M:%f+00', 'now', '-3 days')"),
     ("SELECT (created AT TIME ZONE 'UTC')::date, now() AT TIME ZONE 'utc' FROM users",
-     "SELECT (strftime('%Y-%m-%d %H:%M:%f', CASE WHEN created LIKE '%+00' THEN created || ':00' ELSE created END)), strftime('%Y-%m-%d %H:%M:%f', 'now') FROM users"),
+     "SELECT date((strftime('%Y-%m-%d %H:%M:%f', CASE WHEN created LIKE '%+00' THEN created || ':00' ELSE created END))), strftime('%Y-%m-%d %H:%M:%f', 'now') FROM users"),
 ];
 
 #[test]
