@@ -117,12 +117,15 @@ pub(super) fn rewrite_function(
             if let Some(portable) = super::portable::sqlite_function(other, &args) {
                 return Ok((portable, true));
             }
-            // `pg_catalog.f(…)` → `f(…)`.
-            let prefixed = f.name.0.len() == 2;
-            if prefixed {
+            // `pg_catalog.f(…)` → `f(…)`, and SQLite's name for the same function
+            // (keeping DISTINCT, ORDER BY, FILTER and OVER).
+            let renamed = super::portable::sqlite_name(other, args.len());
+            let changed = f.name.0.len() == 2 || renamed.is_some();
+            if changed {
+                let name = renamed.unwrap_or(other);
                 f.name = ObjectName::from(vec![Ident::new(name)]);
             }
-            return Ok((Expr::Function(f), prefixed));
+            return Ok((Expr::Function(f), changed));
         }
     };
     Ok((new, true))

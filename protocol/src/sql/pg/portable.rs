@@ -1,5 +1,6 @@
 //! PostgreSQL functions SQLite spells differently: `greatest`/`least`, `char_length`,
-//! `strpos`, `left`, `btrim`, `random()`, `gen_random_uuid()`, `date_trunc`.
+//! `strpos`, `left`, `btrim`, the `json(b)_agg`/`_build_*` family, `random()`,
+//! `gen_random_uuid()`, `date_trunc`.
 //!
 //! Owns those spellings. Must not know session functions or the catalog's helper
 //! functions (another module implements those in SQLite).
@@ -14,19 +15,30 @@ use super::rewrite::number;
 /// SQLite's spelling of `name(args…)` (arguments already rewritten), or `None` when the
 /// function is the same (or unknown) there.
 pub(super) fn sqlite_function(name: &str, args: &[&Expr]) -> Option<Expr> {
-    let owned = || args.iter().map(|a| (*a).clone()).collect::<Vec<_>>();
     Some(match (name, args) {
-        // SQLite's multi-argument max()/min() are the scalar greatest/least.
-        ("greatest", [_, _, ..]) => call("max", owned()),
-        ("least", [_, _, ..]) => call("min", owned()),
-        ("char_length" | "character_length", [_]) => call("length", owned()),
-        ("strpos", [_, _]) => call("instr", owned()),
         ("left", [s, n]) => call("substr", vec![(*s).clone(), number("1"), (*n).clone()]),
-        ("btrim", [_] | [_, _]) => call("trim", owned()),
         // PostgreSQL's random() is a float in [0, 1); SQLite's a 64-bit integer.
         ("random", []) => expression("(random() / 18446744073709551616.0 + 0.5)")?,
         ("gen_random_uuid" | "uuid_generate_v4", []) => expression(UUID_V4)?,
         ("date_trunc", [field, x]) => date_trunc(string_value(field)?, x)?,
+        _ => return None,
+    })
+}
+
+/// SQLite's name for a function that is the same there under another name.
+pub(super) fn sqlite_name(name: &str, arity: usize) -> Option<&'static str> {
+    Some(match (name, arity) {
+        // SQLite's multi-argument max()/min() are the scalar greatest/least.
+        ("greatest", 2..) => "max",
+        ("least", 2..) => "min",
+        ("char_length" | "character_length", 1) => "length",
+        ("strpos", 2) => "instr",
+        ("btrim", 1 | 2) => "trim",
+        ("json_agg" | "jsonb_agg", 1) => "json_group_array",
+        ("json_object_agg" | "jsonb_object_agg", 2) => "json_group_object",
+        ("json_build_object" | "jsonb_build_object", _) => "json_object",
+        ("json_build_array" | "jsonb_build_array", _) => "json_array",
+        ("jsonb_array_length", 1) => "json_array_length",
         _ => return None,
     })
 }

@@ -233,7 +233,7 @@ const TEXT_FUNCTIONS: &[&str] = &[
 #[rustfmt::skip]
 const INT4_FUNCTIONS: &[&str] = &[
     "length", "char_length", "character_length", "octet_length", "strpos", "instr",
-    "pg_backend_pid",
+    "pg_backend_pid", "json_array_length", "jsonb_array_length",
 ];
 
 /// Functions returning bool.
@@ -257,6 +257,10 @@ fn fixed_function_type(name: &str) -> PgType {
         "avg" | "total" | "random" => PgType::Float8,
         "current_date" => PgType::Date,
         "gen_random_uuid" | "uuid_generate_v4" => PgType::Uuid,
+        "json_agg" | "json_object_agg" | "json_build_object" | "json_build_array" => PgType::Json,
+        "jsonb_agg" | "jsonb_object_agg" | "jsonb_build_object" | "jsonb_build_array" => {
+            PgType::Jsonb
+        }
         n if TEXT_FUNCTIONS.contains(&n) => PgType::Text,
         n if INT4_FUNCTIONS.contains(&n) => PgType::Int4,
         n if BOOL_FUNCTIONS.contains(&n) => PgType::Bool,

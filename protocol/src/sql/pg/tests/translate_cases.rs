@@ -148,6 +148,8 @@ const CASES: &[(&str, &str)] = &[
      "SELECT id FROM users WHERE created > strftime('%Y-%m-%d %H:%M:%f+00', 'now', '-3 days')"),
     ("SELECT (created AT TIME ZONE 'UTC')::date, now() AT TIME ZONE 'utc' FROM users",
      "SELECT date((strftime('%Y-%m-%d %H:%M:%f', CASE WHEN created LIKE '%+00' THEN created || ':00' ELSE created END))), strftime('%Y-%m-%d %H:%M:%f', 'now') FROM users"),
+    ("SELECT json_agg(name ORDER BY id) FILTER (WHERE active), jsonb_build_object('a', 1), json_build_array(1, 2), jsonb_object_agg(name, age), jsonb_array_length('[1]') FROM users",
+     "SELECT json_group_array(name ORDER BY id) FILTER (WHERE active), json_object('a', 1), json_array(1, 2), json_group_object(name, age), json_array_length('[1]') FROM users"),
 ];
 
 #[test]
