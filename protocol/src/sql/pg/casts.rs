@@ -70,6 +70,10 @@ fn cast(expr: Expr, data_type: &DataType) -> Result<Expr, DbError> {
     {
         return Ok(Expr::Value(Value::Boolean(b).into()));
     }
+    if ty == Some(PgType::Date) && !literal {
+        // A timestamp cast to date is its day: kept as is it would never equal one.
+        return Ok(call("date", vec![super::functions::time_operand(expr)]));
+    }
     match ty.and_then(PgType::sqlite_cast) {
         Some(_) if ty == Some(PgType::Oid) && !literal => Ok(expr),
         Some(target) => Ok(Expr::Cast {

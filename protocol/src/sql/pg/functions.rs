@@ -18,7 +18,7 @@ use crate::error::DbError;
 use crate::sqlstate::SqlState;
 
 /// `timestamptz` text of the current time, as SQLite computes it.
-const NOW_FORMAT: &str = "%Y-%m-%d %H:%M:%f+00";
+pub(super) const NOW_FORMAT: &str = "%Y-%m-%d %H:%M:%f+00";
 
 /// A string literal.
 pub(super) fn str_lit(s: &str) -> Expr {
@@ -113,13 +113,19 @@ pub(super) fn rewrite_function(
         "current_setting" => current_setting(&args, ctx)?,
         "pg_backend_pid" => number(&ctx.backend_pid.to_string()),
         "version" => str_lit(&version(ctx)),
-        _ => {
-            // `pg_catalog.f(…)` → `f(…)`.
-            let prefixed = f.name.0.len() == 2;
-            if prefixed {
+        other => {
+            if let Some(portable) = super::portable::sqlite_function(other, &args) {
+                return Ok((portable, true));
+            }
+            // `pg_catalog.f(…)` → `f(…)`, and SQLite's name for the same function
+            // (keeping DISTINCT, ORDER BY, FILTER and OVER).
+            let renamed = super::portable::sqlite_name(other, args.len());
+            let changed = f.name.0.len() == 2 || renamed.is_some();
+            if changed {
+                let name = renamed.unwrap_or(other);
                 f.name = ObjectName::from(vec![Ident::new(name)]);
             }
-            return Ok((Expr::Function(f), prefixed));
+            return Ok((Expr::Function(f), changed));
         }
     };
     Ok((new, true))
@@ -144,7 +150,7 @@ fn version(ctx: &SessionContext<'_>) -> String {
     )
 }
 
-fn string_value(e: &Expr) -> Option<&str> {
+pub(super) fn string_value(e: &Expr) -> Option<&str> {
     match e {
         Expr::Value(v) => match &v.value {
             Value::SingleQuotedString(s) => Some(s),
@@ -227,13 +233,7 @@ pub(super) fn any_current_schemas(expr: &mut Expr) -> Result<bool, DbError> {
 pub(super) fn extract(field: &DateTimeField, expr: Expr) -> Result<Expr, DbError> {
     // The current time, rewritten to text with a `+00` suffix SQLite's date functions do
     // not read, is 'now' to them.
-    let expr = if is_now_text(&expr) {
-        str_lit("now")
-    } else if string_value(&expr).is_some() {
-        expr
-    } else {
-        readable_time(expr)
-    };
+    let expr = time_operand(expr);
     let (format, ty) = match field {
         DateTimeField::Year | DateTimeField::Years => ("%Y", "INTEGER"),
         DateTimeField::Month | DateTimeField::Months => ("%m", "INTEGER"),
@@ -257,9 +257,35 @@ pub(super) fn extract(field: &DateTimeField, expr: Expr) -> Result<Expr, DbError
     })
 }
 
+/// A rewritten time operand as SQLite's date functions read it: the current time is
+/// `'now'`, literals stay, anything else goes through [`readable_time`].
+pub(super) fn time_operand(expr: Expr) -> Expr {
+    if is_now_text(&expr) {
+        str_lit("now")
+    } else if string_value(&expr).is_some() || is_sqlite_time(&expr) {
+        expr
+    } else {
+        readable_time(expr)
+    }
+}
+
+/// What SQLite's own date functions return (never with a `+00` suffix).
+fn is_sqlite_time(e: &Expr) -> bool {
+    match e {
+        Expr::Nested(inner) => is_sqlite_time(inner),
+        Expr::Function(f) => {
+            matches!(
+                function_name(f).as_deref(),
+                Some("date" | "datetime" | "time" | "julianday" | "unixepoch")
+            ) || (function_name(f).as_deref() == Some("strftime") && !is_now_text(e))
+        }
+        _ => false,
+    }
+}
+
 /// `x` as SQLite's date functions read it: the `+00` suffix of the timestamptz text `now()`
 /// becomes (what `INSERT … VALUES (now())` stores) is `+00:00` to them.
-fn readable_time(x: Expr) -> Expr {
+pub(super) fn readable_time(x: Expr) -> Expr {
     Expr::Case {
         case_token: AttachedToken::empty(),
         end_token: AttachedToken::empty(),

@@ -13,7 +13,7 @@
 //! SQLite's own SQL (or a syntax error SQLite reports): it passes through untouched. Parsed
 //! statements are checked (`ddl`), typed on the client's AST (`infer`, `columns`, `scope`,
 //! `types`), rewritten (`ddl`, `table_ddl`, `rewrite` with `casts`, `operators`,
-//! `functions`, `clauses`) and printed only when a rewrite changed something.
+//! `functions`, `portable`, `clauses`) and printed only when a rewrite changed something.
 
 mod calls;
 mod casts;
@@ -24,8 +24,10 @@ mod control_set;
 mod ddl;
 mod functions;
 mod infer;
+mod intervals;
 mod lex;
 mod operators;
+mod portable;
 mod rewrite;
 mod scope;
 mod split;

@@ -13,7 +13,7 @@ fn nested(e: Expr) -> Expr {
     Expr::Nested(Box::new(e))
 }
 
-/// LIKE / ILIKE / SIMILAR TO / IS [NOT] DISTINCT FROM.
+/// `LIKE` / `ILIKE` / `SIMILAR TO` / `IS [NOT] DISTINCT FROM`.
 ///
 /// # Errors
 /// `0A000` for `SIMILAR TO` and `LIKE ANY`.

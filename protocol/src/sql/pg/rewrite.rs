@@ -107,6 +107,13 @@ impl VisitorMut for Rewriter<'_, '_> {
         check(functions::any_current_schemas(expr), &mut self.changed)?;
         // Before the children: the array of `= ANY(ARRAY[…])` becomes an IN list rather
         // than an unsupported array.
+        if let Some(arithmetic) =
+            super::intervals::interval_arithmetic(expr).or_else(|| super::intervals::at_utc(expr))
+        {
+            *expr = arithmetic;
+            self.changed = true;
+            return ControlFlow::Continue(());
+        }
         if matches!(expr, Expr::AnyOp { .. } | Expr::AllOp { .. }) {
             let old = std::mem::replace(expr, null());
             match operators::any_all(old) {

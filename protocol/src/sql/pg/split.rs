@@ -77,49 +77,52 @@ fn push_piece<'a>(sql: &'a str, current: &mut Vec<Token>, pieces: &mut Vec<Piece
 /// depth limit, gets such a statement as written.
 const MAX_CHAIN: usize = 400;
 
-/// True when some operator chain (at one parenthesis level, between commas) is longer than
-/// [`MAX_CHAIN`], or the statement has more set operations than that.
+/// True when the operator chains open at some point (one per parenthesis level, each since
+/// the last comma at its level) together with the set operations so far are longer than
+/// [`MAX_CHAIN`]: roughly the depth of the tree the parser would build.
 pub(super) fn too_deep(tokens: &[Token]) -> bool {
     const CHAIN_WORDS: &[&str] = &[
         "AND", "OR", "NOT", "LIKE", "ILIKE", "SIMILAR", "IS", "IN", "BETWEEN", "COLLATE", "AT",
     ];
     let mut levels: Vec<usize> = vec![0];
+    // The sum of `levels`, kept as it changes.
+    let mut open = 0usize;
     let mut set_ops = 0usize;
     for token in tokens {
-        let counts = match &token.kind {
-            Tok::Punct('(') => {
-                levels.push(0);
-                false
-            }
-            Tok::Punct(')') => {
-                if levels.len() > 1 {
-                    levels.pop();
-                }
-                false
-            }
+        match &token.kind {
+            Tok::Punct('(') => levels.push(0),
+            Tok::Punct(')') if levels.len() > 1 => open -= levels.pop().unwrap_or(0),
             Tok::Punct(',') => {
                 if let Some(level) = levels.last_mut() {
+                    open -= *level;
                     *level = 0;
                 }
-                false
             }
-            Tok::Punct('.' | '[' | ']') => false,
-            Tok::Punct(_) => true,
+            Tok::Punct('.' | '[' | ']' | ')') => {}
+            Tok::Punct(_) => {
+                open += 1;
+                if let Some(level) = levels.last_mut() {
+                    *level += 1;
+                }
+            }
             Tok::Word(w) => {
                 let upper = w.to_ascii_uppercase();
-                set_ops += usize::from(matches!(upper.as_str(), "UNION" | "INTERSECT" | "EXCEPT"));
-                CHAIN_WORDS.contains(&upper.as_str())
+                if matches!(upper.as_str(), "UNION" | "INTERSECT" | "EXCEPT") {
+                    set_ops += 1;
+                } else if CHAIN_WORDS.contains(&upper.as_str()) {
+                    open += 1;
+                    if let Some(level) = levels.last_mut() {
+                        *level += 1;
+                    }
+                }
             }
-            _ => false,
-        };
-        if let Some(level) = levels.last_mut().filter(|_| counts) {
-            *level += 1;
-            if *level > MAX_CHAIN {
-                return true;
-            }
+            _ => {}
+        }
+        if open + set_ops > MAX_CHAIN {
+            return true;
         }
     }
-    set_ops > MAX_CHAIN
+    false
 }
 
 /// The highest `$n` among the tokens (0 when none); capped so that a huge `$n` cannot

@@ -207,6 +207,9 @@ fn function_type(scope: &mut Scope<'_>, f: &sqlparser::ast::Function) -> PgType 
             }
         }
         "min" | "max" | "abs" => first(scope),
+        "date_trunc" => args
+            .get(1)
+            .map_or(PgType::Unknown, |a| expr_type(scope, a).0),
         "coalesce" | "nullif" | "ifnull" | "greatest" | "least" => {
             first_known(scope, args.iter().copied())
         }
@@ -230,7 +233,7 @@ const TEXT_FUNCTIONS: &[&str] = &[
 #[rustfmt::skip]
 const INT4_FUNCTIONS: &[&str] = &[
     "length", "char_length", "character_length", "octet_length", "strpos", "instr",
-    "pg_backend_pid",
+    "pg_backend_pid", "json_array_length", "jsonb_array_length",
 ];
 
 /// Functions returning bool.
@@ -253,6 +256,11 @@ fn fixed_function_type(name: &str) -> PgType {
         "count" => PgType::Int8,
         "avg" | "total" | "random" => PgType::Float8,
         "current_date" => PgType::Date,
+        "gen_random_uuid" | "uuid_generate_v4" => PgType::Uuid,
+        "json_agg" | "json_object_agg" | "json_build_object" | "json_build_array" => PgType::Json,
+        "jsonb_agg" | "jsonb_object_agg" | "jsonb_build_object" | "jsonb_build_array" => {
+            PgType::Jsonb
+        }
         n if TEXT_FUNCTIONS.contains(&n) => PgType::Text,
         n if INT4_FUNCTIONS.contains(&n) => PgType::Int4,
         n if BOOL_FUNCTIONS.contains(&n) => PgType::Bool,

@@ -172,6 +172,16 @@ fn rewritten_expressions_are_valid_sqlite_in_every_position() {
         "pg_catalog.lower(name)",
         "'yes'::boolean",
         "DATE '2024-01-01'",
+        "greatest(id, 1)",
+        "random()",
+        "gen_random_uuid()",
+        "char_length(name)",
+        "EXTRACT(year FROM created)",
+        "name::regclass::oid",
+        "$1::text",
+        "now() - interval '1 day'",
+        "created + INTERVAL '2' HOUR",
+        "date_trunc('month', created)",
     ];
     let templates = [
         "SELECT {e} FROM users",

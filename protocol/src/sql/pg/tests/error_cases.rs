@@ -54,7 +54,9 @@ fn unsupported_constructs_are_0a000_naming_them() {
         ("COMMIT AND CHAIN", "AND CHAIN"),
         ("PREPARE TRANSACTION 'x'", "two-phase"),
         ("DO $$ BEGIN PERFORM 1; END $$", "DO blocks"),
-        ("SELECT now() - interval '1 day'", "INTERVAL"),
+        ("SELECT interval '1 day'", "INTERVAL"),
+        ("SELECT now() AT TIME ZONE 'Europe/Paris'", "AT TIME ZONE"),
+        ("SELECT now() - interval '1 fortnight'", "INTERVAL"),
         ("CREATE INDEX i ON users USING gin (name)", "USING GIN"),
         (
             "CREATE FUNCTION f() RETURNS int AS $$ SELECT 1 $$ LANGUAGE sql",
@@ -370,6 +372,12 @@ fn long_operator_chains_pass_through_without_overflowing_the_stack() {
             format!("SELECT 1 WHERE {}true", "x ILIKE 'a' AND ".repeat(n)),
             format!("SELECT 1{}", "::int4".repeat(n)),
             format!("SELECT 1, 2{}", " UNION SELECT 3, 4".repeat(n)),
+            // Chains nested in chains: the depths add up.
+            format!(
+                "SELECT {}1{}",
+                "(1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + ".repeat(n / 8),
+                ")".repeat(n / 8)
+            ),
         ] {
             let t = query(&sql);
             if n > 400 {

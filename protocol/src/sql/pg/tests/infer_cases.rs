@@ -175,6 +175,10 @@ fn result_column_types() {
         ("INSERT INTO users (name) VALUES ('a') RETURNING *", &[]),
         ("INSERT INTO users (name) VALUES ('a')", &[]),
         ("SELECT (SELECT max(age) FROM users)", &[Int4]),
+        (
+            "SELECT json_agg(name), jsonb_build_object('a', 1), jsonb_array_length('[]'), gen_random_uuid() FROM users",
+            &[Json, Jsonb, Int4, Uuid],
+        ),
     ];
     for (sql, expected) in cases {
         assert_eq!(query(sql).columns, *expected, "{sql}");

@@ -9,7 +9,7 @@ const CASES: &[(&str, &str)] = &[
     ("SELECT CAST(id AS bigint), CAST(name AS varchar(10)) FROM users",
      "SELECT CAST(id AS INTEGER), CAST(name AS TEXT) FROM users"),
     ("SELECT created::date, created::timestamptz, '2024-01-01'::timestamp, name::uuid, name::jsonb FROM users",
-     "SELECT created, created, '2024-01-01', name, name FROM users"),
+     "SELECT date(CASE WHEN created LIKE '%+00' THEN created || ':00' ELSE created END), created, '2024-01-01', name, name FROM users"),
     ("SELECT 'pg_class'::regclass, 'int4'::regtype, 'array_in'::regproc, 'array_in(cstring,oid,integer)'::regprocedure, 'public'::regnamespace",
      "SELECT starbase_regclass('pg_class'), starbase_regtype('int4'), starbase_regproc('array_in'), starbase_regproc('array_in(cstring,oid,integer)'), starbase_regnamespace('public')"),
     ("SELECT c.oid::regclass, c.oid::oid FROM pg_class c",
@@ -140,6 +140,16 @@ const CASES: &[(&str, &str)] = &[
      "SELECT nspname FROM pg_namespace WHERE nspname NOT IN ('public')"),
     ("SELECT 'int4'::pg_catalog.regtype, c.oid::pg_catalog.regclass::pg_catalog.text FROM pg_class c",
      "SELECT starbase_regtype('int4'), CAST(c.oid AS TEXT) FROM pg_class c"),
+    ("SELECT greatest(age, 1), least(age, 2, 3), char_length(name), strpos(name, 'a'), left(name, 2), btrim(name) FROM users",
+     "SELECT max(age, 1), min(age, 2, 3), length(name), instr(name, 'a'), substr(name, 1, 2), trim(name) FROM users"),
+    ("SELECT now() - interval '7 days', now() + INTERVAL '1 day 2 hours'",
+     "SELECT strftime('%Y-%m-%d %H:%M:%f+00', 'now', '-7 days'), strftime('%Y-%m-%d %H:%M:%f+00', 'now', '+1 days', '+2 hours')"),
+    ("SELECT id FROM users WHERE created > now() - INTERVAL '3' DAY",
+     "SELECT id FROM users WHERE created > strftime('%Y-%m-%d %H:%M:%f+00', 'now', '-3 days')"),
+    ("SELECT (created AT TIME ZONE 'UTC')::date, now() AT TIME ZONE 'utc' FROM users",
+     "SELECT date((strftime('%Y-%m-%d %H:%M:%f', CASE WHEN created LIKE '%+00' THEN created || ':00' ELSE created END))), strftime('%Y-%m-%d %H:%M:%f', 'now') FROM users"),
+    ("SELECT json_agg(name ORDER BY id) FILTER (WHERE active), jsonb_build_object('a', 1), json_build_array(1, 2), jsonb_object_agg(name, age), jsonb_array_length('[1]') FROM users",
+     "SELECT json_group_array(name ORDER BY id) FILTER (WHERE active), json_object('a', 1), json_array(1, 2), json_group_object(name, age), json_array_length('[1]') FROM users"),
 ];
 
 #[test]
@@ -189,4 +199,77 @@ fn extract_reads_what_now_stores() {
         matches!(years.as_slice(), [Some(y), Some(2024)] if *y >= 2024),
         "{years:?}"
     );
+}
+
+#[test]
+fn random_and_uuids_behave_as_in_postgresql() {
+    let conn = sqlite();
+    let t = query("SELECT random(), gen_random_uuid()");
+    let (r, uuid): (f64, String) = conn
+        .query_row(&t.sql, [], |row| Ok((row.get(0)?, row.get(1)?)))
+        .unwrap();
+    assert!((0.0..1.0).contains(&r), "{r}");
+    let groups: Vec<usize> = uuid.split('-').map(str::len).collect();
+    assert_eq!(groups, [8, 4, 4, 4, 12], "{uuid}");
+    assert_eq!(uuid.as_bytes()[14], b'4', "{uuid}");
+    assert!(
+        matches!(uuid.as_bytes()[19], b'8' | b'9' | b'a' | b'b'),
+        "{uuid}"
+    );
+    assert_eq!(uuid, uuid.to_lowercase());
+    let ddl = query("CREATE TABLE things (id UUID PRIMARY KEY DEFAULT gen_random_uuid(), n INT)");
+    conn.execute_batch(&ddl.sql).unwrap();
+    conn.execute_batch("INSERT INTO things (n) VALUES (1)")
+        .unwrap();
+    let id: String = conn
+        .query_row("SELECT id FROM things", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(id.len(), 36);
+    assert_eq!(
+        query("SELECT gen_random_uuid()").columns,
+        vec![crate::pgtype::PgType::Uuid]
+    );
+}
+
+#[test]
+fn date_trunc_truncates() {
+    let conn = sqlite();
+    for (unit, expected) in [
+        ("year", "2024-01-01 00:00:00"),
+        ("month", "2024-05-01 00:00:00"),
+        ("day", "2024-05-08 00:00:00"),
+        ("hour", "2024-05-08 10:00:00"),
+        ("minute", "2024-05-08 10:11:00"),
+        ("second", "2024-05-08 10:11:12"),
+        ("week", "2024-05-06 00:00:00"),
+    ] {
+        let t = query(&format!(
+            "SELECT date_trunc('{unit}', t) FROM (SELECT '2024-05-08 10:11:12.345+00' AS t)"
+        ));
+        let got: String = conn.query_row(&t.sql, [], |r| r.get(0)).unwrap();
+        assert_eq!(got, expected, "{unit}: {}", t.sql);
+    }
+}
+
+#[test]
+fn interval_arithmetic_computes_dates() {
+    let conn = sqlite();
+    for (pg, expected) in [
+        (
+            "TIMESTAMP '2024-05-08 10:00:00' + interval '1 week'",
+            "2024-05-15 10:00:00.000+00",
+        ),
+        (
+            "TIMESTAMP '2024-05-08 10:00:00' - interval '1 mon 1 hour'",
+            "2024-04-08 09:00:00.000+00",
+        ),
+        ("t + interval '30 minutes'", "2024-05-08 10:41:12.345+00"),
+        ("interval '1 year' + t", "2025-05-08 10:11:12.345+00"),
+    ] {
+        let t = query(&format!(
+            "SELECT {pg} FROM (SELECT '2024-05-08 10:11:12.345+00' AS t)"
+        ));
+        let got: String = conn.query_row(&t.sql, [], |r| r.get(0)).unwrap();
+        assert_eq!(got, expected, "{pg}: {}", t.sql);
+    }
 }
