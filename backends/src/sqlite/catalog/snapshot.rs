@@ -5,12 +5,13 @@
 //! A SQLite function cannot query its own connection without `unsafe`, so the snapshot is
 //! loaded *through* the connection instead: [`refresh`] runs a query over the catalog views
 //! that feeds an aggregate (`starbase_catalog_load`, `…_load_relations`, `…_load_sizes`),
-//! whose closure shares the snapshot with the lookup functions. [`refresh`] runs before each statement whose text calls one of
-//! those functions, and reloads only when `PRAGMA schema_version` changed (sizes: when the
-//! data changed too, and never for databases over [`MAX_DBSTAT_PAGES`], whose sizes read 0),
-//! so the functions see DDL the moment it happened, on this very connection too. A
-//! rollback forgets the version: rolled-back DDL can bring `schema_version` back to a number
-//! whose definitions were loaded mid-transaction.
+//! whose closure shares the snapshot with the lookup functions. [`refresh`] runs before each
+//! statement whose text calls one of those functions, and reloads only when
+//! `PRAGMA schema_version` changed (sizes: when the data changed too, and never for
+//! databases over [`MAX_DBSTAT_PAGES`], whose sizes read 0), so the functions see DDL the
+//! moment it happened, on this very connection too. A rollback forgets the versions:
+//! rolled-back DDL can bring `schema_version` back to a number whose definitions were loaded
+//! mid-transaction.
 //! Must not know about jobs, threads or plans.
 
 use std::cell::Cell;

@@ -85,7 +85,8 @@ SELECT named.*, CAST(starbase_relation_oid(relname) AS INTEGER) AS indexrelid,
 const FK: &str = r"
 CREATE TEMP VIEW starbase_catalog_fk AS
 WITH cols AS (
-  SELECT t.name AS tbl, t.oid AS tbl_oid, t.sql AS tbl_sql, fk.id AS id, fk.seq AS seq, fk.[table] AS reftable,
+  SELECT t.name AS tbl, t.oid AS tbl_oid, t.sql AS tbl_sql, fk.id AS id, fk.seq AS seq,
+         fk.[table] AS reftable,
          fk.[from] AS from_col,
          coalesce(fk.[to], (SELECT p.name FROM pragma_table_info(fk.[table], 'main') p
                              WHERE p.pk = fk.seq + 1)) AS to_col,
@@ -93,7 +94,8 @@ WITH cols AS (
     FROM starbase_catalog_relations t, pragma_foreign_key_list(t.name, 'main') fk
    WHERE t.type = 'table'
 )
-SELECT tbl, tbl_oid, tbl_sql, id, reftable, CAST(starbase_relation_oid(reftable) AS INTEGER) AS ref_oid,
+SELECT tbl, tbl_oid, tbl_sql, id, reftable,
+       CAST(starbase_relation_oid(reftable) AS INTEGER) AS ref_oid,
        max(on_update) AS on_update, max(on_delete) AS on_delete,
        group_concat(from_col, '_' ORDER BY seq) AS from_names,
        group_concat(from_col, ',' ORDER BY seq) AS from_csv,
@@ -173,7 +175,8 @@ CREATE TEMP VIEW pg_index AS
 SELECT indexrelid, tbl_oid AS indrelid, natts AS indnatts, natts AS indnkeyatts,
        is_unique AS indisunique, 0 AS indnullsnotdistinct, origin = 'pk' AS indisprimary,
        0 AS indisexclusion, 1 AS indimmediate, 0 AS indisclustered, 1 AS indisvalid,
-       0 AS indcheckxmin, 1 AS indisready, 1 AS indislive, 0 AS indisreplident, indkey, '' AS indcollation, '' AS indclass, '' AS indoption,
+       0 AS indcheckxmin, 1 AS indisready, 1 AS indislive, 0 AS indisreplident, indkey,
+       '' AS indcollation, '' AS indclass, '' AS indoption,
        NULL AS indexprs, predicate AS indpred
   FROM starbase_catalog_index";
 
