@@ -420,3 +420,37 @@ async fn catalog_views_cannot_be_dropped() {
     // Other temp views are the client's own.
     exec(&db, "CREATE TEMP VIEW mine AS SELECT 1; DROP VIEW mine").await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_view_over_a_dropped_table_does_not_break_the_catalog() {
+    for (_dir, db) in [open_with(0), open_with(2)] {
+        exec(&db, catalog::SCHEMA).await;
+        exec(
+            &db,
+            "CREATE TABLE gone (x); CREATE VIEW orphan AS SELECT x FROM gone",
+        )
+        .await;
+        assert_eq!(
+            one(
+                &db,
+                "SELECT count(*) FROM pg_class WHERE relname = 'orphan'"
+            )
+            .await,
+            "1"
+        );
+        exec(&db, "DROP TABLE gone").await;
+        for sql in [
+            "SELECT count(*) FROM pg_class WHERE relname IN ('orphan', 'tv')",
+            "SELECT count(DISTINCT attrelid) FROM pg_attribute
+              WHERE attrelid IN (to_regclass('tv'), to_regclass('orphan'))",
+            "SELECT count(DISTINCT table_name) FROM information_schema_columns
+              WHERE table_name IN ('orphan', 'tv')",
+            "SELECT count(*) FROM pg_views WHERE viewname IN ('orphan', 'tv')",
+        ] {
+            assert_eq!(one(&db, sql).await, "1", "{sql}");
+        }
+        exec(&db, "CREATE TABLE gone (x)").await;
+        let back = "SELECT count(*) FROM pg_class WHERE relname = 'orphan'";
+        assert_eq!(one(&db, back).await, "1", "the view works again");
+    }
+}

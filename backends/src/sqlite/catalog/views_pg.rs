@@ -10,14 +10,16 @@
 //! internal tables (`sqlite_%`), by the same rule as the dump. Must not know the static
 //! catalogs (see `views_pg_static`) or information_schema.
 
-/// The user's tables and views: the dump's rule (`sql IS NOT NULL`, no `sqlite_` names).
+/// The user's tables and views: the dump's rule (`sql IS NOT NULL`, no `sqlite_` names),
+/// without views whose query no longer compiles (see `snapshot`).
 const RELATIONS: &str = r"
 CREATE TEMP VIEW starbase_catalog_relations AS
 SELECT name, type, sql, CAST(starbase_relation_oid(name) AS INTEGER) AS oid,
        CASE type WHEN 'view' THEN 'v' ELSE 'r' END AS relkind
   FROM main.sqlite_schema
  WHERE type IN ('table', 'view') AND sql IS NOT NULL
-   AND name NOT LIKE 'sqlite\_%' ESCAPE '\'";
+   AND name NOT LIKE 'sqlite\_%' ESCAPE '\'
+   AND (type = 'table' OR starbase_view_ok(name))";
 
 /// Every index in PostgreSQL's naming, plus a `<table>_pkey` for a rowid alias primary key
 /// (`INTEGER PRIMARY KEY`), which has no SQLite index. `indkey` is PostgreSQL's int2vector
