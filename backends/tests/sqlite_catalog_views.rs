@@ -1,13 +1,12 @@
 //! The schema-derived catalog views of the embedded SQLite backend: PostgreSQL names for
-//! constraints and indexes, DDL showing up at once on every connection, SQLite's internal
-//! tables hidden, and the static and empty catalogs.
+//! constraints and indexes, SQLite's internal tables hidden, and the static and empty
+//! catalogs.
 #![cfg(feature = "sqlite")]
 #![allow(clippy::unwrap_used)]
 
 mod catalog;
 
-use catalog::{columns, exec, fails, oid, one, open, open_with, query, rows};
-use starbase_protocol::ExecMode;
+use catalog::{columns, exec, oid, one, open, open_with, query, rows};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn constraints_and_indexes_have_postgres_names() {
@@ -142,43 +141,6 @@ async fn named_constraints_keep_their_names() {
             &["n_to_u", "f", "FOREIGN KEY (c) REFERENCES u(id)"],
         ])
     );
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn ddl_shows_up_at_once_on_every_connection() {
-    let (_dir, db) = open().await;
-    let find = "SELECT relname FROM pg_class WHERE relname LIKE 'later%' ORDER BY 1";
-    assert_eq!(query(&db, find).await, rows(&[]));
-    assert_eq!(one(&db, "SELECT to_regclass('later')").await, "NULL");
-    exec(&db, "CREATE TABLE later (x INTEGER PRIMARY KEY, y TEXT)").await;
-    // Every reader sees it on its next query.
-    for _ in 0..4 {
-        assert_eq!(query(&db, find).await, rows(&[&["later"], &["later_pkey"]]));
-        assert_eq!(
-            one(&db, "SELECT starbase_regclass('later')").await,
-            oid("later")
-        );
-        let def = format!("SELECT pg_get_indexdef({})", oid("later_pkey"));
-        assert_eq!(
-            one(&db, &def).await,
-            "CREATE UNIQUE INDEX later_pkey ON public.later USING btree (x)"
-        );
-    }
-    // On the writer, DDL earlier in the same text is seen by the statements after it.
-    let events = catalog::run(
-        &db,
-        "CREATE TABLE later2 (z); SELECT starbase_regclass('later2'), count(*) FROM pg_class
-           WHERE relname = 'later2'",
-        ExecMode::Batch,
-    )
-    .await
-    .unwrap();
-    assert_eq!(catalog::text_rows(&events), rows(&[&[&oid("later2"), "1"]]));
-    exec(&db, "DROP TABLE later").await;
-    assert_eq!(query(&db, find).await, rows(&[&["later2"]]));
-    let e = fails(&db, "SELECT starbase_regclass('later')").await;
-    assert_eq!(e.code.as_str(), "42P01");
-    assert_eq!(e.message, "relation \"later\" does not exist");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -354,69 +316,4 @@ async fn empty_catalogs_have_their_columns() {
             "rngsubdiff"
         ]
     );
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn rolled_back_ddl_leaves_no_stale_definitions() {
-    let (_dir, db) = open_with(0);
-    let version = "SELECT schema_version FROM pragma_schema_version";
-    let before: i64 = one(&db, version).await.parse().unwrap();
-    // Loaded inside a transaction that is then rolled back ...
-    let failed = catalog::run(
-        &db,
-        "BEGIN; CREATE TABLE gone (a); SELECT starbase_regclass('gone'); SELECT nope(); COMMIT;",
-        ExecMode::Batch,
-    )
-    .await;
-    assert!(failed.is_err());
-    // ... then other DDL brings the schema back to the very same version number.
-    exec(&db, "CREATE TABLE kept (b)").await;
-    assert_eq!(one(&db, version).await, (before + 1).to_string());
-    assert_eq!(one(&db, "SELECT to_regclass('gone')").await, "NULL");
-    assert_eq!(one(&db, "SELECT to_regclass('kept')").await, oid("kept"));
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn clients_cannot_replace_the_snapshot() {
-    for (_dir, db) in [open_with(0), open_with(2)] {
-        exec(&db, "CREATE TABLE mine (a)").await;
-        assert_eq!(one(&db, "SELECT to_regclass('mine')").await, oid("mine"));
-        for sql in [
-            "SELECT starbase_catalog_load('r', 1, 'fake', NULL)",
-            "SELECT starbase_catalog_load_relations('r', 1, 'fake', NULL)",
-            "SELECT starbase_catalog_load_sizes('s', 1, NULL, 1)",
-            "SELECT starbase_catalog_set_version('d', '1')",
-        ] {
-            let e = fails(&db, sql).await;
-            assert_eq!(e.code.as_str(), "42501", "{sql}: {e:?}");
-            assert!(
-                e.message.starts_with("permission denied for function"),
-                "{e:?}"
-            );
-        }
-        assert_eq!(one(&db, "SELECT to_regclass('mine')").await, oid("mine"));
-        assert_eq!(one(&db, "SELECT to_regclass('fake')").await, "NULL");
-    }
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn catalog_views_cannot_be_dropped() {
-    let (_dir, db) = open_with(0);
-    for sql in [
-        "DROP VIEW pg_class",
-        "DROP VIEW temp.information_schema_tables",
-    ] {
-        let e = catalog::run(&db, sql, ExecMode::Batch).await.unwrap_err();
-        let starbase_backends::Error::Db(e) = e else {
-            panic!("{sql}: {e:?}")
-        };
-        assert_eq!(e.code.as_str(), "42501", "{sql}: {e:?}");
-    }
-    assert_eq!(one(&db, "SELECT count(*) FROM pg_class").await, "0");
-    assert_eq!(
-        one(&db, "SELECT count(*) FROM information_schema_tables").await,
-        "0"
-    );
-    // Other temp views are the client's own.
-    exec(&db, "CREATE TEMP VIEW mine AS SELECT 1; DROP VIEW mine").await;
 }

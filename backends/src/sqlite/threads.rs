@@ -1,9 +1,9 @@
 //! The SQLite threads: opening their connections and their receive loops.
 //!
 //! Owns the writer thread (the only read-write connection) and the reader threads (read-only
-//! connections with `query_only`), the pragmas and catalog each connection gets, and forwarding a job a
-//! reader cannot run to the writer. Every thread exits when its channel closes. Must not
-//! know how a plan runs (see `exec`) or anything async beyond the channels.
+//! connections with `query_only`), the pragmas and the catalog each connection gets, and
+//! forwarding a job a reader cannot run to the writer. Every thread exits when its channel
+//! closes. Must not know how a plan runs (see `exec`) or anything async beyond the channels.
 
 use std::path::Path;
 use std::sync::Arc;

@@ -315,7 +315,7 @@ pub(super) fn index_parts(sql: &str) -> Option<(String, Option<String>)> {
 }
 
 /// A JSON string literal.
-fn json_str(s: &str) -> String {
+pub(super) fn json_str(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('"');
     for c in s.chars() {

@@ -5,22 +5,24 @@
 //! A SQLite function cannot query its own connection without `unsafe`, so the snapshot is
 //! loaded *through* the connection instead: [`refresh`] runs a query over the catalog views
 //! that feeds an aggregate (`starbase_catalog_load`, `…_load_relations`, `…_load_sizes`),
-//! whose closure shares the snapshot with the lookup functions. [`refresh`] runs before each statement whose text calls one of
-//! those functions, and reloads only when `PRAGMA schema_version` changed (sizes: when the
-//! data changed too, and never for databases over [`MAX_DBSTAT_PAGES`], whose sizes read 0),
-//! so the functions see DDL the moment it happened, on this very connection too. A
-//! rollback forgets the version: rolled-back DDL can bring `schema_version` back to a number
-//! whose definitions were loaded mid-transaction.
+//! whose closure shares the snapshot with the lookup functions. [`refresh`] runs before each
+//! statement whose text calls one of those functions, and reloads only when
+//! `PRAGMA schema_version` changed (sizes: when the data changed too, and never for
+//! databases over [`MAX_DBSTAT_PAGES`], whose sizes read 0), so the functions see DDL the
+//! moment it happened, on this very connection too. A rollback forgets the versions:
+//! rolled-back DDL can bring `schema_version` back to a number whose definitions were loaded
+//! mid-transaction.
 //! Must not know about jobs, threads or plans.
 
 use std::cell::Cell;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use rusqlite::functions::{Aggregate, Context, FunctionFlags};
 use rusqlite::{Connection, params};
 
 use super::args::pg_error;
+use super::ddl::json_str;
 
 thread_local! {
     /// True while [`refresh`] runs its load queries on this thread. The loaders refuse to run
@@ -71,6 +73,11 @@ pub(super) struct Snapshot {
     definitions: HashMap<(char, i64), String>,
     /// Relation OID to its size in bytes (`s`) and with its indexes (`t`).
     sizes: HashMap<(char, i64), i64>,
+    /// Views (ASCII lower case) whose query no longer compiles (a table they read was
+    /// dropped): `pragma_table_info` fails on them, so the catalog views leave them out.
+    broken_views: HashSet<String>,
+    /// The `schema_version` the broken views were found at.
+    broken_version: Option<String>,
 }
 
 /// The snapshot shared by one connection's functions.
@@ -86,6 +93,7 @@ pub(super) fn with<T>(shared: &Shared, read: impl FnOnce(&Snapshot) -> T) -> T {
 pub(super) fn invalidate(shared: &Shared) {
     let mut snapshot = shared.lock().unwrap_or_else(PoisonError::into_inner);
     snapshot.relations_version = None;
+    snapshot.broken_version = None;
     snapshot.version = None;
     snapshot.sizes_version = None;
 }
@@ -95,6 +103,7 @@ impl Snapshot {
     fn version_of(&mut self, part: char) -> &mut Option<String> {
         match part {
             'r' => &mut self.relations_version,
+            'b' => &mut self.broken_version,
             's' => &mut self.sizes_version,
             _ => &mut self.version,
         }
@@ -102,6 +111,11 @@ impl Snapshot {
 }
 
 impl Snapshot {
+    /// False for a view whose query no longer compiles.
+    pub(super) fn view_ok(&self, name: &str) -> bool {
+        !self.broken_views.contains(&name.to_ascii_lowercase())
+    }
+
     /// The OID of the relation named `name` (ASCII case folded), when it exists.
     pub(super) fn relation(&self, name: &str) -> Option<i64> {
         self.relations.get(&name.to_ascii_lowercase()).copied()
@@ -124,6 +138,7 @@ struct Loading {
     relations: HashMap<String, i64>,
     definitions: HashMap<(char, i64), String>,
     sizes: HashMap<(char, i64), i64>,
+    broken: HashSet<String>,
 }
 
 /// Which part of the snapshot a load replaces.
@@ -131,6 +146,8 @@ struct Loading {
 enum Part {
     /// Relation names.
     Relations,
+    /// Views that no longer compile.
+    Broken,
     /// Index, constraint and view definitions.
     Definitions,
     /// Relation sizes.
@@ -155,6 +172,10 @@ impl Aggregate<Loading, i64> for Loader {
                 let name: String = ctx.get(2)?;
                 acc.relations.insert(name.to_ascii_lowercase(), oid);
             }
+            'b' => {
+                let name: String = ctx.get(2)?;
+                acc.broken.insert(name.to_ascii_lowercase());
+            }
             's' | 't' => {
                 let size: Option<i64> = ctx.get(3)?;
                 *acc.sizes.entry((kind, oid)).or_default() += size.unwrap_or(0);
@@ -175,6 +196,7 @@ impl Aggregate<Loading, i64> for Loader {
         let mut snapshot = self.0.lock().unwrap_or_else(PoisonError::into_inner);
         match self.1 {
             Part::Relations => snapshot.relations = acc.relations,
+            Part::Broken => snapshot.broken_views = acc.broken,
             Part::Definitions => snapshot.definitions = acc.definitions,
             Part::Sizes => snapshot.sizes = acc.sizes,
         }
@@ -186,6 +208,14 @@ impl Aggregate<Loading, i64> for Loader {
 /// `DIRECTONLY`: no view or trigger can call them.
 pub(super) fn register(conn: &Connection, shared: &Shared) -> rusqlite::Result<()> {
     let flags = FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DIRECTONLY;
+    let broken = Loader(shared.clone(), Part::Broken);
+    conn.create_aggregate_function("starbase_catalog_load_broken", 4, flags, broken)?;
+    let views = shared.clone();
+    let view_flags = FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_INNOCUOUS;
+    conn.create_scalar_function("starbase_view_ok", 1, view_flags, move |ctx| {
+        let name: String = ctx.get(0)?;
+        Ok(with(&views, |s| s.view_ok(&name)))
+    })?;
     let relations = Loader(shared.clone(), Part::Relations);
     conn.create_aggregate_function("starbase_catalog_load_relations", 4, flags, relations)?;
     let definitions = Loader(shared.clone(), Part::Definitions);
@@ -237,8 +267,9 @@ const LOAD_SIZES: &str = "SELECT starbase_catalog_load_sizes(kind, oid, NULL, si
     SELECT 't', starbase_relation_oid(s.tbl_name), d.pgsize
       FROM dbstat('main', 1) d JOIN main.sqlite_schema s ON s.name = d.name)";
 
-/// Words in a statement that mean it calls a function reading the snapshot.
-const TRIGGERS: &[&str] = &["regclass", "pg_get_", "relation_size"];
+/// Words in a statement that mean it reads a catalog view or calls a function reading the
+/// snapshot.
+const TRIGGERS: &[&str] = &["pg_", "information_schema", "regclass", "relation_size"];
 
 /// What the relations and definitions depend on: the schema.
 const SCHEMA_VERSION: &str = "SELECT CAST(schema_version AS TEXT) FROM pragma_schema_version";
@@ -255,6 +286,10 @@ pub(super) fn refresh(conn: &Connection, sql: &str) {
         return;
     }
     let _refreshing = Refreshing::start();
+    // First: every other load reads views that fail on a broken one.
+    if let Err(e) = refresh_broken(conn) {
+        tracing::warn!(error = %e, "could not check the views");
+    }
     if mentions("regclass")
         && let Err(e) = refresh_part(conn, 'r', SCHEMA_VERSION, LOAD_RELATIONS)
     {
@@ -291,6 +326,43 @@ fn refresh_part(conn: &Connection, part: char, version: &str, load: &str) -> rus
         conn.prepare_cached("SELECT starbase_catalog_set_version(?1, ?2)")?
             .query_row(params![part.to_string(), current], |_| Ok(()))?;
     }
+    Ok(())
+}
+
+/// Finds the views whose query no longer compiles, when the schema changed.
+fn refresh_broken(conn: &Connection) -> rusqlite::Result<()> {
+    let current: String = conn
+        .prepare_cached(SCHEMA_VERSION)?
+        .query_row([], |r| r.get(0))?;
+    let loaded: Option<String> = conn
+        .prepare_cached("SELECT starbase_catalog_version('b')")?
+        .query_row([], |r| r.get(0))?;
+    if loaded.as_deref() == Some(current.as_str()) {
+        return Ok(());
+    }
+    let views: Vec<String> = conn
+        .prepare("SELECT name FROM main.sqlite_schema WHERE type = 'view'")?
+        .query_map([], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    let broken: Vec<String> = views
+        .iter()
+        .filter(|view| {
+            conn.query_row(
+                "SELECT count(*) FROM pragma_table_info(?1, 'main')",
+                [view],
+                |r| r.get::<_, i64>(0),
+            )
+            .is_err()
+        })
+        .map(|view| json_str(view))
+        .collect();
+    conn.query_row(
+        "SELECT starbase_catalog_load_broken('b', 0, value, NULL) FROM json_each(?1)",
+        [format!("[{}]", broken.join(","))],
+        |_| Ok(()),
+    )?;
+    conn.prepare_cached("SELECT starbase_catalog_set_version('b', ?1)")?
+        .query_row(params![current], |_| Ok(()))?;
     Ok(())
 }
 

@@ -10,14 +10,16 @@
 //! internal tables (`sqlite_%`), by the same rule as the dump. Must not know the static
 //! catalogs (see `views_pg_static`) or information_schema.
 
-/// The user's tables and views: the dump's rule (`sql IS NOT NULL`, no `sqlite_` names).
+/// The user's tables and views: the dump's rule (`sql IS NOT NULL`, no `sqlite_` names),
+/// without views whose query no longer compiles (see `snapshot`).
 const RELATIONS: &str = r"
 CREATE TEMP VIEW starbase_catalog_relations AS
 SELECT name, type, sql, CAST(starbase_relation_oid(name) AS INTEGER) AS oid,
        CASE type WHEN 'view' THEN 'v' ELSE 'r' END AS relkind
   FROM main.sqlite_schema
  WHERE type IN ('table', 'view') AND sql IS NOT NULL
-   AND name NOT LIKE 'sqlite\_%' ESCAPE '\'";
+   AND name NOT LIKE 'sqlite\_%' ESCAPE '\'
+   AND (type = 'table' OR starbase_view_ok(name))";
 
 /// Every index in PostgreSQL's naming, plus a `<table>_pkey` for a rowid alias primary key
 /// (`INTEGER PRIMARY KEY`), which has no SQLite index. `indkey` is PostgreSQL's int2vector
@@ -85,7 +87,8 @@ SELECT named.*, CAST(starbase_relation_oid(relname) AS INTEGER) AS indexrelid,
 const FK: &str = r"
 CREATE TEMP VIEW starbase_catalog_fk AS
 WITH cols AS (
-  SELECT t.name AS tbl, t.oid AS tbl_oid, t.sql AS tbl_sql, fk.id AS id, fk.seq AS seq, fk.[table] AS reftable,
+  SELECT t.name AS tbl, t.oid AS tbl_oid, t.sql AS tbl_sql, fk.id AS id, fk.seq AS seq,
+         fk.[table] AS reftable,
          fk.[from] AS from_col,
          coalesce(fk.[to], (SELECT p.name FROM pragma_table_info(fk.[table], 'main') p
                              WHERE p.pk = fk.seq + 1)) AS to_col,
@@ -93,7 +96,8 @@ WITH cols AS (
     FROM starbase_catalog_relations t, pragma_foreign_key_list(t.name, 'main') fk
    WHERE t.type = 'table'
 )
-SELECT tbl, tbl_oid, tbl_sql, id, reftable, CAST(starbase_relation_oid(reftable) AS INTEGER) AS ref_oid,
+SELECT tbl, tbl_oid, tbl_sql, id, reftable,
+       CAST(starbase_relation_oid(reftable) AS INTEGER) AS ref_oid,
        max(on_update) AS on_update, max(on_delete) AS on_delete,
        group_concat(from_col, '_' ORDER BY seq) AS from_names,
        group_concat(from_col, ',' ORDER BY seq) AS from_csv,
@@ -173,7 +177,8 @@ CREATE TEMP VIEW pg_index AS
 SELECT indexrelid, tbl_oid AS indrelid, natts AS indnatts, natts AS indnkeyatts,
        is_unique AS indisunique, 0 AS indnullsnotdistinct, origin = 'pk' AS indisprimary,
        0 AS indisexclusion, 1 AS indimmediate, 0 AS indisclustered, 1 AS indisvalid,
-       0 AS indcheckxmin, 1 AS indisready, 1 AS indislive, 0 AS indisreplident, indkey, '' AS indcollation, '' AS indclass, '' AS indoption,
+       0 AS indcheckxmin, 1 AS indisready, 1 AS indislive, 0 AS indisreplident, indkey,
+       '' AS indcollation, '' AS indclass, '' AS indoption,
        NULL AS indexprs, predicate AS indpred
   FROM starbase_catalog_index";
 

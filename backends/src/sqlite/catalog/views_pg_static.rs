@@ -105,7 +105,8 @@ const EMPTY: &[(&str, &str)] = &[
     ),
     (
         "pg_publication",
-        "oid, pubname, pubowner, puballtables, pubinsert, pubupdate, pubdelete, pubtruncate, pubviaroot",
+        "oid, pubname, pubowner, puballtables, pubinsert, pubupdate, pubdelete, pubtruncate, \
+         pubviaroot",
     ),
     (
         "pg_publication_rel",
@@ -130,7 +131,8 @@ const EMPTY: &[(&str, &str)] = &[
     ("pg_foreign_table", "ftrelid, ftserver, ftoptions"),
     (
         "pg_partitioned_table",
-        "partrelid, partstrat, partnatts, partdefid, partattrs, partclass, partcollation, partexprs",
+        "partrelid, partstrat, partnatts, partdefid, partattrs, partclass, partcollation, \
+         partexprs",
     ),
     (
         "pg_matviews",
@@ -138,7 +140,8 @@ const EMPTY: &[(&str, &str)] = &[
     ),
     (
         "pg_sequences",
-        "schemaname, sequencename, sequenceowner, data_type, start_value, min_value, max_value, increment_by, cycle, cache_size, last_value",
+        "schemaname, sequencename, sequenceowner, data_type, start_value, min_value, \
+         max_value, increment_by, cycle, cache_size, last_value",
     ),
 ];
 
