@@ -443,7 +443,10 @@ mod oid_tests {
         assert_ne!(relation_oid("users"), relation_oid("user"));
         for name in ["a", "users", "a_much_longer_table_name_than_usual", ""] {
             let oid = relation_oid(name);
-            assert!((FIRST_USER_OID..0x8000_0000).contains(&oid), "{name}: {oid}");
+            assert!(
+                (FIRST_USER_OID..0x8000_0000).contains(&oid),
+                "{name}: {oid}"
+            );
         }
         assert_eq!(relation_oid("pg_catalog.pg_class"), 1259);
         assert_eq!(relation_oid("pg_namespace"), 2615);
