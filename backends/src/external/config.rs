@@ -97,6 +97,9 @@ pub struct ServerConfig {
     pub acquire_timeout: Duration,
     /// TLS to the server.
     pub tls: TlsMode,
+    /// PostgreSQL only: the `search_path` every connection starts with (default: the
+    /// server's). Ignored by MySQL, whose schemas are databases.
+    pub search_path: Option<String>,
 }
 
 impl ServerConfig {
@@ -118,6 +121,7 @@ impl ServerConfig {
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             acquire_timeout: DEFAULT_ACQUIRE_TIMEOUT,
             tls: TlsMode::Disable,
+            search_path: None,
         }
     }
 

@@ -175,17 +175,29 @@ async fn run_task<S: Source>(source: &S, job: PlanJob<S::Conn>, mut out: Out) ->
         state = TxnState::Failed;
     }
     job.shared.set(state);
+    // A statement the server ended early without an error (MySQL's interrupted `SLEEP`)
+    // still fails the plan when we stopped it.
+    let result = match (result, flag.error()) {
+        (Ok(()), Some(e)) => Err(Failure::Db(e)),
+        (result, _) => result,
+    };
+    // Outside a transaction the connection goes back to the pool before the stream ends,
+    // so a consumer's next request (or a pool of one) finds it free.
+    let (keep, closing) = if discard {
+        (None, Some(conn))
+    } else if state == TxnState::Idle {
+        drop(conn);
+        (None, None)
+    } else {
+        (Some(conn), None)
+    };
     match result {
         Ok(()) => out.finish().await,
         Err(Failure::Db(e)) => out.fail(out.stop.explain(e)).await,
         Err(Failure::Gone) => {}
     }
-    if discard {
+    if let Some(conn) = closing {
         conn.discard().await;
-        return Returned { conn: None, state };
     }
-    Returned {
-        conn: Some(conn),
-        state,
-    }
+    Returned { conn: keep, state }
 }

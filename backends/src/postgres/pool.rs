@@ -59,6 +59,10 @@ impl PgSource {
         if !config.password.is_empty() {
             pg.password(config.password.expose());
         }
+        if let Some(path) = &config.search_path {
+            // Startup options are space-separated; a backslash escapes a space.
+            pg.options(format!("-c search_path={}", path.replace(' ', "\\ ")));
+        }
         let tls = MakeRustlsConnect::new(tls::client_config()?);
         let manager = Manager::from_config(
             pg,

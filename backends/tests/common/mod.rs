@@ -1,0 +1,238 @@
+//! Harness for the conformance suite: one fresh database per test on each backend, and
+//! helpers to run plans and read results in their HTTP (JSON) form.
+//!
+//! SQLite gets a temporary file; PostgreSQL (127.0.0.1:5432, user postgres, database test)
+//! a schema `t_<random>` set as the pool's `search_path`; MariaDB/MySQL (127.0.0.1:3306,
+//! root, no password) a database `t_<random>`. Each is dropped by `Harness::finish`. When a
+//! server is missing the test prints a note and returns, unless `CI=true`, where it fails.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use starbase_backends::external::config::ServerConfig;
+use starbase_backends::mysql::MySqlBackend;
+use starbase_backends::postgres::PgBackend;
+use starbase_backends::sqlite::{ExecOptions, SqliteBackend, SqliteConfig};
+use starbase_backends::{AnyBackend, BackendKind, Error, Event, ResultStream};
+use starbase_protocol::{Column, ColumnType, ExecMode, Params, Plan, Row, Statement};
+use tempfile::TempDir;
+
+/// A backend with its own empty database.
+pub(crate) struct Harness {
+    pub(crate) kind: BackendKind,
+    pub(crate) db: AnyBackend,
+    /// PostgreSQL schema or MySQL database name (empty for SQLite).
+    pub(crate) name: String,
+    admin: Option<AnyBackend>,
+    _dir: Option<TempDir>,
+}
+
+/// A name no other test uses.
+#[allow(clippy::cast_possible_truncation)]
+pub(crate) fn unique_name() -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let mixed = (nanos as u64) /* low bits are enough */
+        ^ (u64::from(std::process::id()) << 32)
+        ^ n.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    format!("t_{mixed:016x}")
+}
+
+/// Settings for the local PostgreSQL server.
+pub(crate) fn pg_config() -> ServerConfig {
+    let mut c = ServerConfig::new("127.0.0.1", 5432, "postgres", "test");
+    c.connect_timeout = Duration::from_secs(3);
+    c.pool_size = 4;
+    c
+}
+
+/// Settings for the local MariaDB/MySQL server.
+pub(crate) fn mysql_config() -> ServerConfig {
+    let mut c = ServerConfig::new("127.0.0.1", 3306, "root", "test");
+    c.connect_timeout = Duration::from_secs(3);
+    c.pool_size = 4;
+    c
+}
+
+/// A plan of one statement per SQL text, in `mode`.
+pub(crate) fn plan(kind: BackendKind, mode: ExecMode, steps: &[(&str, Params)]) -> Plan {
+    Plan {
+        mode,
+        steps: steps
+            .iter()
+            .map(|(sql, params)| Statement::new(*sql, kind.dialect(), params.clone()))
+            .collect(),
+    }
+}
+
+/// What a plan produced.
+#[derive(Debug, Default)]
+pub(crate) struct Outcome {
+    pub(crate) columns: Vec<Column>,
+    pub(crate) rows: Vec<Row>,
+    pub(crate) written: u64,
+}
+
+/// Reads a stream to its end.
+pub(crate) async fn drain(mut rx: ResultStream) -> Result<Outcome, Error> {
+    let mut out = Outcome::default();
+    while let Some(item) = rx.recv().await {
+        match item? {
+            Event::Columns(c) if !c.is_empty() => out.columns = c.to_vec(),
+            Event::Rows(batch) => out.rows.extend(batch),
+            Event::Done(d) => out.written += d.rows_written,
+            Event::Finished => return Ok(out),
+            _ => {}
+        }
+    }
+    panic!("stream ended without Finished or an error");
+}
+
+/// A value as the HTTP API renders it: JSON, with SQLite's BOOLEAN columns as booleans.
+pub(crate) fn http(column: &Column, value: &starbase_protocol::Value) -> serde_json::Value {
+    let json = serde_json::to_value(value).unwrap();
+    match (column.ty, &json) {
+        (ColumnType::Bool, serde_json::Value::Number(n)) => {
+            serde_json::Value::Bool(n.as_i64() != Some(0))
+        }
+        _ => json,
+    }
+}
+
+/// The rows of an outcome in HTTP form.
+pub(crate) fn http_rows(out: &Outcome) -> Vec<Vec<serde_json::Value>> {
+    out.rows
+        .iter()
+        .map(|r| {
+            r.iter()
+                .zip(&out.columns)
+                .map(|(v, c)| http(c, v))
+                .collect()
+        })
+        .collect()
+}
+
+/// `CI=true`: missing servers fail the test.
+fn under_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true")
+}
+
+impl Harness {
+    /// A fresh database on `kind`, or `None` (after a printed note) when its server is not
+    /// running outside CI.
+    pub(crate) async fn start(kind: BackendKind) -> Option<Harness> {
+        match kind {
+            BackendKind::Sqlite => {
+                let dir = tempfile::tempdir().unwrap();
+                let db =
+                    SqliteBackend::open(SqliteConfig::new(dir.path().join("db.sqlite"))).unwrap();
+                Some(Harness {
+                    kind,
+                    db: AnyBackend::Sqlite(db),
+                    name: String::new(),
+                    admin: None,
+                    _dir: Some(dir),
+                })
+            }
+            BackendKind::Postgres => {
+                let admin = AnyBackend::Postgres(PgBackend::connect(&pg_config()).unwrap());
+                let name = unique_name();
+                if !server_up(kind, &admin, &format!("CREATE SCHEMA {name}")).await {
+                    return None;
+                }
+                let mut config = pg_config();
+                config.search_path = Some(name.clone());
+                let db = AnyBackend::Postgres(PgBackend::connect(&config).unwrap());
+                Some(Harness {
+                    kind,
+                    db,
+                    name,
+                    admin: Some(admin),
+                    _dir: None,
+                })
+            }
+            BackendKind::MySql => {
+                let admin = AnyBackend::MySql(MySqlBackend::connect(&mysql_config()).unwrap());
+                let name = unique_name();
+                if !server_up(kind, &admin, &format!("CREATE DATABASE {name}")).await {
+                    return None;
+                }
+                let mut config = mysql_config();
+                config.database = name.clone();
+                let db = AnyBackend::MySql(MySqlBackend::connect(&config).unwrap());
+                Some(Harness {
+                    kind,
+                    db,
+                    name,
+                    admin: Some(admin),
+                    _dir: None,
+                })
+            }
+        }
+    }
+
+    /// Drops the test's schema or database and shuts the backends down.
+    pub(crate) async fn finish(self) {
+        self.db.shutdown().await;
+        if let Some(admin) = self.admin {
+            let drop = match self.kind {
+                BackendKind::Postgres => format!("DROP SCHEMA {} CASCADE", self.name),
+                _ => format!("DROP DATABASE {}", self.name),
+            };
+            let stream = admin
+                .execute(
+                    plan(self.kind, ExecMode::Single, &[(&drop, Params::None)]),
+                    ExecOptions::default(),
+                )
+                .await
+                .unwrap();
+            drain(stream).await.unwrap();
+            admin.shutdown().await;
+        }
+    }
+
+    /// Runs one statement without parameters.
+    pub(crate) async fn run(&self, sql: &str) -> Result<Outcome, Error> {
+        self.run_with(sql, Params::None).await
+    }
+
+    /// Runs one statement with parameters.
+    pub(crate) async fn run_with(&self, sql: &str, params: Params) -> Result<Outcome, Error> {
+        self.plan(ExecMode::Single, &[(sql, params)]).await
+    }
+
+    /// Runs a plan.
+    pub(crate) async fn plan(
+        &self,
+        mode: ExecMode,
+        steps: &[(&str, Params)],
+    ) -> Result<Outcome, Error> {
+        let stream = self
+            .db
+            .execute(plan(self.kind, mode, steps), ExecOptions::default())
+            .await?;
+        drain(stream).await
+    }
+}
+
+/// Runs `setup` on the admin backend; false (with a note) when the server is down outside CI.
+async fn server_up(kind: BackendKind, admin: &AnyBackend, setup: &str) -> bool {
+    let stream = admin
+        .execute(
+            plan(kind, ExecMode::Single, &[(setup, Params::None)]),
+            ExecOptions::default(),
+        )
+        .await
+        .unwrap();
+    match drain(stream).await {
+        Ok(_) => true,
+        Err(e) if e.sqlstate().class() == "08" && !under_ci() => {
+            eprintln!("skipped: {kind:?} server not reachable ({e}); set CI=true to fail instead");
+            false
+        }
+        Err(e) => panic!("{kind:?} server not usable: {e} ({})", e.sqlstate()),
+    }
+}
