@@ -13,12 +13,11 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{Harness, Outcome, drain, http_rows, mysql_config, pg_config, plan};
+use common::network::{network_backend, proxy, select_one};
+use common::{Harness, Outcome, drain, http_rows, plan};
 use serde_json::json;
-use starbase_backends::mysql::MySqlBackend;
-use starbase_backends::postgres::PgBackend;
 use starbase_backends::sqlite::{ExecOptions, SessionConfig};
-use starbase_backends::{AnyBackend, AnySession, BackendKind, Error, TxnState};
+use starbase_backends::{AnySession, BackendKind, Error, TxnState};
 use starbase_protocol::{ExecMode, Params, SqlState, Value};
 
 /// Generates one `#[tokio::test]` per backend for each suite function.
@@ -49,6 +48,7 @@ on_every_backend!(
     statement_timeout,
     unreachable_server_then_recovers,
     pool_exhaustion_is_53300,
+    dropped_stream_frees_the_connection,
 );
 
 fn code(result: Result<Outcome, Error>) -> String {
@@ -462,50 +462,6 @@ async fn statement_timeout(kind: BackendKind) {
     h.finish().await;
 }
 
-/// A backend pointed at 127.0.0.1:`port` (database `test`).
-fn network_backend(
-    kind: BackendKind,
-    port: u16,
-    pool_size: usize,
-    acquire: Duration,
-) -> AnyBackend {
-    let mut config = match kind {
-        BackendKind::Postgres => pg_config(),
-        _ => mysql_config(),
-    };
-    config.port = port;
-    config.pool_size = pool_size;
-    config.acquire_timeout = acquire;
-    config.connect_timeout = Duration::from_secs(2);
-    match kind {
-        BackendKind::Postgres => AnyBackend::Postgres(PgBackend::connect(&config).unwrap()),
-        _ => AnyBackend::MySql(MySqlBackend::connect(&config).unwrap()),
-    }
-}
-
-async fn select_one(db: &AnyBackend, kind: BackendKind) -> Result<Outcome, Error> {
-    drain(
-        db.execute(
-            plan(kind, ExecMode::Single, &[("SELECT 1", Params::None)]),
-            ExecOptions::default(),
-        )
-        .await?,
-    )
-    .await
-}
-
-/// Forwards every connection accepted on `listener` to `target` until aborted.
-async fn proxy(listener: tokio::net::TcpListener, target: u16) {
-    let mut connections = tokio::task::JoinSet::new();
-    while let Ok((mut inbound, _)) = listener.accept().await {
-        connections.spawn(async move {
-            if let Ok(mut outbound) = tokio::net::TcpStream::connect(("127.0.0.1", target)).await {
-                let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
-            }
-        });
-    }
-}
-
 async fn unreachable_server_then_recovers(kind: BackendKind) {
     if kind == BackendKind::Sqlite {
         return; // embedded: there is no server to lose
@@ -582,5 +538,52 @@ async fn pool_exhaustion_is_53300(kind: BackendKind) {
     select_one(&db, kind).await.unwrap();
     session.close().await;
     db.shutdown().await;
+    h.finish().await;
+}
+
+async fn dropped_stream_frees_the_connection(kind: BackendKind) {
+    let Some(h) = Harness::start(kind).await else {
+        return;
+    };
+    let sql = match kind {
+        BackendKind::Sqlite => {
+            "WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c) SELECT n FROM c"
+        }
+        BackendKind::Postgres => "SELECT n FROM generate_series(1, 2000000) AS n",
+        BackendKind::MySql => {
+            "WITH RECURSIVE d(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM d WHERE n < 999) \
+             SELECT a.n FROM d AS a CROSS JOIN d AS b CROSS JOIN d AS c"
+        }
+    };
+    // A pool of one: the next request only runs once the dropped plan gave its connection back.
+    let db = match kind {
+        BackendKind::Sqlite => h.db.clone(),
+        BackendKind::Postgres => network_backend(kind, 5432, 1, Duration::from_secs(5)),
+        BackendKind::MySql => network_backend(kind, 3306, 1, Duration::from_secs(5)),
+    };
+    let mut stream = db
+        .execute(
+            plan(kind, ExecMode::Single, &[(sql, Params::None)]),
+            ExecOptions::default(),
+        )
+        .await
+        .unwrap();
+    loop {
+        if let starbase_backends::Event::Rows(_) = stream.recv().await.unwrap().unwrap() {
+            break;
+        }
+    }
+    drop(stream);
+    let started = Instant::now();
+    let out = select_one(&db, kind).await.unwrap();
+    assert_eq!(out.rows, vec![vec![Value::Int(1)]], "{kind:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "{kind:?}: {:?}",
+        started.elapsed()
+    );
+    if kind != BackendKind::Sqlite {
+        db.shutdown().await;
+    }
     h.finish().await;
 }

@@ -20,6 +20,7 @@ pub(crate) mod out;
 pub(crate) mod run;
 pub(crate) mod session;
 pub(crate) mod task;
+#[cfg(feature = "postgres")]
 pub(crate) mod tls;
 
 pub(crate) use task::Tasks;

@@ -142,34 +142,19 @@ async fn run_task<S: Source>(source: &S, job: PlanJob<S::Conn>, mut out: Out) ->
             return Returned { conn: None, state };
         }
     };
-    let canceller = conn.canceller();
-    let watcher = out.watcher();
     let flag = out.stop.clone();
-    let mut gone = false;
-    let result = {
-        let run = run_plan(&mut conn, &job.plan, &mut out, &mut state, job.scope);
-        tokio::pin!(run);
-        let deadline = job
-            .timeout
-            .filter(|d| !d.is_zero())
-            .and_then(|d| Instant::now().checked_add(d));
-        let timer = async {
-            match deadline {
-                Some(d) => tokio::time::sleep_until(d).await,
-                None => pending().await,
-            }
-        };
-        tokio::select! {
-            r = &mut run => r,
-            () = timer => { flag.set(Stop::Timeout); canceller.cancel().await; run.await }
-            () = watcher.closed() => { gone = true; canceller.cancel().await; run.await }
-            () = token.cancelled() => { flag.set(Stop::Shutdown); canceller.cancel().await; run.await }
-        }
+    let run = RunSpec {
+        plan: &job.plan,
+        timeout: job.timeout,
+        scope: job.scope,
     };
-    let stopped = flag.get() != Stop::None;
-    let failed = matches!(result, Err(Failure::Gone));
+    let (result, gone) = drive(&mut conn, &run, &mut out, &mut state, &token).await;
     // A cancel may still be on its way to the server: such a connection is not reused.
-    let discard = conn.is_broken() || gone || failed || (stopped && state == TxnState::Idle);
+    let stopped = flag.get() != Stop::None;
+    let discard = conn.is_broken()
+        || gone
+        || matches!(result, Err(Failure::Gone))
+        || (stopped && state == TxnState::Idle);
     if discard && state != TxnState::Idle {
         // The transaction dies with its connection.
         state = TxnState::Failed;
@@ -183,21 +168,57 @@ async fn run_task<S: Source>(source: &S, job: PlanJob<S::Conn>, mut out: Out) ->
     };
     // Outside a transaction the connection goes back to the pool before the stream ends,
     // so a consumer's next request (or a pool of one) finds it free.
-    let (keep, closing) = if discard {
-        (None, Some(conn))
-    } else if state == TxnState::Idle {
-        drop(conn);
-        (None, None)
-    } else {
-        (Some(conn), None)
+    let (keep, closing) = match (discard, state) {
+        (true, _) => (None, Some(conn)),
+        (false, TxnState::Idle) => (None, None),
+        (false, _) => (Some(conn), None),
     };
     match result {
         Ok(()) => out.finish().await,
-        Err(Failure::Db(e)) => out.fail(out.stop.explain(e)).await,
+        Err(Failure::Db(e)) => out.fail(flag.explain(e)).await,
         Err(Failure::Gone) => {}
     }
     if let Some(conn) = closing {
         conn.discard().await;
     }
     Returned { conn: keep, state }
+}
+
+/// What `drive` runs.
+struct RunSpec<'a> {
+    plan: &'a Plan,
+    timeout: Option<Duration>,
+    scope: Scope,
+}
+
+/// Runs the plan, cancelling its statement on the server when the deadline passes, the
+/// consumer drops the stream (then the second value is true) or the backend shuts down.
+async fn drive<C: Conn>(
+    conn: &mut C,
+    job: &RunSpec<'_>,
+    out: &mut Out,
+    state: &mut TxnState,
+    token: &CancellationToken,
+) -> (Result<(), Failure>, bool) {
+    let canceller = conn.canceller();
+    let watcher = out.watcher();
+    let flag = out.stop.clone();
+    let run = run_plan(conn, job.plan, out, state, job.scope);
+    tokio::pin!(run);
+    let deadline = job
+        .timeout
+        .filter(|d| !d.is_zero())
+        .and_then(|d| Instant::now().checked_add(d));
+    let timer = async {
+        match deadline {
+            Some(d) => tokio::time::sleep_until(d).await,
+            None => pending().await,
+        }
+    };
+    tokio::select! {
+        r = &mut run => (r, false),
+        () = timer => { flag.set(Stop::Timeout); canceller.cancel().await; (run.await, false) }
+        () = watcher.closed() => { canceller.cancel().await; (run.await, true) }
+        () = token.cancelled() => { flag.set(Stop::Shutdown); canceller.cancel().await; (run.await, false) }
+    }
 }

@@ -5,6 +5,9 @@
 //! a schema `t_<random>` set as the pool's `search_path`; MariaDB/MySQL (127.0.0.1:3306,
 //! root, no password) a database `t_<random>`. Each is dropped by `Harness::finish`. When a
 //! server is missing the test prints a note and returns, unless `CI=true`, where it fails.
+#![allow(dead_code)] // each test binary uses its own part of the harness
+
+pub(crate) mod network;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
