@@ -14,14 +14,14 @@ use crate::mysql::{MySqlBackend, MySqlSession};
 #[cfg(feature = "postgres")]
 use crate::postgres::{PgBackend, PgSession};
 #[cfg(feature = "sqlite")]
-use crate::sqlite::{SessionConfig, SqliteBackend, SqliteSession};
+use crate::sqlite::{SqliteBackend, SqliteSession};
 
-/// Options for one `execute` call, shared by every backend.
+/// Options for one `execute` call and for sessions, shared by every backend.
 #[cfg(all(not(feature = "sqlite"), any(feature = "postgres", feature = "mysql")))]
-pub use crate::external::ExecOptions;
-/// Options for one `execute` call, shared by every backend.
+pub use crate::external::{ExecOptions, SessionConfig};
+/// Options for one `execute` call and for sessions, shared by every backend.
 #[cfg(feature = "sqlite")]
-pub use crate::sqlite::ExecOptions;
+pub use crate::sqlite::{ExecOptions, SessionConfig};
 
 /// Which engine a backend is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -108,17 +108,16 @@ impl AnyBackend {
         }
     }
 
-    /// A session (`config` applies to SQLite; the external backends ignore it for now).
+    /// A session: plans whose transaction may span several of them.
     #[must_use]
-    #[cfg_attr(not(feature = "sqlite"), allow(unused_variables))]
-    pub fn session(&self, #[cfg(feature = "sqlite")] config: SessionConfig) -> AnySession {
+    pub fn session(&self, config: SessionConfig) -> AnySession {
         match self {
             #[cfg(feature = "sqlite")]
             AnyBackend::Sqlite(b) => AnySession::Sqlite(b.session(config)),
             #[cfg(feature = "postgres")]
-            AnyBackend::Postgres(b) => AnySession::Postgres(b.session()),
+            AnyBackend::Postgres(b) => AnySession::Postgres(b.session(config)),
             #[cfg(feature = "mysql")]
-            AnyBackend::MySql(b) => AnySession::MySql(b.session()),
+            AnyBackend::MySql(b) => AnySession::MySql(b.session(config)),
         }
     }
 

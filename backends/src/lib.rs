@@ -26,5 +26,7 @@ pub mod postgres;
 pub mod any;
 
 pub use any::{AnyBackend, AnySession, BackendKind};
+#[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
+pub use any::{ExecOptions, SessionConfig};
 pub use error::Error;
 pub use result::{Event, ExecSummary, ResultStream, TxnState};

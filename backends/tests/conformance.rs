@@ -49,6 +49,7 @@ on_every_backend!(
     unreachable_server_then_recovers,
     pool_exhaustion_is_53300,
     dropped_stream_frees_the_connection,
+    idle_transaction_times_out,
 );
 
 fn code(result: Result<Outcome, Error>) -> String {
@@ -585,5 +586,42 @@ async fn dropped_stream_frees_the_connection(kind: BackendKind) {
     if kind != BackendKind::Sqlite {
         db.shutdown().await;
     }
+    h.finish().await;
+}
+
+async fn idle_transaction_times_out(kind: BackendKind) {
+    let Some(h) = Harness::start(kind).await else {
+        return;
+    };
+    h.run("CREATE TABLE it (id INTEGER PRIMARY KEY)")
+        .await
+        .unwrap();
+    let config = SessionConfig {
+        idle_in_transaction_timeout: Some(Duration::from_millis(200)),
+    };
+    let mut s = h.db.session(config);
+    srun(&mut s, kind, "BEGIN").await.unwrap();
+    srun(&mut s, kind, "INSERT INTO it (id) VALUES (1)")
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert_eq!(
+        s.txn_state(),
+        TxnState::Idle,
+        "{kind:?}: rolled back by the timeout"
+    );
+    assert_eq!(
+        code(srun(&mut s, kind, "SELECT 1").await),
+        "25P03",
+        "{kind:?}"
+    );
+    assert_eq!(s.txn_state(), TxnState::Idle, "{kind:?}");
+    assert_eq!(
+        count(&h, "it").await,
+        Value::Int(0),
+        "{kind:?}: nothing committed"
+    );
+    srun(&mut s, kind, "SELECT 1").await.unwrap();
+    s.close().await;
     h.finish().await;
 }

@@ -35,3 +35,25 @@ pub struct ExecOptions {
 
 #[cfg(feature = "sqlite")]
 pub use crate::sqlite::ExecOptions;
+
+/// How a session behaves (the same type as SQLite's when that backend is built).
+#[cfg(not(feature = "sqlite"))]
+#[derive(Debug, Clone)]
+pub struct SessionConfig {
+    /// Roll back a transaction (and free its pooled connection) when the session sends
+    /// nothing for this long while it is open (default 60 s); the next plan gets `25P03`.
+    /// `None` or zero: never.
+    pub idle_in_transaction_timeout: Option<std::time::Duration>,
+}
+
+#[cfg(not(feature = "sqlite"))]
+impl Default for SessionConfig {
+    fn default() -> Self {
+        Self {
+            idle_in_transaction_timeout: Some(session::DEFAULT_IDLE_IN_TRANSACTION_TIMEOUT),
+        }
+    }
+}
+
+#[cfg(feature = "sqlite")]
+pub use crate::sqlite::SessionConfig;

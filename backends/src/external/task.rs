@@ -42,6 +42,11 @@ impl Tasks {
         self.tracker.wait().await;
     }
 
+    /// Cancelled when the backend shuts down.
+    pub(crate) fn stopping(&self) -> &CancellationToken {
+        &self.token
+    }
+
     pub(crate) fn spawn<F>(&self, task: F)
     where
         F: Future<Output = ()> + Send + 'static,

@@ -20,10 +20,10 @@ use starbase_protocol::Plan;
 use self::pool::MySqlSource;
 pub use self::session::MySqlSession;
 use crate::error::Error;
-pub use crate::external::ExecOptions;
 use crate::external::config::ServerConfig;
 use crate::external::run::Scope;
 use crate::external::task::{PlanJob, spawn_plan};
+pub use crate::external::{ExecOptions, SessionConfig};
 use crate::result::ResultStream;
 
 /// MySQL/MariaDB connection settings (default port 3306). `TlsMode::Prefer` connects
@@ -83,9 +83,11 @@ impl MySqlBackend {
     }
 
     /// A session: plans that may open a transaction in one plan and end it in a later one.
+    /// Opening one costs nothing; a pooled connection is only pinned by a transaction.
     #[must_use]
-    pub fn session(&self) -> MySqlSession {
-        MySqlSession::new(self.source.clone())
+    #[allow(clippy::needless_pass_by_value)] // the same signature as `SqliteBackend::session`
+    pub fn session(&self, config: SessionConfig) -> MySqlSession {
+        MySqlSession::new(self.source.clone(), &config)
     }
 
     /// `host:port` of the server.

@@ -7,8 +7,8 @@ use starbase_protocol::Plan;
 
 use super::pool::MySqlSource;
 use crate::error::Error;
-use crate::external::ExecOptions;
 use crate::external::session::SessionCore;
+use crate::external::{ExecOptions, SessionConfig};
 use crate::result::{ResultStream, TxnState};
 
 /// A session, mirroring `SqliteSession`: while no transaction is open, each plan takes a
@@ -17,7 +17,9 @@ use crate::result::{ResultStream, TxnState};
 /// PostgreSQL (`BEGIN` inside a transaction and `COMMIT`/`ROLLBACK` outside one do
 /// nothing; after an error the session is failed and refuses everything but
 /// `ROLLBACK`/`COMMIT` with `25P02`). Plans run one at a time: `execute` waits for the
-/// previous plan. Dropping the session rolls back its transaction. MySQL itself commits
+/// previous plan. A transaction left idle longer than the configured timeout is rolled
+/// back and its connection freed; the next plan gets `25P03`. Dropping the session rolls
+/// back its transaction. MySQL itself commits
 /// before any DDL statement; that cannot be undone here.
 #[derive(Debug)]
 pub struct MySqlSession {
@@ -25,9 +27,9 @@ pub struct MySqlSession {
 }
 
 impl MySqlSession {
-    pub(super) fn new(source: MySqlSource) -> Self {
+    pub(super) fn new(source: MySqlSource, config: &SessionConfig) -> Self {
         Self {
-            core: SessionCore::new(source),
+            core: SessionCore::new(source, config),
         }
     }
 

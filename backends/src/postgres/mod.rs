@@ -23,10 +23,10 @@ use starbase_protocol::Plan;
 use self::pool::PgSource;
 pub use self::session::PgSession;
 use crate::error::Error;
-pub use crate::external::ExecOptions;
 use crate::external::config::ServerConfig;
 use crate::external::run::Scope;
 use crate::external::task::{PlanJob, spawn_plan};
+pub use crate::external::{ExecOptions, SessionConfig};
 use crate::result::ResultStream;
 
 /// PostgreSQL connection settings (default port 5432).
@@ -83,9 +83,11 @@ impl PgBackend {
     }
 
     /// A session: plans that may open a transaction in one plan and end it in a later one.
+    /// Opening one costs nothing; a pooled connection is only pinned by a transaction.
     #[must_use]
-    pub fn session(&self) -> PgSession {
-        PgSession::new(self.source.clone())
+    #[allow(clippy::needless_pass_by_value)] // the same signature as `SqliteBackend::session`
+    pub fn session(&self, config: SessionConfig) -> PgSession {
+        PgSession::new(self.source.clone(), &config)
     }
 
     /// `host:port` of the server.

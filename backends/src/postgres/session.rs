@@ -7,8 +7,8 @@ use starbase_protocol::Plan;
 
 use super::pool::PgSource;
 use crate::error::Error;
-use crate::external::ExecOptions;
 use crate::external::session::SessionCore;
+use crate::external::{ExecOptions, SessionConfig};
 use crate::result::{ResultStream, TxnState};
 
 /// A session, mirroring `SqliteSession`: while no transaction is open, each plan takes a
@@ -17,16 +17,18 @@ use crate::result::{ResultStream, TxnState};
 /// PostgreSQL (`BEGIN` inside a transaction and `COMMIT`/`ROLLBACK` outside one do
 /// nothing; after an error the session is failed and refuses everything but
 /// `ROLLBACK`/`COMMIT` with `25P02`). Plans run one at a time: `execute` waits for the
-/// previous plan. Dropping the session rolls back its transaction.
+/// previous plan. A transaction left idle longer than the configured timeout is rolled
+/// back and its connection freed; the next plan gets `25P03`. Dropping the session rolls
+/// back its transaction.
 #[derive(Debug)]
 pub struct PgSession {
     core: SessionCore<PgSource>,
 }
 
 impl PgSession {
-    pub(super) fn new(source: PgSource) -> Self {
+    pub(super) fn new(source: PgSource, config: &SessionConfig) -> Self {
         Self {
-            core: SessionCore::new(source),
+            core: SessionCore::new(source, config),
         }
     }
 
