@@ -247,6 +247,9 @@ async fn transaction_plan_rolls_back(kind: BackendKind) {
     h.plan(ExecMode::Transaction, &steps).await.unwrap();
     let count = h.run("SELECT count(*) FROM t").await.unwrap();
     assert_eq!(count.rows, vec![vec![Value::Int(2)]], "{kind:?}");
+    // Rows matched count as written, even when nothing changes.
+    let same = h.run("UPDATE t SET id = id WHERE id = 1").await.unwrap();
+    assert_eq!(same.written, 1, "{kind:?}");
     h.finish().await;
 }
 

@@ -3,8 +3,8 @@
 //! Owns building the mysql_async pool from a `ServerConfig` (lazy: nothing connects until
 //! the first request), the semaphore that turns "every connection is in use" into `53300`
 //! after the acquire timeout, the connect timeout (`08006`), the session setup every new
-//! connection runs (`time_zone = '+00:00'`), and `MySqlConn`, one checked-out connection.
-//! Must not know about plans or streams.
+//! connection runs (`time_zone = '+00:00'`, found rows reported as affected), and
+//! `MySqlConn`, one checked-out connection. Must not know about plans or streams.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -44,6 +44,8 @@ fn opts(config: &ServerConfig) -> Result<Opts, DbError> {
         .user(Some(config.user.clone()))
         .db_name(Some(config.database.clone()))
         .prefer_socket(false)
+        // Rows matched, not rows changed: what PostgreSQL and SQLite report for UPDATE.
+        .client_found_rows(true)
         .init(vec!["SET time_zone = '+00:00'"])
         .pool_opts(PoolOpts::default().with_constraints(constraints));
     if !config.password.is_empty() {
