@@ -50,6 +50,7 @@ on_every_backend!(
     pool_exhaustion_is_53300,
     dropped_stream_frees_the_connection,
     idle_transaction_times_out,
+    shutdown_cancels_running_plans,
 );
 
 fn code(result: Result<Outcome, Error>) -> String {
@@ -626,5 +627,49 @@ async fn idle_transaction_times_out(kind: BackendKind) {
     );
     srun(&mut s, kind, "SELECT 1").await.unwrap();
     s.close().await;
+    h.finish().await;
+}
+
+async fn shutdown_cancels_running_plans(kind: BackendKind) {
+    if kind == BackendKind::Sqlite {
+        return; // SQLite's shutdown lets the running statement finish, by design
+    }
+    let Some(h) = Harness::start(kind).await else {
+        return;
+    };
+    let sql = match kind {
+        BackendKind::Postgres => "SELECT pg_sleep(30)",
+        _ => "SELECT SLEEP(30)",
+    };
+    let port = if kind == BackendKind::Postgres {
+        5432
+    } else {
+        3306
+    };
+    let db = network_backend(kind, port, 2, Duration::from_secs(2));
+    let stream = db
+        .execute(
+            plan(kind, ExecMode::Single, &[(sql, Params::None)]),
+            ExecOptions::default(),
+        )
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let started = Instant::now();
+    let (result, ()) = tokio::join!(drain(stream), db.shutdown());
+    assert_eq!(code(result), "57P01", "{kind:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{kind:?}: {:?}",
+        started.elapsed()
+    );
+    let err = db
+        .execute(
+            plan(kind, ExecMode::Single, &[("SELECT 1", Params::None)]),
+            ExecOptions::default(),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Closed), "{kind:?}: {err}");
     h.finish().await;
 }
