@@ -9,6 +9,25 @@
 
 pub(crate) mod network;
 
+/// Generates one `#[tokio::test]` per backend for each suite function.
+#[macro_export]
+macro_rules! on_every_backend {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite { $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() { super::$name(super::BackendKind::Sqlite).await }
+        )* }
+        mod postgres { $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() { super::$name(super::BackendKind::Postgres).await }
+        )* }
+        mod mysql { $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() { super::$name(super::BackendKind::MySql).await }
+        )* }
+    };
+}
+
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -16,8 +35,8 @@ use starbase_backends::external::config::ServerConfig;
 use starbase_backends::mysql::MySqlBackend;
 use starbase_backends::postgres::PgBackend;
 use starbase_backends::sqlite::{ExecOptions, SqliteBackend, SqliteConfig};
-use starbase_backends::{AnyBackend, BackendKind, Error, Event, ResultStream};
-use starbase_protocol::{Column, ColumnType, ExecMode, Params, Plan, Row, Statement};
+use starbase_backends::{AnyBackend, AnySession, BackendKind, Error, Event, ResultStream};
+use starbase_protocol::{Column, ColumnType, ExecMode, Params, Plan, Row, Statement, Value};
 use tempfile::TempDir;
 
 /// A backend with its own empty database.
@@ -238,4 +257,37 @@ async fn server_up(kind: BackendKind, admin: &AnyBackend, setup: &str) -> bool {
         }
         Err(e) => panic!("{kind:?} server not usable: {e} ({})", e.sqlstate()),
     }
+}
+
+pub(crate) fn code(result: Result<Outcome, Error>) -> String {
+    match result {
+        Ok(out) => panic!("expected an error, got {:?}", out.rows),
+        Err(e) => e.sqlstate().as_str().to_owned(),
+    }
+}
+
+pub(crate) fn positional(values: Vec<Value>) -> Params {
+    Params::Positional(values)
+}
+
+pub(crate) async fn srun(
+    s: &mut AnySession,
+    kind: BackendKind,
+    sql: &str,
+) -> Result<Outcome, Error> {
+    let stream = s
+        .execute(
+            plan(kind, ExecMode::Single, &[(sql, Params::None)]),
+            ExecOptions::default(),
+        )
+        .await?;
+    drain(stream).await
+}
+
+pub(crate) async fn count(h: &Harness, table: &str) -> Value {
+    h.run(&format!("SELECT count(*) FROM {table}"))
+        .await
+        .unwrap()
+        .rows[0][0]
+        .clone()
 }
