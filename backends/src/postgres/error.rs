@@ -14,7 +14,44 @@ pub(super) fn from_pg(err: &tokio_postgres::Error, address: &str) -> DbError {
     if let Some(db) = err.as_db_error() {
         return from_server(db);
     }
-    connection_error(&err.to_string(), address, err.is_closed())
+    let kind = err.to_string();
+    let detail = match std::error::Error::source(err) {
+        Some(cause) => format!("{kind}: {cause}"),
+        None => kind.clone(),
+    };
+    match client_sqlstate(&kind) {
+        Some(code) => DbError::new(code, format!("PostgreSQL client error: {detail}")),
+        None => connection_error(&detail, address, err.is_closed()),
+    }
+}
+
+/// The SQLSTATE of a driver-side error, from its kind (tokio-postgres exposes no kind
+/// enum, only this text); `None` for the connection failures (I/O, TLS, closed, connect,
+/// timeout), which are `08006`.
+fn client_sqlstate(kind: &str) -> Option<SqlState> {
+    const TABLE: &[(&str, SqlState)] = &[
+        (
+            "error serializing parameter",
+            SqlState::INVALID_PARAMETER_VALUE,
+        ),
+        ("expected ", SqlState::INVALID_PARAMETER_VALUE),
+        ("error deserializing column", SqlState::INTERNAL_ERROR),
+        ("invalid column", SqlState::INTERNAL_ERROR),
+        ("query returned", SqlState::INTERNAL_ERROR),
+        ("unexpected message", SqlState::PROTOCOL_VIOLATION),
+        ("error parsing response", SqlState::PROTOCOL_VIOLATION),
+        ("error encoding message", SqlState::INTERNAL_ERROR),
+        ("authentication error", SqlState::INVALID_PASSWORD),
+        (
+            "invalid connection string",
+            SqlState::INVALID_PARAMETER_VALUE,
+        ),
+        ("invalid configuration", SqlState::INVALID_PARAMETER_VALUE),
+    ];
+    TABLE
+        .iter()
+        .find(|(prefix, _)| kind.starts_with(prefix))
+        .map(|(_, code)| *code)
 }
 
 fn from_server(db: &tokio_postgres::error::DbError) -> DbError {
@@ -73,6 +110,31 @@ pub(super) fn from_pool(err: &PoolError, address: &str) -> DbError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn client_errors_map_by_kind() {
+        let cases = [
+            ("error serializing parameter 2", Some("22023")),
+            ("expected 2 parameters but got 1", Some("22023")),
+            ("error deserializing column 0", Some("XX000")),
+            ("unexpected message from server", Some("08P01")),
+            ("authentication error", Some("28P01")),
+            ("error communicating with the server", None),
+            ("error connecting to server", None),
+            ("connection closed", None),
+            ("timeout waiting for server", None),
+            ("error performing TLS handshake", None),
+        ];
+        for (kind, code) in cases {
+            assert_eq!(
+                client_sqlstate(kind)
+                    .map(|c| c.as_str().to_owned())
+                    .as_deref(),
+                code,
+                "{kind}"
+            );
+        }
+    }
 
     #[test]
     fn pool_errors_map_to_sqlstates() {
