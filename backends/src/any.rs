@@ -92,6 +92,12 @@ impl AnyBackend {
         }
     }
 
+    /// The SQL dialect the backend speaks.
+    #[must_use]
+    pub fn dialect(&self) -> Dialect {
+        self.kind().dialect()
+    }
+
     /// Runs a plan; see each backend's `execute`.
     ///
     /// # Errors
@@ -174,5 +180,26 @@ impl AnySession {
             #[cfg(feature = "mysql")]
             AnySession::MySql(s) => s.close().await,
         }
+    }
+}
+
+#[cfg(feature = "sqlite")]
+impl From<SqliteBackend> for AnyBackend {
+    fn from(b: SqliteBackend) -> Self {
+        AnyBackend::Sqlite(b)
+    }
+}
+
+#[cfg(feature = "postgres")]
+impl From<PgBackend> for AnyBackend {
+    fn from(b: PgBackend) -> Self {
+        AnyBackend::Postgres(b)
+    }
+}
+
+#[cfg(feature = "mysql")]
+impl From<MySqlBackend> for AnyBackend {
+    fn from(b: MySqlBackend) -> Self {
+        AnyBackend::MySql(b)
     }
 }

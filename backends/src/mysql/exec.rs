@@ -162,6 +162,10 @@ impl Conn for MySqlConn {
     async fn control(&mut self, sql: &str) -> Result<(), DbError> {
         let conn = self.conn()?;
         let result = conn.query_drop(sql).await;
+        if result.is_err() {
+            // A connection that may still be inside a transaction never goes back.
+            self.broken |= sql.eq_ignore_ascii_case("ROLLBACK");
+        }
         result.map_err(|e| self.fail(&e))
     }
 

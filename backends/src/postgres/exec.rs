@@ -111,7 +111,11 @@ impl Conn for PgConn {
     async fn control(&mut self, sql: &str) -> Result<(), DbError> {
         match self.obj.batch_execute(sql).await {
             Ok(()) => Ok(()),
-            Err(e) => Err(self.fail(&e)),
+            Err(e) => {
+                // A connection that may still be inside a transaction never goes back.
+                self.broken |= sql.eq_ignore_ascii_case("ROLLBACK");
+                Err(self.fail(&e))
+            }
         }
     }
 
