@@ -77,7 +77,6 @@ pub enum AnySession {
     MySql(MySqlSession),
 }
 
-#[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
 impl AnyBackend {
     /// Which engine this is.
     #[must_use]
@@ -140,7 +139,6 @@ impl AnyBackend {
     }
 }
 
-#[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
 impl AnySession {
     /// Runs a plan in the session; see each session type's `execute`.
     ///

@@ -23,10 +23,10 @@ pub mod mysql;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 
+#[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
 pub mod any;
 
-pub use any::{AnyBackend, AnySession, BackendKind};
 #[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
-pub use any::{ExecOptions, SessionConfig};
+pub use any::{AnyBackend, AnySession, BackendKind, ExecOptions, SessionConfig};
 pub use error::Error;
 pub use result::{Event, ExecSummary, ResultStream, TxnState};
