@@ -373,6 +373,7 @@ async fn large_result_slow_consumer(kind: BackendKind) {
     assert_eq!(seen, ROWS, "{kind:?}");
     // The whole result is ~100 MiB of text: buffering it would blow far past this bound.
     let growth = peak.saturating_sub(baseline.unwrap_or(peak));
+    eprintln!("{kind:?}: RSS grew by {growth} KiB while streaming {ROWS} rows");
     assert!(
         growth < 64 * 1024,
         "{kind:?}: RSS grew by {growth} KiB while streaming"

@@ -12,6 +12,9 @@ pub const DEFAULT_POOL_SIZE: usize = 16;
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a request waits for a free pooled connection before `53300`, by default.
 pub const DEFAULT_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+/// Idle time before TCP keepalive probes start, so a server that vanished without closing
+/// its connections is noticed (`08006`) even while a statement waits on it.
+pub const TCP_KEEPALIVE_IDLE: Duration = Duration::from_secs(30);
 
 /// A secret string (a password) whose `Debug` and `Display` print `***`.
 #[derive(Clone, Default, PartialEq, Eq)]

@@ -15,7 +15,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::error::{Phase, connection, from_mysql};
 use crate::external::Tasks;
-use crate::external::config::{ServerConfig, TlsMode};
+use crate::external::config::{ServerConfig, TCP_KEEPALIVE_IDLE, TlsMode};
 
 /// What every plan task of one backend shares.
 #[derive(Debug)]
@@ -44,6 +44,7 @@ fn opts(config: &ServerConfig) -> Result<Opts, DbError> {
         .user(Some(config.user.clone()))
         .db_name(Some(config.database.clone()))
         .prefer_socket(false)
+        .tcp_keepalive(Some(TCP_KEEPALIVE_IDLE))
         // Rows matched, not rows changed: what PostgreSQL and SQLite report for UPDATE.
         .client_found_rows(true)
         .init(vec!["SET time_zone = '+00:00'"])

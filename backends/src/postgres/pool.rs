@@ -14,7 +14,7 @@ use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::error::from_pool;
 use crate::external::Tasks;
-use crate::external::config::{ServerConfig, TlsMode};
+use crate::external::config::{ServerConfig, TCP_KEEPALIVE_IDLE, TlsMode};
 use crate::external::tls;
 
 /// What every plan task of one backend shares.
@@ -51,6 +51,8 @@ impl PgSource {
             .dbname(&config.database)
             .connect_timeout(config.connect_timeout)
             .application_name("starbase")
+            .keepalives(true)
+            .keepalives_idle(TCP_KEEPALIVE_IDLE)
             .ssl_mode(match config.tls {
                 TlsMode::Disable => SslMode::Disable,
                 TlsMode::Prefer => SslMode::Prefer,
