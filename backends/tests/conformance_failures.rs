@@ -23,6 +23,7 @@ on_every_backend!(
     dropped_stream_frees_the_connection,
     idle_transaction_times_out,
     shutdown_cancels_running_plans,
+    server_restart_recovers,
 );
 
 async fn statement_timeout(kind: BackendKind) {
@@ -263,5 +264,43 @@ async fn shutdown_cancels_running_plans(kind: BackendKind) {
         .await
         .unwrap_err();
     assert!(matches!(err, Error::Closed), "{kind:?}: {err}");
+    h.finish().await;
+}
+
+async fn server_restart_recovers(kind: BackendKind) {
+    if kind == BackendKind::Sqlite {
+        return; // embedded: there is no server to restart
+    }
+    let Some(h) = Harness::start(kind).await else {
+        return;
+    };
+    let real = if kind == BackendKind::Postgres {
+        5432
+    } else {
+        3306
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let db = network_backend(kind, port, 2, Duration::from_secs(2));
+    let forwarder = tokio::spawn(proxy(listener, real));
+    select_one(&db, kind).await.unwrap();
+    // The "server" goes away with every connection the pool holds.
+    forwarder.abort();
+    let _ = forwarder.await;
+    let err = select_one(&db, kind).await.unwrap_err();
+    assert_eq!(
+        err.sqlstate(),
+        SqlState::CONNECTION_FAILURE,
+        "{kind:?}: {err}"
+    );
+    // It comes back: the next request works on a fresh connection.
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .unwrap();
+    let forwarder = tokio::spawn(proxy(listener, real));
+    let out = select_one(&db, kind).await.unwrap();
+    assert_eq!(out.rows, vec![vec![Value::Int(1)]], "{kind:?}");
+    db.shutdown().await;
+    forwarder.abort();
     h.finish().await;
 }
