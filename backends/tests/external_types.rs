@@ -137,6 +137,19 @@ async fn postgres_params_bind_with_inferred_types() {
         .await
         .unwrap_err();
     assert_eq!(err.sqlstate(), SqlState::NUMERIC_VALUE_OUT_OF_RANGE);
+    // Booleans into integers as SQLite stores them; integers into text and numeric.
+    let params = Params::Positional(vec![Value::Bool(true), Value::Int(7), Value::Int(8)]);
+    let out = h
+        .run_with(
+            "SELECT $1::int4 AS i, $2::text AS t, $3::numeric AS n",
+            params,
+        )
+        .await
+        .unwrap();
+    expect(
+        &out,
+        &[("i", json!(1)), ("t", json!("7")), ("n", json!("8"))],
+    );
     // Server errors keep their fields.
     h.run("CREATE TABLE u (id int PRIMARY KEY)").await.unwrap();
     h.run("INSERT INTO u VALUES (1)").await.unwrap();

@@ -76,7 +76,7 @@ enum Wire {
 
 fn wire(ty: &Type, value: &Value) -> Wire {
     match (value, ty) {
-        (Value::Int(_), &Type::INT2 | &Type::INT4 | &Type::INT8 | &Type::OID)
+        (Value::Int(_) | Value::Bool(_), &Type::INT2 | &Type::INT4 | &Type::INT8 | &Type::OID)
         | (Value::Int(_) | Value::Float(_), &Type::FLOAT4 | &Type::FLOAT8)
         | (Value::Bool(_), &Type::BOOL)
         | (Value::Bytes(_), &Type::BYTEA)
@@ -129,6 +129,11 @@ impl ToSql for Param<'_> {
             #[allow(clippy::cast_precision_loss)]
             (Value::Int(v), &Type::FLOAT8) => out.put_f64(*v as f64),
             (Value::Bool(b), &Type::BOOL) => out.put_u8(u8::from(*b)),
+            // SQLite stores booleans as 0/1: clients written for it send them to integers.
+            (Value::Bool(b), &Type::INT2) => out.put_i16(i16::from(*b)),
+            (Value::Bool(b), &Type::INT4) => out.put_i32(i32::from(*b)),
+            (Value::Bool(b), &Type::INT8) => out.put_i64(i64::from(*b)),
+            (Value::Bool(b), &Type::OID) => out.put_u32(u32::from(*b)),
             (Value::Bytes(b), &Type::BYTEA) => out.put_slice(b),
             (Value::Json(j), &Type::JSONB) => {
                 out.put_u8(1);
@@ -161,6 +166,10 @@ mod tests {
     #[test]
     fn natural_types_go_binary_the_rest_as_text() {
         assert!(matches!(wire(&Type::INT4, &Value::Int(1)), Wire::Binary));
+        assert!(matches!(
+            wire(&Type::INT8, &Value::Bool(true)),
+            Wire::Binary
+        ));
         assert!(matches!(
             wire(&Type::NUMERIC, &Value::Numeric("1.5".into())),
             Wire::Text
