@@ -8,10 +8,11 @@
 
 mod common;
 
-use common::{Harness, Outcome, http_rows, pg_config};
+use common::{Harness, Outcome, http_rows, mysql_config, pg_config};
 use serde_json::{Value as J, json};
 use starbase_backends::BackendKind;
 use starbase_backends::external::config::TlsMode;
+use starbase_backends::mysql::MySqlBackend;
 use starbase_backends::postgres::PgBackend;
 use starbase_backends::sqlite::ExecOptions;
 use starbase_protocol::{ExecMode, Params, SqlState, Value};
@@ -255,24 +256,23 @@ async fn mysql_reports_insert_ids() {
 }
 
 #[tokio::test]
-async fn postgres_tls_modes_against_a_plain_server() {
+async fn postgres_tls_modes() {
     let Some(h) = Harness::start(BackendKind::Postgres).await else {
         return;
     };
-    let ssl = h.run("SHOW ssl").await.unwrap();
-    if ssl.rows[0][0] == Value::Text("on".into()) {
-        eprintln!("skipped: the local PostgreSQL has TLS on; this test needs a plain server");
-        return h.finish().await;
-    }
-    let mut config = pg_config();
-    config.tls = TlsMode::Prefer;
-    let prefer = starbase_backends::AnyBackend::Postgres(PgBackend::connect(&config).unwrap());
+    let server_tls = h.run("SHOW ssl").await.unwrap().rows[0][0] == Value::Text("on".into());
+    let check = "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()";
     let plan = common::plan(
         BackendKind::Postgres,
         ExecMode::Single,
-        &[("SELECT 1", Params::None)],
+        &[(check, Params::None)],
     );
-    common::drain(
+    // Prefer: encrypted when the server can (its self-signed certificate is accepted, as
+    // libpq's prefer does), plain otherwise.
+    let mut config = pg_config();
+    config.tls = TlsMode::Prefer;
+    let prefer = starbase_backends::AnyBackend::from(PgBackend::connect(&config).unwrap());
+    let out = common::drain(
         prefer
             .execute(plan.clone(), ExecOptions::default())
             .await
@@ -280,8 +280,50 @@ async fn postgres_tls_modes_against_a_plain_server() {
     )
     .await
     .unwrap();
+    assert_eq!(out.rows, vec![vec![Value::Bool(server_tls)]]);
+    // Require: a certificate no public root vouches for (or no TLS at all) is refused.
     config.tls = TlsMode::Require;
-    let require = starbase_backends::AnyBackend::Postgres(PgBackend::connect(&config).unwrap());
+    let require = starbase_backends::AnyBackend::from(PgBackend::connect(&config).unwrap());
+    let err = common::drain(require.execute(plan, ExecOptions::default()).await.unwrap())
+        .await
+        .unwrap_err();
+    assert_eq!(err.sqlstate(), SqlState::CONNECTION_FAILURE, "{err}");
+    prefer.shutdown().await;
+    require.shutdown().await;
+    h.finish().await;
+}
+
+#[tokio::test]
+async fn mysql_tls_modes_against_a_plain_server() {
+    let Some(h) = Harness::start(BackendKind::MySql).await else {
+        return;
+    };
+    let ssl = h.run("SELECT @@have_ssl").await.unwrap();
+    if ssl.rows[0][0] == Value::Text("YES".into()) {
+        eprintln!("skipped: the local MariaDB has TLS on; this test needs a plain server");
+        return h.finish().await;
+    }
+    let plan = common::plan(
+        BackendKind::MySql,
+        ExecMode::Single,
+        &[("SELECT 1", Params::None)],
+    );
+    let mut config = mysql_config();
+    config.tls = TlsMode::Prefer;
+    let prefer = starbase_backends::AnyBackend::from(MySqlBackend::connect(&config).unwrap());
+    for _ in 0..2 {
+        let out = common::drain(
+            prefer
+                .execute(plan.clone(), ExecOptions::default())
+                .await
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(out.rows, vec![vec![Value::Int(1)]]);
+    }
+    config.tls = TlsMode::Require;
+    let require = starbase_backends::AnyBackend::from(MySqlBackend::connect(&config).unwrap());
     let err = common::drain(require.execute(plan, ExecOptions::default()).await.unwrap())
         .await
         .unwrap_err();

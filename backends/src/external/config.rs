@@ -71,11 +71,12 @@ pub enum TlsMode {
     /// Plain TCP.
     #[default]
     Disable,
-    /// TLS when the server offers it, plain TCP otherwise (libpq's `prefer`). Gives no
-    /// protection against an active attacker. PostgreSQL only: MySQL/MariaDB treat it as
-    /// `Disable`, because mysql_async cannot fall back.
+    /// TLS when the server offers it, plain TCP otherwise, and the certificate is not
+    /// verified (libpq's `sslmode=prefer`): keeps passive eavesdroppers out, gives no
+    /// protection against an active attacker.
     Prefer,
-    /// TLS with a verified certificate, or no connection.
+    /// TLS with a certificate verified against Mozilla's roots (`webpki-roots`) and the
+    /// host name, or no connection (libpq's `verify-full`).
     Require,
 }
 

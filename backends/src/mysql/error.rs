@@ -91,6 +91,9 @@ pub(super) fn from_mysql(err: &mysql_async::Error, address: &str, phase: Phase) 
         E::Driver(DriverError::ConnectionClosed | DriverError::PoolDisconnected) => {
             connection(address, Phase::Run, &err.to_string())
         }
+        E::Driver(DriverError::NoClientSslFlagFromServer) => {
+            connection(address, Phase::Connect, "the server does not support TLS")
+        }
         other => DbError::internal(format!("MySQL driver error: {other}")),
     }
 }

@@ -29,7 +29,7 @@ pub(crate) struct MySqlCanceller {
 impl Canceller for MySqlCanceller {
     async fn cancel(&self) {
         let kill = async {
-            let mut side = mysql_async::Conn::new(self.shared.opts.clone()).await?;
+            let mut side = mysql_async::Conn::new(self.shared.route().opts.clone()).await?;
             side.query_drop(format!("KILL QUERY {}", self.id)).await?;
             side.disconnect().await
         };

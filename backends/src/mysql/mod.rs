@@ -26,8 +26,8 @@ use crate::external::task::{PlanJob, spawn_plan};
 pub use crate::external::{ExecOptions, SessionConfig};
 use crate::result::ResultStream;
 
-/// MySQL/MariaDB connection settings (default port 3306). `TlsMode::Prefer` connects
-/// without TLS: mysql_async cannot fall back, so use `Require` for TLS.
+/// MySQL/MariaDB connection settings (default port 3306). `TlsMode::Prefer` tries TLS and
+/// switches to plain TCP for good when the server has none.
 pub type MySqlConfig = ServerConfig;
 
 /// The default MySQL port.
@@ -100,8 +100,11 @@ impl MySqlBackend {
     pub async fn shutdown(&self) {
         self.source.0.tasks.shutdown().await;
         self.source.0.slots.close();
-        if let Err(e) = self.source.0.pool.clone().disconnect().await {
-            tracing::warn!(error = %e, "closing the MySQL pool failed");
+        let shared = &self.source.0;
+        for route in std::iter::once(&shared.primary).chain(&shared.fallback) {
+            if let Err(e) = route.pool.clone().disconnect().await {
+                tracing::warn!(error = %e, "closing the MySQL pool failed");
+            }
         }
     }
 }

@@ -65,7 +65,7 @@ impl PgSource {
             // Startup options are space-separated; a backslash escapes a space.
             pg.options(format!("-c search_path={}", path.replace(' ', "\\ ")));
         }
-        let tls = MakeRustlsConnect::new(tls::client_config()?);
+        let tls = MakeRustlsConnect::new(tls::client_config(config.tls)?);
         let manager = Manager::from_config(
             pg,
             tls.clone(),
