@@ -4,7 +4,21 @@
 //! on the embedded SQLite (same events, modes, parameter binding and transaction rules; see
 //! `crate::external::run`), each on a pooled connection owned by a task of the backend.
 //! `$n`, `?N` and named placeholders are rewritten to `?`, duplicating values for reused
-//! placeholders. Values: see `convert`; errors: see `error`. Must not know any frontend.
+//! placeholders. Must not know any frontend.
+//!
+//! Values (the same through the text and the binary protocol): TINYINT(1)/BOOL → `Bool`;
+//! other integers and YEAR → `Int` (BIGINT UNSIGNED above `i64::MAX` → `Numeric`); BIT →
+//! `Int`; DECIMAL → `Numeric` (exact text); FLOAT/DOUBLE → `Float`; CHAR, VARCHAR, TEXT,
+//! ENUM, SET → `Text`; BINARY, VARBINARY, BLOB → `Bytes`; JSON → `Json` on MySQL (MariaDB's
+//! JSON is LONGTEXT and reads as `Text`); DATE → `YYYY-MM-DD`; DATETIME/TIMESTAMP →
+//! `YYYY-MM-DDTHH:MM:SS[.ffffff]` (every connection sets `time_zone = '+00:00'`, so
+//! TIMESTAMP is UTC); TIME → `[-]HH:MM:SS[.ffffff]`.
+//!
+//! Errors: server error numbers map to the SQLSTATE SQLite gives for the same failure
+//! (1062 → 23505, 1451/1452 → 23503, 1048/1364 → 23502, 3819/4025 → 23514, 1064 → 42601,
+//! 1146 → 42P01, 1054 → 42703, 1213 → 40P01, 1205 → 55P03, 1317 → 57014, 1040 → 53300, …;
+//! the full table is in `error`); the MySQL error number is in `detail`. UPDATE reports rows
+//! matched, as PostgreSQL and SQLite do. MySQL commits implicitly before DDL.
 //!
 //! Layout: `pool` (the pool and one connection), `exec` (statements on a connection),
 //! `convert` (values both ways), `error` (SQLSTATEs), `session` (`MySqlSession`).

@@ -4,7 +4,24 @@
 //! embedded SQLite (same events, modes, parameter binding and transaction rules; see
 //! `crate::external::run`), each on a pooled connection owned by a task of the backend.
 //! Statement texts keep `$n` placeholders; `?` (in non-PostgreSQL dialects) and named
-//! parameters are rewritten to `$n`. Values: see `convert`. Must not know any frontend.
+//! parameters are rewritten to `$n`. Must not know any frontend.
+//!
+//! Values (results; HTTP renders `Value` as documented in `starbase_protocol::value`):
+//! int2/int4/int8/oid → `Int`; float4/float8 → `Float`; numeric → `Numeric` (exact text,
+//! `NaN`/`Infinity` included); bool → `Bool`; text, varchar, bpchar, name, "char", xml,
+//! citext and enums → `Text`; bytea → `Bytes` (`{"$blob": base64}` like SQLite's BLOBs);
+//! json/jsonb → `Json`; uuid → `Text`; date → `YYYY-MM-DD`; time → `HH:MM:SS[.ffffff]`;
+//! timetz → with `+HH:MM`; timestamp → `YYYY-MM-DDTHH:MM:SS[.ffffff]`; timestamptz → the
+//! same **in UTC with a `Z` suffix**; interval → ISO 8601 duration (`P1Y2M3DT4H5M6.5S`);
+//! ±infinity → `infinity`/`-infinity`; inet/cidr, money, bit strings → text; arrays → JSON
+//! arrays; domains as their base type; anything else → its bytes as `Text` when UTF-8,
+//! else `Bytes`. Columns carry the server's type name in `source_type` (`int4`, `_int4`).
+//!
+//! Parameters bind with the types the server inferred for them: `Int`, `Float`, `Bool`,
+//! `Bytes` and `Json` go in binary to their natural types; everything else (and any value
+//! for numeric, date/time, uuid, enum, array, … parameters) is sent as text for the
+//! server's input function. Server errors keep their SQLSTATE and every field
+//! (`DbError::object` carries schema, table, column and data type).
 //!
 //! Layout: `pool` (the pool and one connection), `exec` (statements on a connection),
 //! `encode` (parameters), `convert` and `datetime` (results), `error` (SQLSTATEs),
