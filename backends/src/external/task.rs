@@ -132,14 +132,7 @@ pub(crate) async fn release_in_transaction<C: Conn>(mut conn: C) {
 async fn run_task<S: Source>(source: &S, job: PlanJob<S::Conn>, mut out: Out) -> Returned<S::Conn> {
     let mut state = job.shared.get();
     let token = source.tasks().token.clone();
-    let conn = match job.pinned {
-        Some(conn) => Ok(conn),
-        None => tokio::select! {
-            conn = source.acquire() => conn,
-            () = token.cancelled() => Err(DbError::new(SqlState::ADMIN_SHUTDOWN, SHUTDOWN_MESSAGE)),
-        },
-    };
-    let mut conn = match conn {
+    let mut conn = match checkout(source, job.pinned, &token).await {
         Ok(conn) => conn,
         Err(e) => {
             job.shared.set(state);
@@ -187,6 +180,21 @@ async fn run_task<S: Source>(source: &S, job: PlanJob<S::Conn>, mut out: Out) ->
         conn.discard().await;
     }
     Returned { conn: keep, state }
+}
+
+/// The session's pinned connection, or one from the pool (unless the backend shuts down).
+async fn checkout<S: Source>(
+    source: &S,
+    pinned: Option<S::Conn>,
+    token: &CancellationToken,
+) -> Result<S::Conn, DbError> {
+    match pinned {
+        Some(conn) => Ok(conn),
+        None => tokio::select! {
+            conn = source.acquire() => conn,
+            () = token.cancelled() => Err(DbError::new(SqlState::ADMIN_SHUTDOWN, SHUTDOWN_MESSAGE)),
+        },
+    }
 }
 
 /// What `drive` runs.
