@@ -197,23 +197,28 @@ impl Harness {
     }
 
     /// Drops the test's schema or database and shuts the backends down.
-    pub(crate) async fn finish(self) {
+    pub(crate) async fn finish(mut self) {
         self.db.shutdown().await;
-        if let Some(admin) = self.admin {
-            let drop = match self.kind {
-                BackendKind::Postgres => format!("DROP SCHEMA {} CASCADE", self.name),
-                _ => format!("DROP DATABASE {}", self.name),
-            };
-            let stream = admin
-                .execute(
-                    plan(self.kind, ExecMode::Single, &[(&drop, Params::None)]),
-                    ExecOptions::default(),
-                )
-                .await
-                .unwrap();
-            drain(stream).await.unwrap();
+        if let Some(admin) = self.admin.take() {
+            drain(
+                admin
+                    .execute(self.drop_plan(), ExecOptions::default())
+                    .await
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
             admin.shutdown().await;
         }
+    }
+
+    /// `DROP SCHEMA … CASCADE` or `DROP DATABASE …` for the test's namespace.
+    fn drop_plan(&self) -> Plan {
+        let drop = match self.kind {
+            BackendKind::Postgres => format!("DROP SCHEMA {} CASCADE", self.name),
+            _ => format!("DROP DATABASE {}", self.name),
+        };
+        plan(self.kind, ExecMode::Single, &[(&drop, Params::None)])
     }
 
     /// Runs one statement without parameters.
@@ -237,6 +242,38 @@ impl Harness {
             .execute(plan(self.kind, mode, steps), ExecOptions::default())
             .await?;
         drain(stream).await
+    }
+}
+
+impl Drop for Harness {
+    /// A test that failed before `finish` still drops its schema or database: on a thread
+    /// of its own with a fresh runtime and connection (the test's runtime is unwinding).
+    fn drop(&mut self) {
+        if self.admin.take().is_none() {
+            return;
+        }
+        let (kind, plan) = (self.kind, self.drop_plan());
+        let cleanup = std::thread::spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            rt.block_on(async {
+                let admin = match kind {
+                    BackendKind::Postgres => PgBackend::connect(&pg_config()).map(AnyBackend::from),
+                    _ => MySqlBackend::connect(&mysql_config()).map(AnyBackend::from),
+                };
+                if let Ok(admin) = admin {
+                    if let Ok(stream) = admin.execute(plan, ExecOptions::default()).await {
+                        let _ = drain(stream).await;
+                    }
+                    admin.shutdown().await;
+                }
+            });
+        });
+        let _ = cleanup.join();
     }
 }
 
