@@ -7,7 +7,8 @@
 //! than the largest so far, a name gets a number at its first appearance.
 //!
 //! Which tokens are placeholders: `$N` and `?N` always; `?` unless the text is PostgreSQL
-//! dialect (where `?` is a jsonb operator); `:name` when params were supplied; `@name` and
+//! dialect (where `?` is a jsonb operator); `:name` when params were supplied (with an
+//! array, not in PostgreSQL-dialect text, where `arr[1:n]` is a slice); `@name` and
 //! `$name` only when the params are an object with that key (MySQL's `@var` and PostgreSQL's
 //! `@` operator stay untouched otherwise). Must not know any driver.
 
@@ -367,7 +368,8 @@ impl Scanner<'_> {
         let name = self.text[pos + 1..pos + 1 + len].trim_end_matches('$');
         let accepted = match self.params {
             Params::None => false,
-            Params::Positional(_) => sigil == ':',
+            // Not in PostgreSQL-dialect text, where `arr[1:n]` is a slice.
+            Params::Positional(_) => sigil == ':' && self.anonymous,
             Params::Named(map) => map.iter().any(|(k, _)| {
                 k == name || (k.get(1..) == Some(name) && k.starts_with([':', '@', '$']))
             }),
@@ -473,6 +475,20 @@ mod tests {
         );
         assert_eq!(r.sql, "SELECT \"it's ?\", ? -- ?\n");
         assert_eq!(r.occurrences, vec![1]);
+    }
+
+    #[test]
+    fn postgres_slices_are_not_named_placeholders() {
+        let p = Params::Positional(vec![Value::Int(1)]);
+        let r = rewrite(
+            "SELECT a[1:n] FROM t WHERE id = $1",
+            Server::Postgres,
+            false,
+            &p,
+        );
+        assert_eq!(r.occurrences, vec![1]);
+        let r = rewrite("SELECT :n", Server::Postgres, true, &p);
+        assert_eq!(r.sql, "SELECT $1");
     }
 
     #[test]
