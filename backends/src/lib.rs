@@ -6,12 +6,27 @@
 //! Layout:
 //! - [`result`]: `Event`, `ExecSummary`, `ResultStream`, `TxnState`;
 //! - [`error`]: `Error` with `sqlstate()`;
-//! - [`sqlite`]: the embedded SQLite engine (one writer thread, a pool of reader threads).
+//! - [`sqlite`]: the embedded SQLite engine (one writer thread, a pool of reader threads);
+//! - [`postgres`], [`mysql`]: external servers behind the same event contract, sharing
+//!   [`external`] (configuration, the plan runner, sessions);
+//! - [`any`]: `AnyBackend`/`AnySession`, so the gateway can hold any of them.
 
 pub mod error;
 pub mod result;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
 
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+pub mod external;
+#[cfg(feature = "mysql")]
+pub mod mysql;
+#[cfg(feature = "postgres")]
+pub mod postgres;
+
+#[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
+pub mod any;
+
+#[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
+pub use any::{AnyBackend, AnySession, BackendKind, ExecOptions, SessionConfig};
 pub use error::Error;
 pub use result::{Event, ExecSummary, ResultStream, TxnState};

@@ -34,6 +34,23 @@ pub struct DbError {
     pub position: Option<u32>,
     /// Name of the violated constraint, when known.
     pub constraint: Option<String>,
+    /// The schema object the error is about, when the backend says (PostgreSQL's `s`, `t`,
+    /// `c` and `d` fields). Boxed: most errors have none, and `DbError` travels in every
+    /// `Result`.
+    pub object: Option<Box<ErrorObject>>,
+}
+
+/// The schema object an error is about.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ErrorObject {
+    /// Schema name.
+    pub schema: Option<String>,
+    /// Table name.
+    pub table: Option<String>,
+    /// Column name.
+    pub column: Option<String>,
+    /// Data type name.
+    pub datatype: Option<String>,
 }
 
 impl DbError {
@@ -48,6 +65,7 @@ impl DbError {
             hint: None,
             position: None,
             constraint: None,
+            object: None,
         }
     }
 

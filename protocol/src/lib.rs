@@ -23,7 +23,7 @@ pub mod sql;
 pub mod sqlstate;
 pub mod value;
 
-pub use error::{DbError, Severity};
+pub use error::{DbError, ErrorObject, Severity};
 pub use params::{Params, Placeholder};
 pub use pgtype::PgType;
 pub use plan::{Dialect, ExecMode, Plan, Statement, StmtKind, TxnControl};
