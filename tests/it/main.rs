@@ -12,6 +12,7 @@ mod http_query;
 mod import;
 mod pgwire;
 mod pgwire_raw;
+mod pgwire_session;
 mod pgwire_tls;
 mod readme;
 mod rest;
