@@ -115,6 +115,7 @@ impl Server {
             scram,
             tls: tls.as_ref().map(|t| t.pg.clone()),
             cancels: std::sync::Arc::new(pgwire::api::ConnectionManager::new()),
+            proxy: std::sync::Arc::new(pg::proxy::Proxy::default()),
         };
         let state = AppState {
             engine,
@@ -143,6 +144,14 @@ impl Server {
     #[must_use]
     pub fn http_addr(&self) -> SocketAddr {
         self.http_addr
+    }
+
+    /// Makes these external PostgreSQL servers reachable through the wire proxy by database
+    /// name (replacing those from the configuration).
+    #[must_use]
+    pub fn with_proxy_targets(mut self, targets: Vec<pg::proxy::ProxyTarget>) -> Self {
+        self.pg.proxy = std::sync::Arc::new(pg::proxy::Proxy::new(targets));
+        self
     }
 
     /// The bound PostgreSQL-wire address (useful with port 0).

@@ -11,6 +11,7 @@ mod http_misc;
 mod http_query;
 mod import;
 mod pgwire;
+mod pgwire_proxy;
 mod pgwire_raw;
 mod pgwire_session;
 mod pgwire_tls;

@@ -47,6 +47,14 @@ impl TokenScram {
     }
 }
 
+impl TokenScram {
+    /// The verifiers, for exchanges the gateway runs itself (the wire proxy).
+    #[must_use]
+    pub fn verifiers(&self) -> &Verifiers<Role> {
+        &self.verifiers
+    }
+}
+
 impl AuthMechanismFactory for TokenScram {
     fn create(&self) -> Box<dyn AuthMechanism> {
         Box::new(TokenScramMechanism {

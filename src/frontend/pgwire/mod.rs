@@ -16,6 +16,7 @@ pub mod advisory;
 pub mod auth;
 pub mod commands;
 pub mod conn;
+pub mod connection;
 pub mod datetime;
 pub mod decode;
 pub mod describe;
@@ -26,6 +27,7 @@ pub mod extended;
 pub mod numeric;
 pub mod portal;
 pub mod prepared;
+pub mod proxy;
 pub mod scram;
 pub mod settings;
 pub mod simple;
@@ -42,7 +44,7 @@ use pgwire::api::portal::Portal;
 use pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
 use pgwire::api::results::Response;
 use pgwire::api::store::PortalStore;
-use pgwire::api::{ClientInfo, ClientPortalStore, ConnectionManager, PgWireServerHandlers};
+use pgwire::api::{ClientInfo, ClientPortalStore, ConnectionManager};
 use pgwire::error::{PgWireError, PgWireResult};
 use pgwire::messages::PgWireBackendMessage;
 use pgwire::messages::extendedquery::{
@@ -71,6 +73,8 @@ pub struct PgFrontend {
     pub tls: Option<TlsAcceptor>,
     /// Connections by backend key, for `CancelRequest`.
     pub cancels: Arc<ConnectionManager>,
+    /// External PostgreSQL sources reachable by database name.
+    pub proxy: Arc<proxy::Proxy>,
 }
 
 impl std::fmt::Debug for PgFrontend {
@@ -107,21 +111,23 @@ pub async fn serve(
         let shutdown = shutdown.clone();
         tracker.spawn(async move {
             let conn = Arc::new(PgConn::new(Arc::clone(&frontend.shared)));
-            let handlers = Connection {
-                handler: Arc::new(Handler {
-                    conn: Arc::clone(&conn),
-                    parser: Arc::new(Parser::new(Arc::clone(&conn))),
-                }),
+            let handler = Arc::new(Handler {
+                conn: Arc::clone(&conn),
+                parser: Arc::new(Parser::new(Arc::clone(&conn))),
+            });
+            let handlers = connection::Handlers {
                 startup: Arc::new(StartupFlow::new(
                     Arc::clone(&conn),
                     frontend.scram.clone(),
                     Arc::clone(&frontend.cancels),
                 )),
-                cancels: Arc::new(DefaultCancelHandler::new(Arc::clone(&frontend.cancels))),
+                simple: Arc::clone(&handler),
+                extended: handler,
+                cancel: Arc::new(DefaultCancelHandler::new(Arc::clone(&frontend.cancels))),
             };
             tokio::select! {
                 () = shutdown.cancelled() => {}
-                result = pgwire::tokio::process_socket(socket, frontend.tls.clone(), handlers) => {
+                result = connection::serve(socket, &frontend, handlers) => {
                     if let Err(e) = result {
                         tracing::debug!(%peer, error = %e, "pgwire connection ended with an error");
                     }
@@ -130,31 +136,6 @@ pub async fn serve(
             conn.shared.locks.unlock_all(conn.id);
             conn.drop_suspended().await;
         });
-    }
-}
-
-/// The handler set pgwire asks for, one per connection.
-struct Connection {
-    handler: Arc<Handler>,
-    startup: Arc<StartupFlow>,
-    cancels: Arc<DefaultCancelHandler>,
-}
-
-impl PgWireServerHandlers for Connection {
-    fn simple_query_handler(&self) -> Arc<impl SimpleQueryHandler> {
-        Arc::clone(&self.handler)
-    }
-
-    fn extended_query_handler(&self) -> Arc<impl ExtendedQueryHandler> {
-        Arc::clone(&self.handler)
-    }
-
-    fn startup_handler(&self) -> Arc<impl pgwire::api::auth::StartupHandler> {
-        Arc::clone(&self.startup)
-    }
-
-    fn cancel_handler(&self) -> Arc<impl pgwire::api::cancel::CancelHandler> {
-        Arc::clone(&self.cancels)
     }
 }
 

@@ -173,6 +173,69 @@ impl<T: Clone> Exchange<T> {
     }
 }
 
+/// The client side of SCRAM-SHA-256, for logging in to an external server.
+#[derive(Debug)]
+pub struct ClientExchange {
+    password: String,
+    client_first_bare: String,
+}
+
+impl ClientExchange {
+    /// Starts an exchange; returns the state and the client-first message.
+    #[must_use]
+    pub fn start(password: &str) -> (Self, String) {
+        let nonce: [u8; 18] = rand::random();
+        let client_first_bare = format!("n=,r={}", BASE64.encode(nonce));
+        let first = format!("n,,{client_first_bare}");
+        (
+            Self {
+                password: password.to_owned(),
+                client_first_bare,
+            },
+            first,
+        )
+    }
+
+    /// Answers the server-first message; returns the client-final message and the
+    /// server-final message the server must then send (`v=…`).
+    ///
+    /// # Errors
+    /// [`ScramError::Malformed`] for a server-first message that does not follow the
+    /// protocol (or whose nonce does not extend ours).
+    pub fn finish(&self, server_first: &[u8]) -> Result<(String, String), ScramError> {
+        let text = std::str::from_utf8(server_first).map_err(|_| ScramError::Malformed("utf-8"))?;
+        let nonce = attribute(text, 'r').ok_or(ScramError::Malformed("server nonce"))?;
+        let ours = attribute(&self.client_first_bare, 'r').unwrap_or_default();
+        if !nonce.starts_with(ours) || nonce.len() == ours.len() {
+            return Err(ScramError::Malformed("server nonce"));
+        }
+        let salt = attribute(text, 's')
+            .and_then(|s| BASE64.decode(s).ok())
+            .ok_or(ScramError::Malformed("salt"))?;
+        let iterations: u32 = attribute(text, 'i')
+            .and_then(|i| i.parse().ok())
+            .filter(|i| *i > 0)
+            .ok_or(ScramError::Malformed("iteration count"))?;
+        let salted = salted_password_with(&self.password, &salt, iterations);
+        let client_key = hmac_sha256(&salted, b"Client Key");
+        let stored_key = digest::digest(&digest::SHA256, &client_key);
+        let without_proof = format!("c=biws,r={nonce}");
+        let auth_message = format!("{},{text},{without_proof}", self.client_first_bare);
+        let signature = hmac_sha256(stored_key.as_ref(), auth_message.as_bytes());
+        let proof: Vec<u8> = client_key
+            .iter()
+            .zip(&signature)
+            .map(|(a, b)| a ^ b)
+            .collect();
+        let server_key = hmac_sha256(&salted, b"Server Key");
+        let server_signature = hmac_sha256(&server_key, auth_message.as_bytes());
+        Ok((
+            format!("{without_proof},p={}", BASE64.encode(proof)),
+            format!("v={}", BASE64.encode(server_signature)),
+        ))
+    }
+}
+
 /// The value of `name=` in a comma-separated SCRAM attribute list.
 fn attribute(message: &str, name: char) -> Option<&str> {
     message.split(',').find_map(|part| {
@@ -189,8 +252,12 @@ fn hmac_sha256(key: &[u8], message: &[u8]) -> Vec<u8> {
 /// `Hi(password, salt, i)`. PostgreSQL applies SASLprep; tokens are ASCII, for which it is
 /// the identity.
 fn salted_password(password: &str, salt: &[u8]) -> Vec<u8> {
+    salted_password_with(password, salt, ITERATIONS)
+}
+
+fn salted_password_with(password: &str, salt: &[u8], iterations: u32) -> Vec<u8> {
     let mut out = vec![0u8; digest::SHA256_OUTPUT_LEN];
-    let iterations = NonZeroU32::new(ITERATIONS).unwrap_or(NonZeroU32::MIN);
+    let iterations = NonZeroU32::new(iterations).unwrap_or(NonZeroU32::MIN);
     pbkdf2::derive(
         pbkdf2::PBKDF2_HMAC_SHA256,
         iterations,
@@ -242,6 +309,17 @@ mod tests {
             exchange.finish(reply.as_bytes()),
             Err(ScramError::WrongPassword)
         );
+    }
+
+    #[test]
+    fn the_client_side_logs_in_to_the_server_side() {
+        let verifiers = Verifiers::new(&[("only", "pw")]);
+        let (client, first) = ClientExchange::start("pw");
+        let (server_first, exchange) = verifiers.start(first.as_bytes()).unwrap();
+        let (client_final, expected) = client.finish(server_first.as_bytes()).unwrap();
+        let (tag, server_final) = exchange.finish(client_final.as_bytes()).unwrap();
+        assert_eq!((tag, server_final), ("only", expected));
+        assert!(client.finish(b"r=other,s=AA==,i=4096").is_err());
     }
 
     #[test]

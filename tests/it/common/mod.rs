@@ -26,12 +26,29 @@ impl TestGateway {
     }
 
     pub async fn start_with(adjust: impl FnOnce(&mut Config)) -> Self {
+        Self::start_full(adjust, Vec::new()).await
+    }
+
+    /// A gateway whose pgwire proxy reaches these external PostgreSQL servers.
+    pub async fn start_with_proxy(
+        targets: Vec<starbase::frontend::pgwire::proxy::ProxyTarget>,
+    ) -> Self {
+        Self::start_full(|_| {}, targets).await
+    }
+
+    async fn start_full(
+        adjust: impl FnOnce(&mut Config),
+        targets: Vec<starbase::frontend::pgwire::proxy::ProxyTarget>,
+    ) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let mut config = Config::for_tests(dir.path());
         config.admin_token = Some(Secret::new(ADMIN.into()));
         config.client_token = Some(Secret::new(CLIENT.into()));
         adjust(&mut config);
-        let server = starbase::Server::bind(&config).await.unwrap();
+        let mut server = starbase::Server::bind(&config).await.unwrap();
+        if !targets.is_empty() {
+            server = server.with_proxy_targets(targets);
+        }
         let http = server.http_addr();
         let pg = server.pg_addr();
         let shutdown = CancellationToken::new();
