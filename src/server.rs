@@ -154,6 +154,19 @@ impl Server {
         self
     }
 
+    /// Serves these backends to pgwire clients whose database is the map's key, through the
+    /// gateway's own handlers (statements passed through; for MySQL/MariaDB sources).
+    #[must_use]
+    pub fn with_wire_sources(
+        mut self,
+        sources: std::collections::HashMap<String, starbase_backends::AnyBackend>,
+    ) -> Self {
+        if let Some(shared) = std::sync::Arc::get_mut(&mut self.pg.shared) {
+            shared.sources = sources;
+        }
+        self
+    }
+
     /// The bound PostgreSQL-wire address (useful with port 0).
     #[must_use]
     pub fn pg_addr(&self) -> SocketAddr {

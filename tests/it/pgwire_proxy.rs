@@ -142,3 +142,87 @@ async fn the_proxy_checks_the_gateway_password_and_reports_unreachable_servers()
     let c = gw.pg_client().await;
     c.simple_query("SELECT 1").await.unwrap();
 }
+
+/// A MySQL source in its own database on the local MariaDB, or `None` outside CI without it.
+#[allow(clippy::print_stderr)]
+async fn local_mariadb(database: &str) -> Option<starbase_backends::AnyBackend> {
+    use starbase_backends::external::config::ServerConfig;
+    use starbase_backends::mysql::MySqlBackend;
+    if tokio::net::TcpStream::connect("127.0.0.1:3306")
+        .await
+        .is_err()
+    {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "MariaDB is not running on 127.0.0.1:3306"
+        );
+        eprintln!("skipped: MariaDB is not running on 127.0.0.1:3306");
+        return None;
+    }
+    let admin =
+        MySqlBackend::connect(&ServerConfig::new("127.0.0.1", 3306, "root", "test")).unwrap();
+    let plan = |sql: &str| starbase_protocol::Plan {
+        mode: starbase_protocol::ExecMode::Single,
+        steps: vec![starbase_protocol::Statement::new(
+            sql,
+            starbase_protocol::Dialect::MySql,
+            starbase_protocol::Params::None,
+        )],
+    };
+    for sql in [
+        format!("DROP DATABASE IF EXISTS {database}"),
+        format!("CREATE DATABASE {database}"),
+    ] {
+        let mut stream = admin.execute(plan(&sql), Default::default()).await.unwrap();
+        while let Some(event) = stream.recv().await {
+            event.unwrap();
+        }
+    }
+    let backend =
+        MySqlBackend::connect(&ServerConfig::new("127.0.0.1", 3306, "root", database)).unwrap();
+    Some(starbase_backends::AnyBackend::MySql(backend))
+}
+
+#[tokio::test]
+async fn a_mysql_source_is_served_over_the_wire() {
+    let database = format!("pgw_{}", std::process::id());
+    let Some(backend) = local_mariadb(&database).await else {
+        return;
+    };
+    let gw = TestGateway::start_with_wire_sources([("maria".to_owned(), backend)].into()).await;
+    let config = format!(
+        "host=127.0.0.1 port={} user=anyone password={ADMIN} dbname=maria",
+        gw.pg.port()
+    );
+    let (c, connection) = tokio_postgres::connect(&config, NoTls).await.unwrap();
+    tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    c.batch_execute(
+        "SET extra_float_digits = 3; CREATE TABLE t (id BIGINT PRIMARY KEY, name VARCHAR(20), \
+         price DECIMAL(10,2), ok BOOLEAN)",
+    )
+    .await
+    .unwrap();
+    c.execute(
+        "INSERT INTO t (id, name, price, ok) VALUES ($1, $2, 9.50, true)",
+        &[&7i64, &"seven"],
+    )
+    .await
+    .unwrap();
+    let row = c
+        .query_one("SELECT id, name, ok FROM t WHERE id = $1", &[&7i64])
+        .await
+        .unwrap();
+    assert_eq!(row.get::<_, i64>(0), 7);
+    assert_eq!(row.get::<_, &str>(1), "seven");
+    assert!(row.get::<_, bool>(2));
+    let err = c
+        .execute("INSERT INTO t (id) VALUES (7)", &[])
+        .await
+        .unwrap_err();
+    assert_eq!(err.code().map(|s| s.code()), Some("23505"));
+    c.batch_execute(&format!("DROP DATABASE {database}"))
+        .await
+        .unwrap();
+}

@@ -12,7 +12,7 @@ use futures::{Sink, SinkExt};
 use pgwire::api::ClientInfo;
 use pgwire::error::PgWireError;
 use pgwire::messages::PgWireBackendMessage;
-use starbase_backends::TxnState;
+use starbase_backends::{BackendKind, TxnState};
 use starbase_protocol::{DbError, PgType, SqlState, Value};
 
 use super::conn::PgConn;
@@ -39,6 +39,7 @@ pub async fn translate<C: ClientInfo>(
     sql: &str,
     infer: Inference,
 ) -> Result<Vec<PgStatement>, DbError> {
+    let embedded = conn.kind() == BackendKind::Sqlite;
     let schema = if infer == Inference::WithSchema && conn.txn_state().await != TxnState::Failed {
         conn.schema().await?
     } else {
@@ -62,7 +63,44 @@ pub async fn translate<C: ClientInfo>(
         backend_pid: client.pid_and_secret_key().0,
         setting: &lookup,
     };
-    dialect::translate(sql, &ctx, &*schema)
+    if embedded {
+        return dialect::translate(sql, &ctx, &*schema);
+    }
+    passthrough(sql, &ctx, &schema)
+}
+
+/// Statements for an external MySQL source: the gateway still answers `SET`/`SHOW`, advisory
+/// locks and empty statements itself, but every other statement goes to the server as the
+/// client wrote it (its `$n` placeholders become MySQL's `?` in the backend); the command tag
+/// and the parameter types (inferred against the server's columns) come from the translator.
+fn passthrough(
+    sql: &str,
+    ctx: &SessionContext<'_>,
+    schema: &Schema,
+) -> Result<Vec<PgStatement>, DbError> {
+    let mut out = Vec::new();
+    for piece in starbase_backends::sqlite::split::split(sql) {
+        let text = piece.text.trim().trim_end_matches(';').trim();
+        if text.is_empty() {
+            continue;
+        }
+        for statement in dialect::translate(text, ctx, schema)? {
+            out.push(match statement {
+                PgStatement::Query(mut t) => {
+                    // The translator's parameter types come from the client's text and the
+                    // server's columns; its result types are SQLite's, so the server decides.
+                    t.sql = text.to_owned();
+                    t.columns.clear();
+                    PgStatement::Query(t)
+                }
+                other => other,
+            });
+        }
+    }
+    if out.is_empty() {
+        out.push(PgStatement::Empty);
+    }
+    Ok(out)
 }
 
 /// Whether translation reads the schema to infer parameter types.

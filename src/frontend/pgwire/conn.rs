@@ -9,7 +9,8 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use starbase_backends::sqlite::{ExecOptions, SessionConfig, SqliteSession};
+use starbase_backends::sqlite::{ExecOptions, SessionConfig};
+use starbase_backends::{AnyBackend, AnySession, BackendKind};
 use starbase_backends::{Event, ResultStream, TxnState};
 use starbase_protocol::{DbError, Dialect, ExecMode, Params, Plan, Row, Statement, Value};
 
@@ -29,6 +30,8 @@ pub struct PgShared {
     pub locks: AdvisoryLocks,
     /// How sessions behave (idle-in-transaction timeout).
     pub session: SessionConfig,
+    /// External sources served through the gateway's own handlers (MySQL), by database name.
+    pub sources: std::collections::HashMap<String, AnyBackend>,
     next_id: AtomicU64,
 }
 
@@ -40,6 +43,7 @@ impl PgShared {
             engine,
             locks: AdvisoryLocks::default(),
             session,
+            sources: std::collections::HashMap::new(),
             next_id: AtomicU64::new(1),
         }
     }
@@ -55,7 +59,8 @@ pub struct PgConn {
     pub shared: Arc<PgShared>,
     /// Unique per connection (advisory lock ownership).
     pub id: u64,
-    session: tokio::sync::Mutex<SqliteSession>,
+    session: tokio::sync::Mutex<AnySession>,
+    kind: Mutex<BackendKind>,
     settings: Mutex<Settings>,
     schema: Mutex<Option<SchemaSnapshot>>,
     /// The portal an `Execute` with a row limit left open, if any.
@@ -64,20 +69,43 @@ pub struct PgConn {
 }
 
 impl PgConn {
-    /// A new connection's state; nothing is opened until the first plan.
+    /// A new connection's state on the embedded database; nothing is opened until the first
+    /// plan.
     #[must_use]
     pub fn new(shared: Arc<PgShared>) -> Self {
-        let session = shared.engine.sqlite().session(shared.session.clone());
+        let backend = AnyBackend::Sqlite(shared.engine.sqlite().clone());
+        Self::on(shared, &backend)
+    }
+
+    /// A new connection's state on `backend` (an external MySQL source is served through
+    /// the same handlers, its statements passed through rather than translated).
+    #[must_use]
+    pub fn on(shared: Arc<PgShared>, backend: &AnyBackend) -> Self {
+        let session = backend.session(shared.session.clone());
         let id = shared.next_id.fetch_add(1, Ordering::Relaxed);
         Self {
             shared,
             id,
+            kind: Mutex::new(backend.kind()),
             session: tokio::sync::Mutex::new(session),
             settings: Mutex::new(Settings::new()),
             schema: Mutex::new(None),
             suspended: tokio::sync::Mutex::new(None),
             role: Mutex::new(None),
         }
+    }
+
+    /// The engine behind this connection.
+    #[must_use]
+    pub fn kind(&self) -> BackendKind {
+        *self.kind.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Serves this connection from `backend` instead (chosen by the start-up packet's
+    /// database, before any plan ran).
+    pub async fn use_backend(&self, backend: &AnyBackend) {
+        *self.session.lock().await = backend.session(self.shared.session.clone());
+        *self.kind.lock().unwrap_or_else(PoisonError::into_inner) = backend.kind();
     }
 
     /// Records the role start-up authenticated.
@@ -164,6 +192,20 @@ impl PgConn {
     /// # Errors
     /// Errors of the catalog queries.
     pub async fn schema(&self) -> Result<Arc<Schema>, DbError> {
+        if self.kind() == BackendKind::MySql {
+            // MySQL has no cheap schema version to cache by: read the current database's
+            // columns (MySQL spells BOOLEAN as tinyint(1)).
+            let rows = self
+                .rows(
+                    "SELECT table_name, column_name, \
+                     CASE WHEN column_type = 'tinyint(1)' THEN 'boolean' ELSE column_type END, \
+                     is_nullable = 'NO', column_key = 'PRI' \
+                     FROM information_schema.columns WHERE table_schema = DATABASE() \
+                     ORDER BY table_name, ordinal_position",
+                )
+                .await?;
+            return Ok(Arc::new(schema_from_rows(rows)));
+        }
         let version_rows = self
             .rows("SELECT schema_version FROM pragma_schema_version()")
             .await?;
@@ -218,8 +260,11 @@ fn schema_from_rows(rows: Vec<Row>) -> Schema {
             Some(Value::Text(t)) if !t.is_empty() => Some(t),
             _ => None,
         };
-        let not_null = matches!(cells.next(), Some(Value::Int(n)) if n != 0);
-        let pk = matches!(cells.next(), Some(Value::Int(n)) if n != 0);
+        let flag = |v: Option<Value>| {
+            matches!(v, Some(Value::Int(n)) if n != 0) || matches!(v, Some(Value::Bool(true)))
+        };
+        let not_null = flag(cells.next());
+        let pk = flag(cells.next());
         let column = SchemaColumn {
             name,
             decl,

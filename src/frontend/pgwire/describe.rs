@@ -33,7 +33,7 @@ pub fn result_columns(columns: &[Column], inferred: &[PgType]) -> Vec<ResultColu
         .map(|(i, c)| {
             let guessed = inferred.get(i).copied().unwrap_or(PgType::Unknown);
             let ty = if guessed == PgType::Unknown {
-                PgType::from_decl(c.source_type.as_deref())
+                declared_type(c)
             } else {
                 guessed
             };
@@ -44,6 +44,22 @@ pub fn result_columns(columns: &[Column], inferred: &[PgType]) -> Vec<ResultColu
             }
         })
         .collect()
+}
+
+/// The type a backend's column description stands for: the backend's own reading where it
+/// has one (an external server knows its column types), else the declared type's name.
+fn declared_type(column: &Column) -> PgType {
+    use starbase_protocol::ColumnType as C;
+    let from_decl = PgType::from_decl(column.source_type.as_deref());
+    match column.ty {
+        C::Bool => PgType::Bool,
+        C::Int8 if from_decl == PgType::Unknown => PgType::Int8,
+        C::Float8 if from_decl == PgType::Unknown => PgType::Float8,
+        C::Numeric if from_decl == PgType::Unknown => PgType::Numeric,
+        C::Bytes if from_decl == PgType::Unknown => PgType::Bytea,
+        C::Json if from_decl == PgType::Unknown => PgType::Json,
+        _ => from_decl,
+    }
 }
 
 /// Gives columns still `Unknown` the type of their value in `first` (or `text`).

@@ -67,7 +67,17 @@ impl StartupFlow {
         }
     }
 
-    fn check_database(startup: &Startup) -> Result<(), DbError> {
+    /// Routes the connection by its database name: a MySQL source, the embedded database,
+    /// or (`external` without a source) `3D000`.
+    async fn check_database(&self, startup: &Startup) -> Result<(), DbError> {
+        if let Some(backend) = startup
+            .parameters
+            .get("database")
+            .and_then(|db| self.conn.shared.sources.get(db))
+        {
+            self.conn.use_backend(backend).await;
+            return Ok(());
+        }
         match startup.parameters.get("database") {
             Some(db) if db == EXTERNAL_DATABASE => Err(DbError::new(
                 SqlState::INVALID_CATALOG_NAME,
@@ -162,9 +172,11 @@ impl StartupHandler for StartupFlow {
             PgWireFrontendMessage::Startup(ref startup) => {
                 protocol_negotiation(client, startup).await?;
                 save_startup_parameters_to_metadata(client, startup);
-                let checked = Self::check_user(startup)
-                    .and_then(|()| Self::check_database(startup))
-                    .and_then(|()| self.apply_options(startup).map_err(DbError::fatal));
+                let checked = match Self::check_user(startup) {
+                    Ok(()) => self.check_database(startup).await,
+                    Err(e) => Err(e),
+                }
+                .and_then(|()| self.apply_options(startup).map_err(DbError::fatal));
                 if let Err(e) = checked {
                     return fatal(client, wire_error(&e)).await;
                 }

@@ -36,9 +36,24 @@ impl TestGateway {
         Self::start_full(|_| {}, targets).await
     }
 
+    /// A gateway serving these backends to pgwire clients by database name.
+    pub async fn start_with_wire_sources(
+        sources: std::collections::HashMap<String, starbase_backends::AnyBackend>,
+    ) -> Self {
+        Self::start_all(|_| {}, Vec::new(), sources).await
+    }
+
     async fn start_full(
         adjust: impl FnOnce(&mut Config),
         targets: Vec<starbase::frontend::pgwire::proxy::ProxyTarget>,
+    ) -> Self {
+        Self::start_all(adjust, targets, std::collections::HashMap::new()).await
+    }
+
+    async fn start_all(
+        adjust: impl FnOnce(&mut Config),
+        targets: Vec<starbase::frontend::pgwire::proxy::ProxyTarget>,
+        sources: std::collections::HashMap<String, starbase_backends::AnyBackend>,
     ) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let mut config = Config::for_tests(dir.path());
@@ -48,6 +63,9 @@ impl TestGateway {
         let mut server = starbase::Server::bind(&config).await.unwrap();
         if !targets.is_empty() {
             server = server.with_proxy_targets(targets);
+        }
+        if !sources.is_empty() {
+            server = server.with_wire_sources(sources);
         }
         let http = server.http_addr();
         let pg = server.pg_addr();
