@@ -605,3 +605,73 @@ async fn size_and_shutdown() {
     assert_eq!(count(&again, "t").await, 1);
     again.shutdown().await;
 }
+
+/// Readers keep their read transaction between reads while others keep them busy; every
+/// committed write must still be visible to the very next read, whichever path committed it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_see_every_commit_reported_before_them() {
+    let (_dir, db) = open_with(1);
+    ok(&db, "CREATE TABLE v (n INTEGER)").await;
+    // Background reads keep the one reader busy, so its snapshot stays open between jobs.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut busy = Vec::new();
+    for _ in 0..4 {
+        let (db, stop) = (db.clone(), std::sync::Arc::clone(&stop));
+        busy.push(tokio::spawn(async move {
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                ok(&db, "SELECT count(*) FROM v").await;
+            }
+        }));
+    }
+    let count = |events: Vec<Event>| rows(&events)[0][0].clone();
+    for i in 0..60i64 {
+        assert_eq!(
+            count(ok(&db, "SELECT count(*) FROM v").await),
+            Value::Int(i)
+        );
+        match i % 3 {
+            0 => drop(ok(&db, "INSERT INTO v VALUES (1)").await),
+            1 => drop(run(&db, txn(&["INSERT INTO v VALUES (2)"])).await.unwrap()),
+            _ => {
+                let mut lease = db.lease_writer(Duration::from_secs(10)).await.unwrap();
+                let stream = lease
+                    .execute(
+                        single("INSERT INTO v VALUES (3)", json!(null)),
+                        &ExecOptions::default(),
+                    )
+                    .unwrap();
+                collect(stream).await.unwrap();
+                lease.commit().await.unwrap();
+            }
+        }
+        // A commit reported to us shows in the next read.
+        assert_eq!(
+            count(ok(&db, "SELECT count(*) FROM v").await),
+            Value::Int(i + 1)
+        );
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for task in busy {
+        task.await.unwrap();
+    }
+}
+
+/// An idle reader holds no snapshot, so a checkpoint can reset the whole WAL.
+#[tokio::test]
+async fn idle_readers_do_not_hold_back_checkpoints() {
+    let (_dir, db) = open_with(2);
+    ok(&db, "CREATE TABLE w (n INTEGER)").await;
+    for _ in 0..20 {
+        ok(&db, "SELECT count(*) FROM w").await;
+        ok(&db, "INSERT INTO w VALUES (1)").await;
+    }
+    ok(&db, "SELECT count(*) FROM w").await;
+    // Let the readers notice they are idle.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let events = ok(&db, "PRAGMA wal_checkpoint(TRUNCATE)").await;
+    assert_eq!(
+        rows(&events)[0][0],
+        Value::Int(0),
+        "checkpoint was blocked: {events:?}"
+    );
+}

@@ -23,6 +23,9 @@ pub(super) enum Role {
     Writer,
     /// A read-only connection.
     Reader,
+    /// A read-only connection inside a read transaction it keeps after the plan (see
+    /// `snapshot`): no implicit transaction of its own, nothing to roll back at the end.
+    Snapshot,
     /// The writer inside a lease's transaction: steps run in order inside it, transaction
     /// control is refused, and the transaction stays open when the plan ends.
     Leased,
@@ -34,7 +37,7 @@ impl Role {
             // Take the write lock up front: a deferred transaction that reads first could
             // not upgrade once another connection's snapshot is newer.
             Role::Writer | Role::Leased => "BEGIN IMMEDIATE",
-            Role::Reader => "BEGIN",
+            Role::Reader | Role::Snapshot => "BEGIN",
         }
     }
 }
@@ -47,7 +50,10 @@ pub(super) fn run_job(conn: &mut Connection, role: Role, job: Job) -> Option<Job
     }
     let scripts: Vec<Vec<Piece<'_>>> = job.plan.steps.iter().map(|s| split(&s.sql)).collect();
     let describe = job.plan.mode == ExecMode::Describe;
-    if role == Role::Reader && !describe && !confirm_read_only(conn, &scripts) {
+    if matches!(role, Role::Reader | Role::Snapshot)
+        && !describe
+        && !confirm_read_only(conn, &scripts)
+    {
         drop(scripts);
         return Some(job);
     }
@@ -89,6 +95,10 @@ pub(super) fn run_plan(
     }
     if role == Role::Leased {
         return run_leased(conn, plan, scripts, out);
+    }
+    if role == Role::Snapshot {
+        // Inside the reader's held transaction, which outlives the plan.
+        return run_steps(conn, plan, scripts, out);
     }
     let result = match plan.mode {
         ExecMode::Describe => Ok(()),

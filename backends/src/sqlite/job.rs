@@ -214,6 +214,9 @@ impl Output {
         if events.is_empty() {
             return Ok(());
         }
+        // On the writer: whatever the consumer learns from here on (a commit, above all) must
+        // be visible to the next read, so readers drop their snapshot.
+        super::snapshot::Epoch::advance_on_this_thread();
         self.signal
             .tx
             .blocking_send(events)

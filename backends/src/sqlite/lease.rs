@@ -130,6 +130,7 @@ pub(super) fn serve(conn: &mut Connection, request: LeaseRequest, closing: &Atom
                 if result.is_err() {
                     rollback(conn);
                 }
+                super::snapshot::Epoch::advance_on_this_thread();
                 let _ = reply.send(result);
                 return;
             }

@@ -16,6 +16,8 @@
 //! - `job`: a job, its result stream, cancellation and timeout;
 //! - `exec`: plan modes and transactions; `step`: one statement text; `split`: statement
 //!   boundaries; `convert`: values and columns; [`error`]: SQLite errors to SQLSTATEs;
+//! - `snapshot`: readers keep their read transaction between jobs while nothing was
+//!   committed;
 //! - `lease`: one writer transaction spanning several plans (imports); `session`,
 //!   `session_lease`, `txn`: interactive sessions with PostgreSQL's transaction rules.
 
@@ -28,6 +30,7 @@ mod job;
 mod lease;
 mod session;
 mod session_lease;
+mod snapshot;
 pub mod split;
 mod step;
 mod threads;
@@ -128,6 +131,7 @@ impl SqliteBackend {
             .collect::<Result<Vec<_>, _>>()?;
         let shared = Shared {
             closing: Arc::new(AtomicBool::new(false)),
+            epoch: Arc::new(snapshot::Epoch::default()),
         };
         let (writer, writer_rx) = async_channel::bounded(WRITER_QUEUE);
         let mut handles = Vec::with_capacity(config.readers + 1);

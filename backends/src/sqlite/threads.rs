@@ -30,6 +30,8 @@ pub(super) const READER_QUEUE: usize = 64;
 pub(super) struct Shared {
     /// Set by `shutdown`: queued jobs are answered with `Error::Closed` instead of run.
     pub(super) closing: Arc<AtomicBool>,
+    /// Moves whenever the writer may have committed (see `snapshot`).
+    pub(super) epoch: Arc<super::snapshot::Epoch>,
 }
 
 /// Prepared statements kept per connection, keyed by their text: a repeated statement skips
@@ -122,12 +124,31 @@ fn next_work(rx: &async_channel::Receiver<Work>) -> Option<Work> {
     rx.recv_blocking().ok()
 }
 
+/// A reader's next piece of work: like `next_work`, keeping the held snapshot while it
+/// spins and releasing it before it sleeps (an idle reader must not hold back checkpoints).
+fn next_read_work(
+    rx: &async_channel::Receiver<Work>,
+    snapshot: &mut super::snapshot::Snapshot,
+    conn: &Connection,
+) -> Option<Work> {
+    for _ in 0..SPIN_YIELDS {
+        match rx.try_recv() {
+            Ok(work) => return Some(work),
+            Err(async_channel::TryRecvError::Closed) => return None,
+            Err(async_channel::TryRecvError::Empty) => std::thread::yield_now(),
+        }
+    }
+    snapshot.release(conn);
+    rx.recv_blocking().ok()
+}
+
 /// The writer's loop: every job runs here, in arrival order.
 pub(super) fn writer_loop(
     mut conn: Connection,
     rx: &async_channel::Receiver<Work>,
     shared: &Shared,
 ) {
+    super::snapshot::Epoch::attach_to_this_thread(&shared.epoch);
     while let Some(work) = next_work(rx) {
         match work {
             Work::Plan(job) if shared.closing.load(Ordering::Acquire) => job.reject(Error::Closed),
@@ -147,17 +168,25 @@ pub(super) fn writer_loop(
 }
 
 /// A reader's loop: read-only jobs; one that turns out to write goes on to the writer.
+///
+/// Reads run inside a held read transaction that is kept between jobs while the writer has
+/// committed nothing (`snapshot`), and released before the thread sleeps.
 pub(super) fn reader_loop(
     mut conn: Connection,
     rx: &async_channel::Receiver<Work>,
     writer: &async_channel::Sender<Work>,
     shared: &Shared,
 ) {
-    while let Some(work) = next_work(rx) {
+    let mut snapshot = super::snapshot::Snapshot::default();
+    loop {
+        let Some(work) = next_read_work(rx, &mut snapshot, &conn) else {
+            break;
+        };
         match work {
             Work::Plan(job) if shared.closing.load(Ordering::Acquire) => job.reject(Error::Closed),
             Work::Plan(job) => {
-                if let Some(job) = run_job(&mut conn, Role::Reader, job) {
+                let role = snapshot.prepare(&conn, &job.plan, &shared.epoch);
+                if let Some(job) = run_job(&mut conn, role, job) {
                     tracing::debug!(
                         "read-only plan has a writing statement; handing it to the writer"
                     );
@@ -176,9 +205,13 @@ pub(super) fn reader_loop(
                     drop(request.ready.send(Err(Error::Closed)));
                 }
             }
-            Work::Size(reply) => drop(reply.send(database_size(&conn))),
+            Work::Size(reply) => {
+                snapshot.release(&conn);
+                drop(reply.send(database_size(&conn)));
+            }
         }
     }
+    snapshot.release(&conn);
     tracing::debug!("SQLite reader thread stopped");
 }
 
