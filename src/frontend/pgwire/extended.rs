@@ -21,7 +21,7 @@ use pgwire::messages::extendedquery::{
     Bind, BindComplete, Describe, Execute, PortalSuspended, TARGET_TYPE_BYTE_PORTAL,
 };
 use pgwire::messages::response::{EmptyQueryResponse, ReadyForQuery};
-use starbase_protocol::{DbError, ExecMode, SqlState, Value};
+use starbase_protocol::{DbError, ExecMode, Params, Plan, SqlState, Value};
 
 use super::commands::{after_statement, run_command_with};
 use super::conn::PgConn;
@@ -96,9 +96,20 @@ where
     match &prepared.statement {
         PgStatement::Query(t) => {
             let values = bind_values(&portal, prepared)?;
-            let stream = conn
-                .execute(PgConn::plan(&t.sql, values, ExecMode::Single))
-                .await?;
+            let plan = match &prepared.run {
+                Some(statement) => {
+                    let mut statement = statement.clone();
+                    if !values.is_empty() {
+                        statement.params = Params::Positional(values);
+                    }
+                    Plan {
+                        mode: ExecMode::Single,
+                        steps: vec![statement],
+                    }
+                }
+                None => PgConn::plan(&t.sql, values, ExecMode::Single),
+            };
+            let stream = conn.execute(plan).await?;
             let suspended = Suspended {
                 portal: name.to_owned(),
                 cursor: Cursor::new(stream),

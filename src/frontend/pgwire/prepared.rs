@@ -17,7 +17,9 @@ use pgwire::api::stmt::QueryParser;
 use pgwire::api::{ClientInfo, Type};
 use pgwire::error::PgWireResult;
 use starbase_backends::Event;
-use starbase_protocol::{Column, DbError, ExecMode, PgType, SqlState};
+use starbase_protocol::{
+    Column, DbError, Dialect, ExecMode, Params, PgType, SqlState, Statement,
+};
 
 use super::commands::{Inference, command_columns, translate};
 use super::conn::PgConn;
@@ -34,6 +36,9 @@ pub struct Prepared {
     pub params: Vec<PgType>,
     /// Result columns (empty when it returns no rows), formats all text.
     pub columns: Vec<ResultColumn>,
+    /// The statement to run, built once (text shared, classification done) for every
+    /// `Execute`; `None` for what the gateway answers itself.
+    pub run: Option<Statement>,
 }
 
 /// pgwire's `QueryParser` for one connection.
@@ -154,10 +159,20 @@ async fn prepare<C: ClientInfo>(
             }
         })
         .collect();
+    let run = match &statement {
+        PgStatement::Query(t) => Some(Statement {
+            sql: Arc::from(t.sql.as_str()),
+            dialect: Dialect::Postgres,
+            kind: t.kind,
+            params: Params::None,
+        }),
+        _ => None,
+    };
     Ok(Prepared {
         statement,
         params,
         columns,
+        run,
     })
 }
 
