@@ -15,7 +15,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::auth::Authenticator;
 use crate::config::Config;
-use crate::engine::Engine;
+use crate::engine::{Engine, Sources};
 use crate::error::Error;
 use crate::frontend::http::{self, AppState, HttpLimits, render::ResponseLimits};
 use crate::frontend::pgwire::{self as pg, PgFrontend, auth::TokenScram, conn::PgShared};
@@ -50,7 +50,9 @@ impl Server {
     ///
     /// # Errors
     /// `58030` when the data directory, database or a listener cannot be opened; `22023`
-    /// when no admin token is configured (call `config::ensure_admin_token` first).
+    /// when no admin token is configured (call `config::ensure_admin_token` first) or a
+    /// source's pool settings are invalid; `08001` when a source's TLS cannot be set up.
+    /// External sources are not connected here: one that is down does not stop start-up.
     pub async fn bind(config: &Config) -> Result<Self, Error> {
         let admin = config
             .admin_token
@@ -64,6 +66,8 @@ impl Server {
                     e,
                 )
             })?;
+        // Lazily: a source that is down fails its requests (08006), not the start-up.
+        let sources = Sources::connect(&config.sources)?;
         let sqlite_config = SqliteConfig {
             path: config.data_dir.join(DATABASE_FILE),
             readers: config.sqlite_readers,
@@ -88,7 +92,7 @@ impl Server {
         let pg_addr = pg_listener
             .local_addr()
             .map_err(|e| Error::io("reading PostgreSQL-wire listener address", e))?;
-        let engine = Engine::new(sqlite, config.statement_timeout);
+        let engine = Engine::with_sources(sqlite, sources, config.statement_timeout);
         let client_token = config.client_token.as_ref().map(|t| t.expose().to_owned());
         let admin_token = admin.expose().to_owned();
         // PBKDF2 is slow by design: derive the SCRAM verifiers off the async workers.

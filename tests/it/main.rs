@@ -6,6 +6,8 @@ mod clients;
 mod common;
 mod dump;
 mod export;
+mod external;
+mod external_values;
 mod http_errors;
 mod http_misc;
 mod http_query;

@@ -64,7 +64,7 @@ async fn export(
     uri: &Uri,
     format: Format,
 ) -> Result<Response, ApiError> {
-    require_internal_source(headers, uri)?;
+    require_internal_source(&state.engine, headers, uri)?;
     let info = schema::table_or_404(&state.engine, principal, table).await?;
     let plan = Plan {
         mode: ExecMode::Single,

@@ -37,7 +37,7 @@ pub(super) async fn handle_import_csv(
     Path(table): Path<String>,
     request: Request,
 ) -> Result<Response, ApiError> {
-    require_internal_source(request.headers(), request.uri())?;
+    require_internal_source(&state.engine, request.headers(), request.uri())?;
     let table = schema::table_or_404(&state.engine, &principal, &table).await?;
     let content_type = content_type(&request);
     let max = state.limits.max_request_bytes;
@@ -120,7 +120,7 @@ pub(super) async fn handle_import_dump(
     Extension(principal): Extension<Principal>,
     request: Request,
 ) -> Result<Response, ApiError> {
-    require_internal_source(request.headers(), request.uri())?;
+    require_internal_source(&state.engine, request.headers(), request.uri())?;
     let content_type = content_type(&request);
     if !content_type.starts_with("multipart/form-data") {
         return Err(ApiError::with_status(
@@ -183,7 +183,7 @@ pub(super) async fn handle_import_json(
     Path(table): Path<String>,
     request: Request,
 ) -> Result<Response, ApiError> {
-    require_internal_source(request.headers(), request.uri())?;
+    require_internal_source(&state.engine, request.headers(), request.uri())?;
     let table = schema::table_or_404(&state.engine, &principal, &table).await?;
     let content_type = content_type(&request);
     let max = state.limits.max_request_bytes;

@@ -35,7 +35,7 @@ pub(super) async fn handle_rest(
     uri: Uri,
     body: Body,
 ) -> Result<Response, ApiError> {
-    require_internal_source(&headers, &uri)?;
+    require_internal_source(&state.engine, &headers, &uri)?;
     let pairs: Vec<(String, String)> = uri
         .query()
         .map(|q| {
