@@ -90,6 +90,7 @@ fn under_ci() -> bool {
 impl ExternalDb {
     /// A fresh namespace on the local `kind` server, or `None` (after a printed note) when
     /// the server is not running outside CI.
+    #[allow(clippy::print_stderr)] // the skip note must be visible
     pub async fn start(kind: SourceKind) -> Option<ExternalDb> {
         let admin = backend(kind, &server_config(kind));
         let namespace = unique_name();
