@@ -106,6 +106,32 @@ impl Engine {
         Ok(self.sqlite.execute(plan, opts).await?)
     }
 
+    /// Runs `plan` on `target` without the statement timeout, as [`Engine::execute_export`].
+    ///
+    /// # Errors
+    /// As [`Engine::execute_on`].
+    pub async fn execute_export_on(
+        &self,
+        principal: &Principal,
+        target: &Target,
+        plan: Plan,
+    ) -> Result<ResultStream, Error> {
+        match target {
+            Target::Internal => self.execute_export(principal, plan).await,
+            Target::External(name) => {
+                tracing::debug!(
+                    role = principal.role.as_str(),
+                    source = name.as_str(),
+                    "export"
+                );
+                let opts = ExecOptions {
+                    statement_timeout: None,
+                };
+                Ok(self.sources.backend(name)?.execute(plan, opts).await?)
+            }
+        }
+    }
+
     /// Takes the writer for one transaction spanning several plans (imports).
     ///
     /// # Errors

@@ -31,6 +31,7 @@ on_both!(
     errors_have_the_same_sqlstate_as_sqlite,
     websocket_queries_run_on_the_source,
     catalog_routes_answer_0a000,
+    table_exports_stream_from_the_source,
     down_server_is_503_08006_and_recovers,
     pool_exhaustion_is_53300,
 );
@@ -329,9 +330,8 @@ async fn catalog_routes_answer_0a000(kind: SourceKind) {
     for (method, path) in [
         ("GET", "/rest/items"),
         ("GET", "/export/dump"),
-        ("GET", "/export/json/items"),
-        ("GET", "/export/csv/items"),
         ("POST", "/import/json/items"),
+        ("POST", "/import/csv/items"),
     ] {
         let request = match method {
             "GET" => gw.client.get(gw.url(path)),
@@ -464,6 +464,53 @@ async fn pool_exhaustion_is_53300(kind: SourceKind) {
         started.elapsed()
     );
     assert_eq!(holder.await.unwrap(), 200);
+    gw.stop().await;
+    db.finish().await;
+}
+
+async fn get_on(gw: &TestGateway, source: &str, path: &str) -> (u16, String) {
+    let response = gw
+        .client
+        .get(gw.url(path))
+        .bearer_auth(ADMIN)
+        .header("X-Starbase-Source", source)
+        .send()
+        .await
+        .unwrap();
+    (response.status().as_u16(), response.text().await.unwrap())
+}
+
+async fn table_exports_stream_from_the_source(kind: SourceKind) {
+    let Some((db, gw)) = gateway(kind).await else {
+        return;
+    };
+    query_on(&gw, "external", ITEMS, json!([])).await;
+    let insert = "INSERT INTO items (id, name, price) VALUES ($1, $2, $3)";
+    query_on(&gw, "external", insert, json!([1, "a,b", "2.50"])).await;
+    query_on(&gw, "external", insert, json!([2, "plain", null])).await;
+    let (status, body) = get_on(&gw, "external", "/export/json/items").await;
+    assert_eq!(status, 200, "{body}");
+    let rows: Value = serde_json::from_str(&body).unwrap();
+    let mut rows = rows.as_array().unwrap().clone();
+    rows.sort_by_key(|r| r["id"].as_i64());
+    assert_eq!(
+        rows,
+        [
+            json!({"id": 1, "name": "a,b", "price": "2.50"}),
+            json!({"id": 2, "name": "plain", "price": null})
+        ]
+    );
+    let (status, body) = get_on(&gw, "external", "/export/csv/items").await;
+    assert_eq!(status, 200, "{body}");
+    let mut lines: Vec<&str> = body.lines().collect();
+    lines[1..].sort_unstable();
+    assert_eq!(lines, ["id,name,price", "1,\"a,b\",\"2.50\"", "2,plain,"]);
+    let (status, body) = get_on(&gw, "external", "/export/json/missing").await;
+    assert_eq!(status, 404, "{body}");
+    assert!(body.contains("42P01"), "{body}");
+    // A quote in the name is matched against the catalog, never pasted.
+    let (status, _) = get_on(&gw, "external", "/export/json/items%22%20--").await;
+    assert_eq!(status, 404);
     gw.stop().await;
     db.finish().await;
 }
