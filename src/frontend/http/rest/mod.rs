@@ -2,10 +2,12 @@
 //!
 //! Owns the REST routes: resolving the path against the real schema, building parameterised
 //! statements, and StarbaseDB's response shapes. Table and column names are only ever those
-//! read from the catalog (quoted); values are always bound. Must not know SQLite beyond the
-//! catalog queries in `schema`.
+//! read from the catalog (quoted); values are always bound. The same statements serve an
+//! external PostgreSQL source, whose catalog is read by `pg_schema`; MySQL sources get
+//! `0A000`. Must not know SQLite beyond the catalog queries in `schema`.
 
 mod filter;
+mod pg_schema;
 pub(in crate::frontend::http) mod schema;
 
 use axum::Extension;
@@ -20,8 +22,9 @@ use super::AppState;
 use super::body::read_limited;
 use super::error::ApiError;
 use super::render::{Arity, Shape, render, render_framed};
-use super::source::require_internal_source;
+use super::source::{require_internal_source, resolve_source};
 use crate::auth::Principal;
+use crate::engine::Target;
 use filter::{Clauses, coerce};
 use schema::{TableInfo, quote};
 
@@ -35,7 +38,11 @@ pub(super) async fn handle_rest(
     uri: Uri,
     body: Body,
 ) -> Result<Response, ApiError> {
-    require_internal_source(&state.engine, &headers, &uri)?;
+    let target = resolve_source(&state.engine, &headers, &uri)?;
+    if state.engine.dialect(&target) == Dialect::MySql {
+        // MySQL has no `UPDATE … RETURNING` and quotes names with backticks.
+        require_internal_source(&state.engine, &headers, &uri)?;
+    }
     let pairs: Vec<(String, String)> = uri
         .query()
         .map(|q| {
@@ -45,7 +52,7 @@ pub(super) async fn handle_rest(
                 .collect()
         })
         .unwrap_or_default();
-    let (table, id) = resolve(&state, &principal, &path).await?;
+    let (table, id) = resolve(&state, &principal, &target, &path).await?;
     let rest = Rest {
         state: &state,
         principal: &principal,
@@ -84,26 +91,46 @@ pub(super) async fn handle_rest_root() -> ApiError {
 async fn resolve(
     state: &AppState,
     principal: &Principal,
+    target: &Target,
     path: &str,
 ) -> Result<(TableInfo, Option<String>), DbError> {
     let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
     let engine = &state.engine;
-    match segments.as_slice() {
-        [table] => Ok((schema::table(engine, principal, "main", table).await?, None)),
-        [first, second] => {
-            if schema::schemas(engine, principal)
-                .await?
-                .iter()
-                .any(|s| s == first)
-            {
-                Ok((schema::table(engine, principal, first, second).await?, None))
-            } else {
-                let table = schema::table(engine, principal, "main", first).await?;
-                Ok((table, Some((*second).to_owned())))
+    let table = |schema: Option<&'static str>, name: String| async move {
+        match target {
+            Target::Internal => {
+                schema::table(engine, principal, schema.unwrap_or("main"), &name).await
+            }
+            Target::External(_) => pg_schema::table(engine, principal, target, schema, &name).await,
+        }
+    };
+    let in_schema = |schema: String, name: String| async move {
+        match target {
+            Target::Internal => schema::table(engine, principal, &schema, &name).await,
+            Target::External(_) => {
+                pg_schema::table(engine, principal, target, Some(&schema), &name).await
             }
         }
-        [schema_name, table, id] => Ok((
-            schema::table(engine, principal, schema_name, table).await?,
+    };
+    match segments.as_slice() {
+        [name] => Ok((table(None, (*name).to_owned()).await?, None)),
+        [first, second] => {
+            let schemas = match target {
+                Target::Internal => schema::schemas(engine, principal).await?,
+                Target::External(_) => pg_schema::schemas(engine, principal, target).await?,
+            };
+            if schemas.iter().any(|s| s == first) {
+                Ok((
+                    in_schema((*first).to_owned(), (*second).to_owned()).await?,
+                    None,
+                ))
+            } else {
+                let found = table(None, (*first).to_owned()).await?;
+                Ok((found, Some((*second).to_owned())))
+            }
+        }
+        [schema_name, name, id] => Ok((
+            in_schema((*schema_name).to_owned(), (*name).to_owned()).await?,
             Some((*id).to_owned()),
         )),
         _ => Err(DbError::invalid_parameter(
@@ -321,15 +348,20 @@ impl Rest<'_> {
         sql: String,
         params: Vec<Value>,
     ) -> Result<starbase_backends::ResultStream, ApiError> {
+        let target = &self.table.target;
         let plan = Plan {
             mode: ExecMode::Single,
             steps: vec![Statement::new(
                 sql,
-                Dialect::Sqlite,
+                self.state.engine.dialect(target),
                 Params::Positional(params),
             )],
         };
-        Ok(self.state.engine.execute(self.principal, plan).await?)
+        Ok(self
+            .state
+            .engine
+            .execute_on(self.principal, target, plan)
+            .await?)
     }
 
     /// Runs a statement that returns at most one row, as a JSON object.

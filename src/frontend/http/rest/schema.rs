@@ -10,7 +10,7 @@ use starbase_protocol::{
 };
 
 use crate::auth::Principal;
-use crate::engine::Engine;
+use crate::engine::{Engine, Target};
 
 /// One column of a table.
 #[derive(Debug, Clone)]
@@ -34,6 +34,8 @@ pub(in crate::frontend::http) struct TableInfo {
     pub(in crate::frontend::http) name: String,
     /// Columns in table order.
     pub(in crate::frontend::http) columns: Vec<ColumnInfo>,
+    /// The database holding it.
+    pub(in crate::frontend::http) target: Target,
 }
 
 impl TableInfo {
@@ -131,6 +133,7 @@ pub(in crate::frontend::http) async fn table(
         schema: schema.to_owned(),
         name: name.to_owned(),
         columns,
+        target: Target::Internal,
     })
 }
 
