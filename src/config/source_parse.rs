@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use starbase_backends::external::config::{Secret, ServerConfig, TlsMode};
 
+use super::ConfigError;
 use super::source::{RawSource, SourceConfig, SourceKind, SourceName};
 
 /// A field of a source, by its `[[sources]]` key.
@@ -115,8 +116,6 @@ pub(super) fn build(raw: &RawSource) -> Result<SourceConfig, ConfigError> {
     apply_options(raw, &conn, &mut server)?;
     Ok(SourceConfig { name, kind, server })
 }
-
-use super::ConfigError;
 
 /// Pool, TLS and search-path settings: URL query parameters win over the fields.
 fn apply_options(

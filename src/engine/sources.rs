@@ -135,3 +135,45 @@ pub fn kind_name(kind: BackendKind) -> &'static str {
         BackendKind::MySql => "mysql",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use starbase_backends::external::config::ServerConfig;
+
+    use super::*;
+
+    fn sources(names: &[&str]) -> Sources {
+        Sources::from_backends(names.iter().map(|n| {
+            // Connecting is lazy: nothing listens on port 1 and nothing tries.
+            let backend = PgBackend::connect(&ServerConfig::new("127.0.0.1", 1, "u", "d")).unwrap();
+            (SourceName::parse(n).unwrap(), AnyBackend::from(backend))
+        }))
+    }
+
+    #[tokio::test]
+    async fn names_resolve_case_insensitively_and_unknown_ones_are_3d000() {
+        let s = sources(&["external", "orders"]);
+        assert_eq!(s.resolve("").unwrap(), Target::Internal);
+        assert_eq!(s.resolve(" Internal ").unwrap(), Target::Internal);
+        let orders = s.resolve("ORDERS").unwrap();
+        assert_eq!(orders.name(), "orders");
+        assert_eq!(
+            s.backend(&SourceName::parse("orders").unwrap())
+                .unwrap()
+                .kind(),
+            BackendKind::Postgres
+        );
+        let err = s.resolve("hyperdrive").unwrap_err();
+        assert_eq!(err.code, SqlState::INVALID_CATALOG_NAME);
+        assert!(err.message.contains("\"hyperdrive\""), "{}", err.message);
+        let hint = err.hint.unwrap_or_default();
+        assert!(hint.contains("\"external\", \"orders\""), "{hint}");
+        let err = sources(&[]).resolve("external").unwrap_err();
+        assert!(err.hint.unwrap_or_default().contains("EXTERNAL_DB_"));
+        let dialects: Vec<_> = s.dialects().collect();
+        assert_eq!(
+            dialects,
+            [("external", "postgresql"), ("orders", "postgresql")]
+        );
+    }
+}

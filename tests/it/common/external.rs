@@ -9,6 +9,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use serde_json::{Value, json};
 use starbase::config::{SourceConfig, SourceKind, SourceName};
 use starbase_backends::external::config::ServerConfig;
 use starbase_backends::mysql::MySqlBackend;
@@ -16,6 +17,8 @@ use starbase_backends::postgres::PgBackend;
 use starbase_backends::sqlite::ExecOptions;
 use starbase_backends::{AnyBackend, Event};
 use starbase_protocol::{Dialect, ExecMode, Params, Plan, Statement};
+
+use super::{ADMIN, TestGateway};
 
 /// A schema (PostgreSQL) or database (MySQL) of one test.
 pub struct ExternalDb {
@@ -183,3 +186,52 @@ pub async fn proxy(listener: tokio::net::TcpListener, target: u16) {
         });
     }
 }
+
+/// Generates one test per external backend for each suite function.
+macro_rules! on_both {
+    ($($name:ident),* $(,)?) => {
+        mod postgres { $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() { super::$name(super::SourceKind::Postgres).await }
+        )* }
+        mod mysql { $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() { super::$name(super::SourceKind::MySql).await }
+        )* }
+    };
+}
+
+pub(crate) use on_both;
+
+/// A gateway whose `external` and `warehouse` sources are both this test's namespace.
+pub async fn gateway(kind: SourceKind) -> Option<(ExternalDb, TestGateway)> {
+    let db = ExternalDb::start(kind).await?;
+    let sources = vec![db.source("external"), db.source("warehouse")];
+    let gw = TestGateway::start_with(|c| c.sources = sources).await;
+    Some((db, gw))
+}
+
+/// POSTs `body` to `path` on `source` (by header), as admin.
+pub async fn post_on(gw: &TestGateway, source: &str, path: &str, body: Value) -> (u16, Value) {
+    let response = gw
+        .client
+        .post(gw.url(path))
+        .bearer_auth(ADMIN)
+        .header("X-Starbase-Source", source)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap())
+}
+
+/// Runs one statement on `source` and returns the `result` (panics on error).
+pub async fn query_on(gw: &TestGateway, source: &str, sql: &str, params: Value) -> Value {
+    let (status, body) = post_on(gw, source, "/query", json!({"sql": sql, "params": params})).await;
+    assert_eq!(status, 200, "{sql}: {body}");
+    body["result"].clone()
+}
+
+pub const ITEMS: &str =
+    "CREATE TABLE items (id INTEGER PRIMARY KEY, name VARCHAR(50) NOT NULL, price NUMERIC(10,2))";

@@ -1,0 +1,205 @@
+//! Routes beyond `/query` on external sources: table exports and REST (PostgreSQL), and the
+//! `0A000` answers of the routes only the embedded database serves.
+
+use serde_json::{Value, json};
+use starbase::config::SourceKind;
+
+use crate::common::external::{ITEMS, gateway, post_on, query_on};
+use crate::common::{ADMIN, TestGateway};
+
+crate::common::external::on_both!(
+    catalog_routes_answer_0a000,
+    table_exports_stream_from_the_source
+);
+
+async fn catalog_routes_answer_0a000(kind: SourceKind) {
+    let Some((db, gw)) = gateway(kind).await else {
+        return;
+    };
+    let backend = kind.as_str();
+    let rest_too = if kind == SourceKind::MySql {
+        vec![("GET", "/rest/items")]
+    } else {
+        vec![]
+    };
+    for (method, path) in rest_too.into_iter().chain([
+        ("GET", "/export/dump"),
+        ("POST", "/import/json/items"),
+        ("POST", "/import/csv/items"),
+    ]) {
+        let request = match method {
+            "GET" => gw.client.get(gw.url(path)),
+            _ => gw.client.post(gw.url(path)).json(&json!({"data": []})),
+        };
+        let response = request
+            .bearer_auth(ADMIN)
+            .header("X-Starbase-Source", "external")
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (400, Some("0A000")),
+            "{path}: {body}"
+        );
+        let message = body["error"].as_str().unwrap();
+        assert!(
+            message.contains(path) && message.contains(backend),
+            "{message}"
+        );
+    }
+    let (status, body) = post_on(&gw, "nowhere", "/query", json!({"sql": "SELECT 1"})).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (404, Some("3D000")),
+        "{body}"
+    );
+    let response = gw
+        .client
+        .get(gw.url("/status/database"))
+        .bearer_auth(ADMIN)
+        .send()
+        .await
+        .unwrap();
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(
+        body["result"]["dialects"],
+        json!({"internal": "sqlite", "external": backend, "warehouse": backend})
+    );
+    gw.stop().await;
+    db.finish().await;
+}
+
+async fn get_on(gw: &TestGateway, source: &str, path: &str) -> (u16, String) {
+    let response = gw
+        .client
+        .get(gw.url(path))
+        .bearer_auth(ADMIN)
+        .header("X-Starbase-Source", source)
+        .send()
+        .await
+        .unwrap();
+    (response.status().as_u16(), response.text().await.unwrap())
+}
+
+async fn table_exports_stream_from_the_source(kind: SourceKind) {
+    let Some((db, gw)) = gateway(kind).await else {
+        return;
+    };
+    query_on(&gw, "external", ITEMS, json!([])).await;
+    let insert = "INSERT INTO items (id, name, price) VALUES ($1, $2, $3)";
+    query_on(&gw, "external", insert, json!([1, "a,b", "2.50"])).await;
+    query_on(&gw, "external", insert, json!([2, "plain", null])).await;
+    let (status, body) = get_on(&gw, "external", "/export/json/items").await;
+    assert_eq!(status, 200, "{body}");
+    let rows: Value = serde_json::from_str(&body).unwrap();
+    let mut rows = rows.as_array().unwrap().clone();
+    rows.sort_by_key(|r| r["id"].as_i64());
+    assert_eq!(
+        rows,
+        [
+            json!({"id": 1, "name": "a,b", "price": "2.50"}),
+            json!({"id": 2, "name": "plain", "price": null})
+        ]
+    );
+    let (status, body) = get_on(&gw, "external", "/export/csv/items").await;
+    assert_eq!(status, 200, "{body}");
+    let mut lines: Vec<&str> = body.lines().collect();
+    lines[1..].sort_unstable();
+    assert_eq!(lines, ["id,name,price", "1,\"a,b\",\"2.50\"", "2,plain,"]);
+    let (status, body) = get_on(&gw, "external", "/export/json/missing").await;
+    assert_eq!(status, 404, "{body}");
+    assert!(body.contains("42P01"), "{body}");
+    // A quote in the name is matched against the catalog, never pasted.
+    let (status, _) = get_on(&gw, "external", "/export/json/items%22%20--").await;
+    assert_eq!(status, 404);
+    gw.stop().await;
+    db.finish().await;
+}
+
+/// `method` `path` on the `external` source with an optional JSON body.
+async fn rest(gw: &TestGateway, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+    let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+    let mut request = gw
+        .client
+        .request(method, gw.url(path))
+        .bearer_auth(ADMIN)
+        .header("X-Starbase-Source", "external");
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rest_on_postgres() {
+    let Some((db, gw)) = gateway(SourceKind::Postgres).await else {
+        return;
+    };
+    let ddl = "CREATE TABLE items (id SERIAL PRIMARY KEY, name TEXT NOT NULL, \
+               price NUMERIC(10,2), active BOOLEAN DEFAULT true)";
+    query_on(&gw, "external", ddl, json!([])).await;
+    let (status, body) = rest(
+        &gw,
+        "POST",
+        "/rest/items",
+        Some(json!({"name": "apple", "price": "1.50"})),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    let apple = json!({"id": 1, "name": "apple", "price": "1.50", "active": true});
+    assert_eq!(body["result"]["data"], apple, "{body}");
+    rest(
+        &gw,
+        "POST",
+        "/rest/items",
+        Some(json!({"name": "pear", "active": false})),
+    )
+    .await;
+
+    let (status, body) = rest(&gw, "GET", "/rest/items?active=true&price.gt=1", None).await;
+    assert_eq!((status, &body["result"]), (200, &json!([apple])), "{body}");
+    let (_, body) = rest(&gw, "GET", "/rest/items/2", None).await;
+    assert_eq!(body["result"][0]["name"], "pear", "{body}");
+    let path = format!("/rest/{}/items?sort_by=id&order=desc&limit=1", db.namespace);
+    let (_, body) = rest(&gw, "GET", &path, None).await;
+    assert_eq!(body["result"][0]["id"], 2, "{body}");
+
+    let (status, body) = rest(&gw, "PATCH", "/rest/items/1", Some(json!({"name": "plum"}))).await;
+    assert_eq!(
+        (status, &body["result"]["data"]["name"]),
+        (200, &json!("plum")),
+        "{body}"
+    );
+    let (status, body) = rest(&gw, "PUT", "/rest/items/1", Some(json!({"name": "fig"}))).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["result"]["data"],
+        json!({"id": 1, "name": "fig", "price": null, "active": true}),
+        "PUT resets omitted columns to their defaults"
+    );
+    let (status, _) = rest(&gw, "DELETE", "/rest/items/1", None).await;
+    assert_eq!(status, 200);
+    let (status, body) = rest(&gw, "DELETE", "/rest/items/1", None).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (404, Some("02000")),
+        "{body}"
+    );
+    let (status, body) = rest(&gw, "GET", "/rest/items?id=abc", None).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (400, Some("22P02")),
+        "{body}"
+    );
+    let (_, body) = rest(&gw, "GET", "/rest/missing", None).await;
+    assert_eq!(body["code"], "42P01", "{body}");
+    let (_, body) = rest(&gw, "GET", "/rest/items?nope=1", None).await;
+    assert_eq!(body["code"], "42703", "{body}");
+    gw.stop().await;
+    db.finish().await;
+}
