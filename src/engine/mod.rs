@@ -5,6 +5,7 @@
 //! running a plan. Frontends hand it a `Plan` and get a `ResultStream`; it must not know any
 //! frontend type.
 
+mod import;
 pub mod planner;
 mod sources;
 
@@ -16,6 +17,7 @@ use starbase_protocol::{Dialect, Plan};
 
 use crate::auth::Principal;
 use crate::error::Error;
+pub use import::ImportTxn;
 pub use sources::{Sources, Target, kind_name};
 
 /// A writer lease that hears nothing for this long is rolled back (a stalled import must not
@@ -138,6 +140,27 @@ impl Engine {
     /// `57P01` when shutting down, `55P03` when the write lock cannot be taken.
     pub async fn lease_writer(&self) -> Result<WriterLease, Error> {
         Ok(self.sqlite.lease_writer(LEASE_IDLE_TIMEOUT).await?)
+    }
+
+    /// Opens one transaction spanning several plans on `target` (JSON and CSV imports): the
+    /// writer lease on the embedded database, a pinned session between `BEGIN` and `COMMIT`
+    /// on an external source.
+    ///
+    /// # Errors
+    /// As [`Engine::lease_writer`]; on an external source `08006` or `53300` when no
+    /// connection can be had.
+    pub async fn begin_import(&self, target: &Target) -> Result<ImportTxn, Error> {
+        match target {
+            Target::Internal => Ok(ImportTxn::Internal(
+                self.lease_writer().await?,
+                self.exec_options(),
+            )),
+            Target::External(name) => {
+                let backend = self.sources.backend(name)?;
+                let session = backend.session(starbase_backends::SessionConfig::default());
+                ImportTxn::begin_external(session, self.exec_options(), backend.dialect()).await
+            }
+        }
     }
 
     /// The statement options for plans run inside a lease.

@@ -79,6 +79,31 @@ pub(super) async fn handle_rest(
     }
 }
 
+/// The table `name` on `target` (an unqualified name, as `/rest/{table}` resolves it), for the
+/// imports.
+///
+/// # Errors
+/// `404`/`42P01` when there is none.
+pub(in crate::frontend::http) async fn table_or_404_on(
+    engine: &crate::engine::Engine,
+    principal: &Principal,
+    target: &Target,
+    name: &str,
+) -> Result<TableInfo, ApiError> {
+    match target {
+        Target::Internal => schema::table_or_404(engine, principal, name).await,
+        Target::External(_) => pg_schema::table(engine, principal, target, None, name)
+            .await
+            .map_err(|e| {
+                if e.code == SqlState::UNDEFINED_TABLE {
+                    ApiError::with_status(StatusCode::NOT_FOUND, e)
+                } else {
+                    ApiError::new(e)
+                }
+            }),
+    }
+}
+
 /// `/rest/` with nothing after it.
 pub(super) async fn handle_rest_root() -> ApiError {
     ApiError::new(DbError::invalid_parameter(
