@@ -15,7 +15,7 @@ use starbase_protocol::{DbError, ExecMode, Params, Plan, SqlState, Statement, Va
 
 use crate::auth::Principal;
 use crate::engine::Engine;
-use crate::frontend::http::rest::schema::{TableInfo, collect, quote};
+use crate::frontend::http::rest::schema::{TableInfo, collect};
 
 /// SQLite accepts up to 32766 parameters per statement; stay well below.
 const MAX_PARAMS: usize = 30_000;
@@ -200,7 +200,7 @@ pub(super) async fn insert_rows(
         table.qualified(),
         names
             .iter()
-            .map(|n| quote(n))
+            .map(|n| table.quote(n))
             .collect::<Vec<_>>()
             .join(", ")
     );

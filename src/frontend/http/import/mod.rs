@@ -5,8 +5,8 @@
 //! whose `file` field holds the CSV (streamed; an optional `columnMapping` field before it),
 //! or `application/json` `{"data": "<csv>", "columnMapping": {...}}` (bounded by the request
 //! limit). All or nothing: an error names the record and commits nothing. JSON and CSV
-//! imports run on the embedded database or an external PostgreSQL source (one
-//! `engine::ImportTxn` either way); `/import/dump` is the embedded database's only. Must not
+//! imports run on the embedded database or an external source (one `engine::ImportTxn`
+//! either way); `/import/dump` is the embedded database's only. Must not
 //! know SQLite beyond the shared catalog lookup.
 
 mod csv;
@@ -23,7 +23,7 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use futures::StreamExt;
 use serde_json::json;
-use starbase_protocol::{DbError, Dialect};
+use starbase_protocol::DbError;
 
 use super::AppState;
 use super::body::read_limited;
@@ -220,8 +220,7 @@ pub(super) async fn handle_import_json(
     Ok(imported_response(imported))
 }
 
-/// The table a JSON or CSV import writes to: on the embedded database or an external
-/// PostgreSQL source (MySQL sources get `0A000`: the inserts quote names with `"`).
+/// The table a JSON or CSV import writes to, on the embedded database or an external source.
 async fn import_table(
     state: &AppState,
     principal: &Principal,
@@ -230,9 +229,6 @@ async fn import_table(
     table: &str,
 ) -> Result<TableInfo, ApiError> {
     let target = resolve_source(&state.engine, headers, uri)?;
-    if state.engine.dialect(&target) == Dialect::MySql {
-        require_internal_source(&state.engine, headers, uri)?;
-    }
     table_or_404_on(&state.engine, principal, &target, table).await
 }
 

@@ -7,6 +7,7 @@
 //! `0A000`. Must not know SQLite beyond the catalog queries in `schema`.
 
 mod filter;
+mod mysql_schema;
 mod pg_schema;
 pub(in crate::frontend::http) mod schema;
 
@@ -79,8 +80,8 @@ pub(super) async fn handle_rest(
     }
 }
 
-/// The table `name` on `target` (an unqualified name, as `/rest/{table}` resolves it), for the
-/// imports.
+/// The table `name` on `target` (an unqualified name, as `/rest/{table}` resolves it; on
+/// MySQL one of the connection's database), for the imports.
 ///
 /// # Errors
 /// `404`/`42P01` when there is none.
@@ -90,18 +91,20 @@ pub(in crate::frontend::http) async fn table_or_404_on(
     target: &Target,
     name: &str,
 ) -> Result<TableInfo, ApiError> {
-    match target {
-        Target::Internal => schema::table_or_404(engine, principal, name).await,
-        Target::External(_) => pg_schema::table(engine, principal, target, None, name)
-            .await
-            .map_err(|e| {
-                if e.code == SqlState::UNDEFINED_TABLE {
-                    ApiError::with_status(StatusCode::NOT_FOUND, e)
-                } else {
-                    ApiError::new(e)
-                }
-            }),
-    }
+    let found = match (target, engine.dialect(target)) {
+        (Target::Internal, _) => return schema::table_or_404(engine, principal, name).await,
+        (Target::External(_), Dialect::MySql) => {
+            mysql_schema::table(engine, principal, target, name).await
+        }
+        (Target::External(_), _) => pg_schema::table(engine, principal, target, None, name).await,
+    };
+    found.map_err(|e| {
+        if e.code == SqlState::UNDEFINED_TABLE {
+            ApiError::with_status(StatusCode::NOT_FOUND, e)
+        } else {
+            ApiError::new(e)
+        }
+    })
 }
 
 /// `/rest/` with nothing after it.

@@ -111,5 +111,6 @@ pub(super) async fn table(
         name: name.to_owned(),
         columns,
         target: target.clone(),
+        dialect: Dialect::Postgres,
     })
 }
