@@ -11,6 +11,7 @@ crate::common::external::on_both!(
     catalog_routes_answer_0a000,
     table_exports_stream_from_the_source,
     imports_are_atomic_and_round_trip,
+    rest_crud_and_filters,
 );
 
 async fn catalog_routes_answer_0a000(kind: SourceKind) {
@@ -18,12 +19,7 @@ async fn catalog_routes_answer_0a000(kind: SourceKind) {
         return;
     };
     let backend = kind.as_str();
-    let mysql_only = if kind == SourceKind::MySql {
-        vec![("GET", "/rest/items")]
-    } else {
-        vec![]
-    };
-    for (method, path) in mysql_only.into_iter().chain([("GET", "/export/dump")]) {
+    for (method, path) in [("GET", "/export/dump"), ("POST", "/import/dump")] {
         let request = match method {
             "GET" => gw.client.get(gw.url(path)),
             _ => gw.client.post(gw.url(path)).json(&json!({"data": []})),
@@ -132,13 +128,20 @@ async fn rest(gw: &TestGateway, method: &str, path: &str, body: Option<Value>) -
     (status, response.json().await.unwrap())
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn rest_on_postgres() {
-    let Some((db, gw)) = gateway(SourceKind::Postgres).await else {
+async fn rest_crud_and_filters(kind: SourceKind) {
+    let Some((db, gw)) = gateway(kind).await else {
         return;
     };
-    let ddl = "CREATE TABLE items (id SERIAL PRIMARY KEY, name TEXT NOT NULL, \
-               price NUMERIC(10,2), active BOOLEAN DEFAULT true)";
+    let ddl = match kind {
+        SourceKind::Postgres => {
+            "CREATE TABLE items (id SERIAL PRIMARY KEY, name TEXT NOT NULL, \
+             price NUMERIC(10,2), active BOOLEAN DEFAULT true)"
+        }
+        SourceKind::MySql => {
+            "CREATE TABLE items (id INT AUTO_INCREMENT PRIMARY KEY, name VARCHAR(50) NOT NULL, \
+             price DECIMAL(10,2), active BOOLEAN DEFAULT true)"
+        }
+    };
     query_on(&gw, "external", ddl, json!([])).await;
     let (status, body) = rest(
         &gw,
@@ -162,6 +165,19 @@ async fn rest_on_postgres() {
     assert_eq!((status, &body["result"]), (200, &json!([apple])), "{body}");
     let (_, body) = rest(&gw, "GET", "/rest/items/2", None).await;
     assert_eq!(body["result"][0]["name"], "pear", "{body}");
+    let (_, body) = rest(&gw, "GET", "/rest/items?sort_by=id&offset=1", None).await;
+    assert_eq!(
+        body["result"],
+        json!([{"id": 2, "name": "pear", "price": null, "active": false}])
+    );
+    let (_, body) = rest(
+        &gw,
+        "GET",
+        "/rest/items?id.in=1,2&active.is=notnull&name.like=p%25",
+        None,
+    )
+    .await;
+    assert_eq!(body["result"].as_array().map(Vec::len), Some(1), "{body}");
     let path = format!("/rest/{}/items?sort_by=id&order=desc&limit=1", db.namespace);
     let (_, body) = rest(&gw, "GET", &path, None).await;
     assert_eq!(body["result"][0]["id"], 2, "{body}");

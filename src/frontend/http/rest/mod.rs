@@ -9,6 +9,7 @@
 mod filter;
 mod mysql_schema;
 mod pg_schema;
+mod returning;
 pub(in crate::frontend::http) mod schema;
 
 use axum::Extension;
@@ -23,11 +24,11 @@ use super::AppState;
 use super::body::read_limited;
 use super::error::ApiError;
 use super::render::{Arity, Shape, render, render_framed};
-use super::source::{require_internal_source, resolve_source};
+use super::source::resolve_source;
 use crate::auth::Principal;
 use crate::engine::Target;
 use filter::{Clauses, coerce};
-use schema::{TableInfo, quote};
+use schema::TableInfo;
 
 /// Every `/rest/…` request.
 pub(super) async fn handle_rest(
@@ -40,10 +41,6 @@ pub(super) async fn handle_rest(
     body: Body,
 ) -> Result<Response, ApiError> {
     let target = resolve_source(&state.engine, &headers, &uri)?;
-    if state.engine.dialect(&target) == Dialect::MySql {
-        // MySQL has no `UPDATE … RETURNING` and quotes names with backticks.
-        require_internal_source(&state.engine, &headers, &uri)?;
-    }
     let pairs: Vec<(String, String)> = uri
         .query()
         .map(|q| {
@@ -94,7 +91,7 @@ pub(in crate::frontend::http) async fn table_or_404_on(
     let found = match (target, engine.dialect(target)) {
         (Target::Internal, _) => return schema::table_or_404(engine, principal, name).await,
         (Target::External(_), Dialect::MySql) => {
-            mysql_schema::table(engine, principal, target, name).await
+            mysql_schema::table(engine, principal, target, None, name).await
         }
         (Target::External(_), _) => pg_schema::table(engine, principal, target, None, name).await,
     };
@@ -129,12 +126,18 @@ async fn resolve(
             Target::Internal => {
                 schema::table(engine, principal, schema.unwrap_or("main"), &name).await
             }
+            Target::External(_) if engine.dialect(target) == Dialect::MySql => {
+                mysql_schema::table(engine, principal, target, schema, &name).await
+            }
             Target::External(_) => pg_schema::table(engine, principal, target, schema, &name).await,
         }
     };
     let in_schema = |schema: String, name: String| async move {
         match target {
             Target::Internal => schema::table(engine, principal, &schema, &name).await,
+            Target::External(_) if engine.dialect(target) == Dialect::MySql => {
+                mysql_schema::table(engine, principal, target, Some(&schema), &name).await
+            }
             Target::External(_) => {
                 pg_schema::table(engine, principal, target, Some(&schema), &name).await
             }
@@ -145,6 +148,9 @@ async fn resolve(
         [first, second] => {
             let schemas = match target {
                 Target::Internal => schema::schemas(engine, principal).await?,
+                Target::External(_) if engine.dialect(target) == Dialect::MySql => {
+                    mysql_schema::schemas(engine, principal, target).await?
+                }
                 Target::External(_) => pg_schema::schemas(engine, principal, target).await?,
             };
             if schemas.iter().any(|s| s == first) {
@@ -208,7 +214,7 @@ struct Rest<'a> {
 
 impl Rest<'_> {
     async fn get(&self) -> Result<Response, ApiError> {
-        let mut clauses = Clauses::default();
+        let mut clauses = Clauses::for_table(self.table);
         if let Some(id) = self.id {
             let pk = self.single_key()?;
             clauses.equals(pk, id)?;
@@ -236,17 +242,13 @@ impl Rest<'_> {
         let mut names = Vec::with_capacity(body.len());
         let mut params = Vec::with_capacity(body.len());
         for (key, value) in &body {
-            names.push(quote(&self.table.column(key)?.name));
+            names.push(self.table.quote(&self.table.column(key)?.name));
             params.push(Value::from_json_param(value)?);
         }
-        let placeholders: Vec<String> = (1..=params.len()).map(|i| format!("${i}")).collect();
-        let sql = format!(
-            "INSERT INTO {} ({}) VALUES ({}) RETURNING *",
-            self.table.qualified(),
-            names.join(", "),
-            placeholders.join(", ")
-        );
-        let row = self.one_row(sql, params).await?.unwrap_or(Json::Null);
+        let row = self
+            .insert_returning(&names, params, &body)
+            .await?
+            .unwrap_or(Json::Null);
         let body = json!({"result": {"message": "Resource created successfully", "data": row}});
         Ok((StatusCode::CREATED, axum::Json(body)).into_response())
     }
@@ -265,16 +267,22 @@ impl Rest<'_> {
             match body.get(&column.name) {
                 Some(value) => {
                     keys.params.push(Value::from_json_param(value)?);
-                    sets.push(format!("{} = ${}", quote(&column.name), keys.params.len()));
+                    sets.push(format!(
+                        "{} = ${}",
+                        self.table.quote(&column.name),
+                        keys.params.len()
+                    ));
                 }
-                // The default comes from the schema itself, not from the request.
+                // The default comes from the schema itself, not from the request (MySQL's
+                // catalog spells literals unquoted, so it gets its `DEFAULT` keyword).
                 None if replace == Replace::Yes => sets.push(format!(
                     "{} = {}",
-                    quote(&column.name),
-                    column
-                        .default
-                        .as_deref()
-                        .map_or("NULL".to_owned(), |d| format!("({d})"))
+                    self.table.quote(&column.name),
+                    match (self.table.dialect, column.default.as_deref()) {
+                        (Dialect::MySql, _) => "DEFAULT".to_owned(),
+                        (_, Some(d)) => format!("({d})"),
+                        (_, None) => "NULL".to_owned(),
+                    }
                 )),
                 None => {}
             }
@@ -285,14 +293,8 @@ impl Rest<'_> {
         if sets.is_empty() {
             return Err(DbError::invalid_parameter("no updatable data provided").into());
         }
-        let sql = format!(
-            "UPDATE {} SET {}{} RETURNING *",
-            self.table.qualified(),
-            sets.join(", "),
-            keys.where_clause()
-        );
         let row = self
-            .one_row(sql, keys.params)
+            .update_returning(&sets, keys)
             .await?
             .ok_or_else(|| self.not_found())?;
         let message = match replace {
@@ -304,12 +306,7 @@ impl Rest<'_> {
 
     async fn delete(&self) -> Result<Response, ApiError> {
         let keys = self.key(None)?;
-        let sql = format!(
-            "DELETE FROM {}{} RETURNING *",
-            self.table.qualified(),
-            keys.where_clause()
-        );
-        self.one_row(sql, keys.params)
+        self.delete_returning(keys)
             .await?
             .ok_or_else(|| self.not_found())?;
         Ok(
@@ -333,7 +330,7 @@ impl Rest<'_> {
     /// `WHERE` conditions on the whole primary key: from the path (single key), or per key
     /// column from the body or the query string.
     fn key(&self, body: Option<&Map<String, Json>>) -> Result<Clauses, DbError> {
-        let mut clauses = Clauses::default();
+        let mut clauses = Clauses::for_table(self.table);
         if let Some(id) = self.id {
             clauses.equals(self.single_key()?, id)?;
             return Ok(clauses);
@@ -376,14 +373,26 @@ impl Rest<'_> {
         sql: String,
         params: Vec<Value>,
     ) -> Result<starbase_backends::ResultStream, ApiError> {
+        self.run_steps(vec![(sql, params)]).await
+    }
+
+    /// Runs the statements, as one transaction when there are several.
+    async fn run_steps(
+        &self,
+        steps: Vec<(String, Vec<Value>)>,
+    ) -> Result<starbase_backends::ResultStream, ApiError> {
         let target = &self.table.target;
+        let dialect = self.state.engine.dialect(target);
         let plan = Plan {
-            mode: ExecMode::Single,
-            steps: vec![Statement::new(
-                sql,
-                self.state.engine.dialect(target),
-                Params::Positional(params),
-            )],
+            mode: if steps.len() > 1 {
+                ExecMode::Transaction
+            } else {
+                ExecMode::Single
+            },
+            steps: steps
+                .into_iter()
+                .map(|(sql, params)| Statement::new(sql, dialect, Params::Positional(params)))
+                .collect(),
         };
         Ok(self
             .state
@@ -392,20 +401,28 @@ impl Rest<'_> {
             .await?)
     }
 
-    /// Runs a statement that returns at most one row, as a JSON object.
-    async fn one_row(&self, sql: String, params: Vec<Value>) -> Result<Option<Json>, ApiError> {
-        let stream = self.run(sql, params).await?;
+    /// Runs the statements and returns the first row of step `pick`, as a JSON object.
+    async fn one_row(
+        &self,
+        steps: Vec<(String, Vec<Value>)>,
+        pick: usize,
+    ) -> Result<Option<Json>, ApiError> {
+        let stream = self.run_steps(steps).await?;
         let bytes = render_framed(
             stream,
             Shape::Objects,
-            Arity::One,
+            Arity::PerStep,
             self.state.limits.response,
             b"",
             b"",
         )
         .await?;
-        let rows: Json = serde_json::from_slice(&bytes)
+        let results: Json = serde_json::from_slice(&bytes)
             .map_err(|e| DbError::internal(format!("unreadable row: {e}")))?;
-        Ok(rows.as_array().and_then(|a| a.first()).cloned())
+        Ok(results
+            .get(pick)
+            .and_then(Json::as_array)
+            .and_then(|rows| rows.first())
+            .cloned())
     }
 }
