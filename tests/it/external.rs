@@ -7,6 +7,7 @@ use futures::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use starbase::config::SourceKind;
 use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 use crate::common::external::{ExternalDb, ITEMS, gateway, post_on, proxy, query_on};
 use crate::common::{ADMIN, TestGateway};
@@ -62,6 +63,12 @@ async fn crud_with_positional_and_named_params(kind: SourceKind) {
     )
     .await;
     assert_eq!(reused, json!([{"name": "apple"}]));
+    if kind == SourceKind::MySql {
+        // MySQL's own `?` placeholders work in its dialect.
+        let sql = "SELECT name FROM items WHERE id = ? OR name = ?";
+        let rows = query_on(&gw, "external", sql, json!([1, "none"])).await;
+        assert_eq!(rows, json!([{"name": "apple"}]));
+    }
 
     let (status, body) = post_on(
         &gw,
@@ -265,6 +272,17 @@ async fn websocket_queries_run_on_the_source(kind: SourceKind) {
         json!([{"n": 1}]),
         "the failed transaction left nothing"
     );
+
+    // The header picks the source of a socket too.
+    let mut request = format!("ws://{}/socket?token={ADMIN}", gw.http)
+        .into_client_request()
+        .unwrap();
+    request
+        .headers_mut()
+        .insert("X-Starbase-Source", "warehouse".parse().unwrap());
+    let mut ws = tokio_tungstenite::connect_async(request).await.unwrap().0;
+    let reply = ask(&mut ws, json!({"sql": "SELECT count(*) AS n FROM items"})).await;
+    assert_eq!(reply, json!([{"n": 1}]));
 
     let url = format!("ws://{}/socket?token={ADMIN}&source=elsewhere", gw.http);
     let err = tokio_tungstenite::connect_async(url).await.unwrap_err();
