@@ -205,6 +205,18 @@ async fn errors_have_the_same_sqlstate_as_sqlite(kind: SourceKind) {
                 "{body}"
             );
             assert!(body.get("result").is_none(), "never swallowed: {body}");
+            if source == "external" && code == "23505" {
+                // The server's own fields come through: PostgreSQL's detail and constraint,
+                // MySQL's error number.
+                let detail = body["detail"].as_str().unwrap_or_default();
+                match kind {
+                    SourceKind::Postgres => {
+                        assert!(detail.contains("a@x"), "{body}");
+                        assert!(body["constraint"].is_string(), "{body}");
+                    }
+                    SourceKind::MySql => assert!(detail.contains("1062"), "{body}"),
+                }
+            }
         }
     }
     gw.stop().await;
