@@ -15,7 +15,8 @@ use tokio_util::task::TaskTracker;
 
 use crate::auth::Authenticator;
 use crate::config::Config;
-use crate::engine::Engine;
+use crate::config::SourceKind;
+use crate::engine::{Engine, Sources};
 use crate::error::Error;
 use crate::frontend::http::{self, AppState, HttpLimits, render::ResponseLimits};
 use crate::frontend::pgwire::{self as pg, PgFrontend, auth::TokenScram, conn::PgShared};
@@ -50,7 +51,9 @@ impl Server {
     ///
     /// # Errors
     /// `58030` when the data directory, database or a listener cannot be opened; `22023`
-    /// when no admin token is configured (call `config::ensure_admin_token` first).
+    /// when no admin token is configured (call `config::ensure_admin_token` first) or a
+    /// source's pool settings are invalid; `08001` when a source's TLS cannot be set up.
+    /// External sources are not connected here: one that is down does not stop start-up.
     pub async fn bind(config: &Config) -> Result<Self, Error> {
         let admin = config
             .admin_token
@@ -64,6 +67,8 @@ impl Server {
                     e,
                 )
             })?;
+        // Lazily: a source that is down fails its requests (08006), not the start-up.
+        let sources = Sources::connect(&config.sources)?;
         let sqlite_config = SqliteConfig {
             path: config.data_dir.join(DATABASE_FILE),
             readers: config.sqlite_readers,
@@ -88,7 +93,7 @@ impl Server {
         let pg_addr = pg_listener
             .local_addr()
             .map_err(|e| Error::io("reading PostgreSQL-wire listener address", e))?;
-        let engine = Engine::new(sqlite, config.statement_timeout);
+        let engine = Engine::with_sources(sqlite, sources, config.statement_timeout);
         let client_token = config.client_token.as_ref().map(|t| t.expose().to_owned());
         let admin_token = admin.expose().to_owned();
         // PBKDF2 is slow by design: derive the SCRAM verifiers off the async workers.
@@ -105,17 +110,19 @@ impl Server {
             ),
             None => None,
         };
+        let mut shared = PgShared::new(
+            engine.clone(),
+            SessionConfig {
+                idle_in_transaction_timeout: config.idle_in_transaction_timeout,
+            },
+        );
+        shared.sources = wire_sources(config, &engine);
         let pg = PgFrontend {
-            shared: std::sync::Arc::new(PgShared::new(
-                engine.clone(),
-                SessionConfig {
-                    idle_in_transaction_timeout: config.idle_in_transaction_timeout,
-                },
-            )),
+            shared: std::sync::Arc::new(shared),
             scram,
             tls: tls.as_ref().map(|t| t.pg.clone()),
             cancels: std::sync::Arc::new(pgwire::api::ConnectionManager::new()),
-            proxy: std::sync::Arc::new(pg::proxy::Proxy::default()),
+            proxy: std::sync::Arc::new(pg::proxy::Proxy::new(proxy_targets(config))),
         };
         let state = AppState {
             engine,
@@ -213,4 +220,42 @@ impl Server {
         tracing::info!("starbase stopped");
         result
     }
+}
+
+/// The PostgreSQL sources pgwire clients reach through the wire proxy, by source name.
+fn proxy_targets(config: &Config) -> Vec<pg::proxy::ProxyTarget> {
+    config
+        .sources
+        .iter()
+        .filter(|s| s.kind == SourceKind::Postgres)
+        .map(|s| pg::proxy::ProxyTarget {
+            name: s.name.as_str().to_owned(),
+            host: s.server.host.clone(),
+            port: s.server.port,
+            user: s.server.user.clone(),
+            password: (!s.server.password.is_empty())
+                .then(|| s.server.password.expose().to_owned()),
+            database: s.server.database.clone(),
+            connect_timeout: s.server.connect_timeout,
+            tls_required: s.server.tls == starbase_backends::external::config::TlsMode::Require,
+        })
+        .collect()
+}
+
+/// The MySQL sources pgwire clients reach through the gateway's handlers, by source name.
+fn wire_sources(
+    config: &Config,
+    engine: &Engine,
+) -> std::collections::HashMap<String, starbase_backends::AnyBackend> {
+    engine
+        .sources()
+        .iter()
+        .filter(|(name, _)| {
+            config
+                .sources
+                .iter()
+                .any(|s| &s.name == *name && s.kind == SourceKind::MySql)
+        })
+        .map(|(name, backend)| (name.as_str().to_owned(), backend.clone()))
+        .collect()
 }

@@ -56,6 +56,18 @@ pub enum ConfigError {
         /// The parser's message; names the unknown key. Never quotes the file's text.
         reason: String,
     },
+    /// A data source whose settings are wrong, incomplete or clash with another (`22023`).
+    #[error("invalid data source {name}: {reason} ({field} from {origin})")]
+    Source {
+        /// The source: its quoted name, or its position in `[[sources]]` when it has none.
+        name: String,
+        /// The field at fault (`url`, `type`, `name`, …).
+        field: &'static str,
+        /// Where the value came from.
+        origin: Origin,
+        /// What is wrong. Never contains a password or a URL.
+        reason: String,
+    },
     /// A file or directory that cannot be read or written (`58030`).
     #[error("{context} \"{}\": {source}", path.display())]
     Io {
@@ -79,7 +91,7 @@ impl ConfigError {
     #[must_use]
     pub fn sqlstate(&self) -> SqlState {
         match self {
-            ConfigError::Invalid { .. } | ConfigError::File { .. } => {
+            ConfigError::Invalid { .. } | ConfigError::File { .. } | ConfigError::Source { .. } => {
                 SqlState::INVALID_PARAMETER_VALUE
             }
             ConfigError::Io { .. } => SqlState::IO_ERROR,
@@ -91,6 +103,7 @@ impl ConfigError {
     pub fn setting(&self) -> Option<&'static str> {
         match self {
             ConfigError::Invalid { setting, .. } => Some(setting),
+            ConfigError::Source { .. } => Some("sources"),
             ConfigError::File { .. } | ConfigError::Io { .. } => None,
         }
     }

@@ -45,6 +45,43 @@ pub struct FileConfig {
     pub tls_cert: Option<PathBuf>,
     /// PEM private key for TLS on both listeners (with `tls_cert`).
     pub tls_key: Option<PathBuf>,
+    /// External data sources (`[[sources]]` tables).
+    pub sources: Option<Vec<FileSource>>,
+}
+
+/// One `[[sources]]` table: an external PostgreSQL or MySQL/MariaDB database. Either `url`
+/// or the separate connection fields (`type`, `host`, `port`, `user`, `password`,
+/// `database`); pool and TLS settings go with both.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileSource {
+    /// The name requests use (`X-Starbase-Source`, `?source=`).
+    pub name: Option<String>,
+    /// `postgresql` or `mysql`.
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+    /// `postgres://user:pass@host:port/db?sslmode=…` or `mysql://…`; may hold a password.
+    pub url: Option<Secret>,
+    /// Host name or IP address.
+    pub host: Option<String>,
+    /// TCP port (default 5432 or 3306).
+    pub port: Option<FileValue>,
+    /// User name.
+    pub user: Option<String>,
+    /// Password.
+    pub password: Option<Secret>,
+    /// Database.
+    pub database: Option<String>,
+    /// PostgreSQL only: the `search_path` every connection starts with.
+    pub search_path: Option<String>,
+    /// Connections opened at most.
+    pub pool_size: Option<FileValue>,
+    /// How long opening one connection may take (`"5s"`).
+    pub connect_timeout: Option<FileValue>,
+    /// How long a request waits for a free pooled connection before `53300` (`"5s"`).
+    pub acquire_timeout: Option<FileValue>,
+    /// `disable`, `prefer` or `require`.
+    pub tls: Option<String>,
 }
 
 /// A file value that may be written as a string or as an integer (`max_request_bytes =

@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 
-use super::file::{FileConfig, FileValue};
+use super::file::{FileConfig, FileSource, FileValue};
 use super::{ConfigError, Origin, Secret};
 use crate::cli::CliArgs;
 
@@ -99,6 +99,7 @@ pub(super) struct Sources<'a> {
     env: &'a dyn Fn(&str) -> Option<String>,
     file: HashMap<&'static str, String>,
     file_path: PathBuf,
+    file_sources: Vec<FileSource>,
 }
 
 impl<'a> Sources<'a> {
@@ -112,16 +113,36 @@ impl<'a> Sources<'a> {
                 .filter(|v| !v.trim().is_empty())
                 .map(PathBuf::from)
         });
-        let (file, file_path) = match named {
-            Some(path) => (file_layer(FileConfig::read(&path)?), path),
-            None => (HashMap::new(), PathBuf::new()),
+        let (file, file_path, file_sources) = match named {
+            Some(path) => {
+                let mut f = FileConfig::read(&path)?;
+                let sources = f.sources.take().unwrap_or_default();
+                (file_layer(f), path, sources)
+            }
+            None => (HashMap::new(), PathBuf::new(), Vec::new()),
         };
         Ok(Self {
             flags: flag_layer(cli),
             env,
             file,
             file_path,
+            file_sources,
         })
+    }
+
+    /// The file's `[[sources]]` tables, in order.
+    pub(super) fn file_sources(&self) -> &[FileSource] {
+        &self.file_sources
+    }
+
+    /// Where the file's values come from.
+    pub(super) fn file_origin(&self) -> Origin {
+        Origin::File(self.file_path.clone())
+    }
+
+    /// An environment variable; blank counts as not set.
+    pub(super) fn env_var(&self, name: &str) -> Option<String> {
+        (self.env)(name).filter(|v| !v.trim().is_empty())
     }
 
     /// The winning raw value of `s` and its origin, or `None` when no layer sets it.

@@ -3,9 +3,10 @@
 //! Owns `Config`, the configuration file format, layering (built-in defaults → `starbase.toml`
 //! → environment → command-line flags, later wins), validation, the generated admin token
 //! and the masked rendering for `starbase check-config`. StarbaseDB's variable names
-//! (`ADMIN_AUTHORIZATION_TOKEN`, `CLIENT_AUTHORIZATION_TOKEN`) are honoured as they are. The
-//! environment is passed in as a function, so nothing here reads or writes the process env.
-//! Must not know about listeners, requests or databases.
+//! (`ADMIN_AUTHORIZATION_TOKEN`, `CLIENT_AUTHORIZATION_TOKEN`, `EXTERNAL_DB_*`) are honoured
+//! as they are. The environment is passed in as a function, so nothing here reads or writes
+//! the process env. External sources are settings only: nothing here connects to them. Must
+//! not know about listeners or requests.
 
 mod error;
 mod file;
@@ -13,6 +14,8 @@ mod layers;
 mod parse;
 mod render;
 mod secret;
+mod source;
+mod source_parse;
 mod token;
 
 use std::net::SocketAddr;
@@ -30,6 +33,7 @@ pub use error::{ConfigError, Origin};
 pub use file::{FileConfig, FileValue};
 pub use parse::MAX_SQLITE_READERS;
 pub use secret::Secret;
+pub use source::{EXTERNAL_SOURCE, INTERNAL_SOURCE, SourceConfig, SourceKind, SourceName};
 pub use token::{ADMIN_TOKEN_FILE, ensure_admin_token};
 
 /// Default data directory, relative to the working directory.
@@ -85,6 +89,8 @@ pub struct Config {
     /// Certificate and key for TLS on both listeners; `None`: plain TCP (pgwire refuses
     /// SSLRequest with `N`).
     pub tls: Option<TlsFiles>,
+    /// External data sources (PostgreSQL, MySQL/MariaDB), names unique and never `internal`.
+    pub sources: Vec<SourceConfig>,
 }
 
 /// PEM files for TLS.
@@ -105,7 +111,8 @@ impl Config {
     ///
     /// # Errors
     /// `22023` for a bad value (naming the setting and the file, variable or flag it came
-    /// from) and for an invalid file (naming it, the line and any unknown key); `58030` when
+    /// from), for a bad data source (unknown type, bad URL, duplicate or reserved name;
+    /// naming the source and the field) and for an invalid file (naming it, the line and any unknown key); `58030` when
     /// a named file cannot be read.
     pub fn load(
         cli: &CliArgs,
@@ -146,6 +153,7 @@ impl Config {
                 parse::duration,
             )?,
             tls: tls_files(&src)?,
+            sources: source::gather(&src)?,
         };
         config.check_combinations(&src)?;
         Ok(config)
@@ -193,6 +201,7 @@ impl Config {
             log: DEFAULT_LOG.to_owned(),
             idle_in_transaction_timeout: Some(Duration::from_secs(60)),
             tls: None,
+            sources: Vec::new(),
         }
     }
 
@@ -255,5 +264,7 @@ fn data_dir(cli: &CliArgs, src: &Sources<'_>) -> Result<PathBuf, ConfigError> {
     }
 }
 
+#[cfg(test)]
+mod source_tests;
 #[cfg(test)]
 mod tests;

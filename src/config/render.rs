@@ -5,7 +5,9 @@
 
 use std::fmt::Write as _;
 
-use super::{ADMIN_TOKEN_FILE, Config, Secret};
+use starbase_backends::external::config::TlsMode;
+
+use super::{ADMIN_TOKEN_FILE, Config, Secret, SourceConfig};
 
 pub(super) fn masked(c: &Config) -> String {
     let mut out = String::from("# effective starbase configuration; secrets are masked\n");
@@ -55,6 +57,15 @@ pub(super) fn masked(c: &Config) -> String {
             ),
         ),
     ];
+    write_lines(&mut out, lines);
+    for source in &c.sources {
+        out.push_str("\n[[sources]]\n");
+        write_lines(&mut out, source_lines(source));
+    }
+    out
+}
+
+fn write_lines(out: &mut String, lines: impl IntoIterator<Item = (&'static str, String)>) {
     for (key, value) in lines {
         // Writing to a String cannot fail.
         let _ = match value.strip_prefix('#') {
@@ -62,7 +73,47 @@ pub(super) fn masked(c: &Config) -> String {
             None => writeln!(out, "{key} = {value}"),
         };
     }
-    out
+}
+
+/// One `[[sources]]` table, always as separate fields (a URL would carry the password).
+fn source_lines(s: &SourceConfig) -> [(&'static str, String); 12] {
+    let quoted = |s: &str| toml::Value::String(s.to_owned()).to_string();
+    let duration = |d| quoted(&humantime::format_duration(d).to_string());
+    let server = &s.server;
+    [
+        ("name", quoted(s.name.as_str())),
+        ("type", quoted(s.kind.as_str())),
+        ("host", quoted(&server.host)),
+        ("port", server.port.to_string()),
+        ("user", quoted(&server.user)),
+        (
+            "password",
+            if server.password.is_empty() {
+                "# no password".to_owned()
+            } else {
+                "\"***\"".to_owned()
+            },
+        ),
+        ("database", quoted(&server.database)),
+        (
+            "search_path",
+            server
+                .search_path
+                .as_deref()
+                .map_or_else(|| "# the server's default".to_owned(), quoted),
+        ),
+        ("pool_size", server.pool_size.to_string()),
+        ("connect_timeout", duration(server.connect_timeout)),
+        ("acquire_timeout", duration(server.acquire_timeout)),
+        (
+            "tls",
+            quoted(match server.tls {
+                TlsMode::Disable => "disable",
+                TlsMode::Prefer => "prefer",
+                TlsMode::Require => "require",
+            }),
+        ),
+    ]
 }
 
 /// `"***"`, or (marked by a leading `#`) what happens without one.

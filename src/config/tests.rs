@@ -512,4 +512,21 @@ fn example_file_lists_every_key_with_its_default() {
     let (_dir, cli) = with_file(&uncommented);
     let c = Config::load(&cli, &no_env()).unwrap();
     assert!(c.admin_token.is_some() && c.client_token.is_some());
+    // So are the commented-out sources.
+    let sources = text
+        .split("# [[sources]]")
+        .skip(1)
+        .map(|table| {
+            let fields: Vec<&str> = table
+                .lines()
+                .filter_map(|l| l.strip_prefix("# "))
+                .filter(|l| l.contains(" = "))
+                .collect();
+            format!("[[sources]]\n{}\n", fields.join("\n"))
+        })
+        .collect::<String>();
+    let (_dir, cli) = with_file(&sources);
+    let c = Config::load(&cli, &no_env()).unwrap();
+    let names: Vec<_> = c.sources.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["external", "legacy"]);
 }

@@ -1,18 +1,24 @@
 //! The engine: runs a plan for a principal on the backend it targets.
 //!
-//! Owns the backends of this gateway and the per-request limits applied when running a plan.
-//! Frontends hand it a `Plan` and get a `ResultStream`; it must not know any frontend type.
+//! Owns the backends of this gateway (the embedded SQLite database and the named external
+//! sources), resolving a source name to a `Target`, and the per-request limits applied when
+//! running a plan. Frontends hand it a `Plan` and get a `ResultStream`; it must not know any
+//! frontend type.
 
+mod import;
 pub mod planner;
+mod sources;
 
 use std::time::Duration;
 
-use starbase_backends::ResultStream;
 use starbase_backends::sqlite::{ExecOptions, SqliteBackend, WriterLease};
-use starbase_protocol::Plan;
+use starbase_backends::{AnyBackend, ResultStream};
+use starbase_protocol::{Dialect, Plan};
 
 use crate::auth::Principal;
 use crate::error::Error;
+pub use import::ImportTxn;
+pub use sources::{Sources, Target, kind_name};
 
 /// A writer lease that hears nothing for this long is rolled back (a stalled import must not
 /// hold the writer).
@@ -22,33 +28,63 @@ const LEASE_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 #[derive(Debug, Clone)]
 pub struct Engine {
     sqlite: SqliteBackend,
+    sources: Sources,
     statement_timeout: Option<Duration>,
 }
 
 impl Engine {
-    /// An engine over the embedded SQLite database.
+    /// An engine over the embedded SQLite database only.
     #[must_use]
     pub fn new(sqlite: SqliteBackend, statement_timeout: Option<Duration>) -> Self {
+        Self::with_sources(sqlite, Sources::default(), statement_timeout)
+    }
+
+    /// An engine over the embedded SQLite database and external `sources`.
+    #[must_use]
+    pub fn with_sources(
+        sqlite: SqliteBackend,
+        sources: Sources,
+        statement_timeout: Option<Duration>,
+    ) -> Self {
         Self {
             sqlite,
+            sources,
             statement_timeout,
         }
     }
 
-    /// Runs `plan` for `principal` and returns its result stream.
+    /// Runs `plan` on the embedded database for `principal` and returns its result stream.
     ///
     /// # Errors
     /// `57P01` when the backend is shutting down; statement errors arrive on the stream.
     pub async fn execute(&self, principal: &Principal, plan: Plan) -> Result<ResultStream, Error> {
+        self.execute_on(principal, &Target::Internal, plan).await
+    }
+
+    /// Runs `plan` on `target` for `principal`. Its statements must be written in the
+    /// target's [`Engine::dialect`].
+    ///
+    /// # Errors
+    /// `57P01` when the backend is shutting down, `3D000` for a source that is not
+    /// configured; statement errors (`08006` for a server that cannot be reached, `53300`
+    /// when its pool is exhausted, the server's own SQLSTATEs) arrive on the stream.
+    pub async fn execute_on(
+        &self,
+        principal: &Principal,
+        target: &Target,
+        plan: Plan,
+    ) -> Result<ResultStream, Error> {
         tracing::debug!(
             role = principal.role.as_str(),
+            source = target.name(),
             steps = plan.steps.len(),
             "execute"
         );
-        let opts = ExecOptions {
-            statement_timeout: self.statement_timeout,
-        };
-        Ok(self.sqlite.execute(plan, opts).await?)
+        let opts = self.exec_options();
+        match target {
+            Target::Internal => Ok(self.sqlite.execute(plan, opts).await?),
+            Target::External(name) => Ok(self.sources.backend(name)?.execute(plan, opts).await?),
+        }
     }
 
     /// Runs `plan` without the statement timeout, for exports: they stream for as long as the
@@ -72,12 +108,59 @@ impl Engine {
         Ok(self.sqlite.execute(plan, opts).await?)
     }
 
+    /// Runs `plan` on `target` without the statement timeout, as [`Engine::execute_export`].
+    ///
+    /// # Errors
+    /// As [`Engine::execute_on`].
+    pub async fn execute_export_on(
+        &self,
+        principal: &Principal,
+        target: &Target,
+        plan: Plan,
+    ) -> Result<ResultStream, Error> {
+        match target {
+            Target::Internal => self.execute_export(principal, plan).await,
+            Target::External(name) => {
+                tracing::debug!(
+                    role = principal.role.as_str(),
+                    source = name.as_str(),
+                    "export"
+                );
+                let opts = ExecOptions {
+                    statement_timeout: None,
+                };
+                Ok(self.sources.backend(name)?.execute(plan, opts).await?)
+            }
+        }
+    }
+
     /// Takes the writer for one transaction spanning several plans (imports).
     ///
     /// # Errors
     /// `57P01` when shutting down, `55P03` when the write lock cannot be taken.
     pub async fn lease_writer(&self) -> Result<WriterLease, Error> {
         Ok(self.sqlite.lease_writer(LEASE_IDLE_TIMEOUT).await?)
+    }
+
+    /// Opens one transaction spanning several plans on `target` (JSON and CSV imports): the
+    /// writer lease on the embedded database, a pinned session between `BEGIN` and `COMMIT`
+    /// on an external source.
+    ///
+    /// # Errors
+    /// As [`Engine::lease_writer`]; on an external source `08006` or `53300` when no
+    /// connection can be had.
+    pub async fn begin_import(&self, target: &Target) -> Result<ImportTxn, Error> {
+        match target {
+            Target::Internal => Ok(ImportTxn::Internal(
+                self.lease_writer().await?,
+                self.exec_options(),
+            )),
+            Target::External(name) => {
+                let backend = self.sources.backend(name)?;
+                let session = backend.session(starbase_backends::SessionConfig::default());
+                ImportTxn::begin_external(session, self.exec_options(), backend.dialect()).await
+            }
+        }
     }
 
     /// The statement options for plans run inside a lease.
@@ -94,8 +177,35 @@ impl Engine {
         &self.sqlite
     }
 
+    /// The external sources.
+    #[must_use]
+    pub fn sources(&self) -> &Sources {
+        &self.sources
+    }
+
+    /// The target a request names: empty or `internal` is the embedded database.
+    ///
+    /// # Errors
+    /// `3D000` for a name no source has.
+    pub fn resolve(&self, name: &str) -> Result<Target, starbase_protocol::DbError> {
+        self.sources.resolve(name)
+    }
+
+    /// The SQL dialect statements for `target` are written in: the target backend's own.
+    #[must_use]
+    pub fn dialect(&self, target: &Target) -> Dialect {
+        match target {
+            Target::Internal => Dialect::Sqlite,
+            Target::External(name) => self
+                .sources
+                .backend(name)
+                .map_or(Dialect::Sqlite, AnyBackend::dialect),
+        }
+    }
+
     /// Stops the backends, letting running statements finish.
     pub async fn shutdown(&self) {
+        self.sources.shutdown().await;
         self.sqlite.shutdown().await;
     }
 }

@@ -31,6 +31,7 @@ async fn local_postgres() -> Option<ProxyTarget> {
         password: None,
         database: "test".to_owned(),
         connect_timeout: Duration::from_secs(5),
+        tls_required: false,
     })
 }
 

@@ -12,7 +12,7 @@ pub mod render;
 mod rest;
 mod source;
 
-pub(crate) use source::require_internal_source;
+pub(crate) use source::resolve_source;
 mod status;
 
 use axum::Router;

@@ -1,6 +1,9 @@
 //! `POST /query` and `POST /query/raw` (spec §5.1).
 //!
-//! Owns decoding the body, planning, running and rendering. Must not know SQLite.
+//! Owns decoding the body, planning, running and rendering, on the source the request names
+//! (`X-Starbase-Source` / `?source=`): statements are written in that backend's dialect and
+//! its errors come back as they are (never StarbaseDB's `200 {"result": []}`). Must not know
+//! SQLite.
 
 use axum::Extension;
 use axum::body::Body;
@@ -13,7 +16,7 @@ use super::AppState;
 use super::body::read_json;
 use super::error::ApiError;
 use super::render::{Arity, Shape, render};
-use super::source::require_internal_source;
+use super::source::resolve_source;
 use crate::auth::Principal;
 use crate::engine::planner::plan_query;
 
@@ -47,14 +50,15 @@ async fn run(
     body: Body,
     shape: Shape,
 ) -> Result<Response, ApiError> {
-    require_internal_source(headers, uri)?;
+    let target = resolve_source(&state.engine, headers, uri)?;
     let json = read_json(headers, body, state.limits.max_request_bytes).await?;
     let request = QueryRequest::from_json(&json)?;
     let arity = match request {
         QueryRequest::Single(_) => Arity::One,
         QueryRequest::Transaction(_) => Arity::PerStep,
     };
-    let stream = state.engine.execute(principal, plan_query(request)).await?;
+    let plan = plan_query(request, state.engine.dialect(&target));
+    let stream = state.engine.execute_on(principal, &target, plan).await?;
     let body = render(stream, shape, arity, state.limits.response).await?;
     Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
 }

@@ -25,9 +25,14 @@ pub(super) async fn handle_status_database(
         .database_size()
         .await
         .map_err(|e| ApiError::new(e.to_db_error()))?;
+    let mut dialects = serde_json::Map::new();
+    dialects.insert("internal".to_owned(), json!("sqlite"));
+    for (name, dialect) in state.engine.sources().dialects() {
+        dialects.insert(name.to_owned(), json!(dialect));
+    }
     Ok(Json(json!({
         "result": {
-            "dialects": { "internal": "sqlite" },
+            "dialects": dialects,
             "databaseSize": size,
         }
     })))

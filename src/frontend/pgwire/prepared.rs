@@ -17,9 +17,7 @@ use pgwire::api::stmt::QueryParser;
 use pgwire::api::{ClientInfo, Type};
 use pgwire::error::PgWireResult;
 use starbase_backends::Event;
-use starbase_protocol::{
-    Column, DbError, Dialect, ExecMode, Params, PgType, SqlState, Statement,
-};
+use starbase_protocol::{Column, DbError, Dialect, ExecMode, Params, PgType, SqlState, Statement};
 
 use super::commands::{Inference, command_columns, translate};
 use super::conn::PgConn;

@@ -83,7 +83,10 @@ impl StartupFlow {
                 SqlState::INVALID_CATALOG_NAME,
                 format!("database \"{db}\" does not exist"),
             )
-            .with_detail("no external source is configured on this gateway")
+            .with_detail(
+                "the PostgreSQL-wire listener serves the embedded database only; external \
+                 sources are served over HTTP and WebSocket (X-Starbase-Source)",
+            )
             .fatal()),
             _ => Ok(()),
         }

@@ -15,6 +15,7 @@ use tokio::time::{Instant, MissedTickBehavior};
 
 use super::message::{self, Request};
 use crate::auth::Principal;
+use crate::engine::Target;
 use crate::engine::planner::plan_query;
 use crate::frontend::http::AppState;
 use crate::frontend::http::render::{Arity, Shape, render_framed};
@@ -24,7 +25,12 @@ const PING_INTERVAL: Duration = Duration::from_secs(30);
 
 /// Serves one upgraded socket until the client closes it, stops answering, or the server
 /// shuts down (the client then gets close code 1001).
-pub(super) async fn serve(mut socket: WebSocket, state: AppState, principal: Principal) {
+pub(super) async fn serve(
+    mut socket: WebSocket,
+    state: AppState,
+    principal: Principal,
+    target: Target,
+) {
     let mut ping = tokio::time::interval_at(Instant::now() + PING_INTERVAL, PING_INTERVAL);
     ping.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut last_heard = Instant::now();
@@ -34,7 +40,7 @@ pub(super) async fn serve(mut socket: WebSocket, state: AppState, principal: Pri
                 let Some(Ok(msg)) = incoming else { break };
                 last_heard = Instant::now();
                 let reply = match msg {
-                    Message::Text(text) => Some(handle_text(&state, &principal, text.as_str()).await),
+                    Message::Text(text) => Some(handle_text(&state, &principal, &target, text.as_str()).await),
                     Message::Binary(_) => Some(message::error(
                         None,
                         &DbError::protocol_violation("binary frames are not supported; send JSON text"),
@@ -71,7 +77,12 @@ pub(super) async fn serve(mut socket: WebSocket, state: AppState, principal: Pri
 }
 
 /// Runs one request frame and returns its reply frame.
-async fn handle_text(state: &AppState, principal: &Principal, text: &str) -> String {
+async fn handle_text(
+    state: &AppState,
+    principal: &Principal,
+    target: &Target,
+    text: &str,
+) -> String {
     let Request { id, query } = match message::decode(text) {
         Ok(request) => request,
         Err(rejected) => return message::error(rejected.0.as_ref(), &rejected.1),
@@ -83,7 +94,11 @@ async fn handle_text(state: &AppState, principal: &Principal, text: &str) -> Str
     let result = async {
         let stream = state
             .engine
-            .execute(principal, plan_query(query))
+            .execute_on(
+                principal,
+                target,
+                plan_query(query, state.engine.dialect(target)),
+            )
             .await
             .map_err(|e| e.to_client())?;
         let (prefix, suffix) = message::frame(id.as_ref());

@@ -1,7 +1,8 @@
 //! The WebSocket frontend: `/socket` (spec §5.5), StarbaseDB's query channel.
 //!
 //! Owns the upgrade: the token comes from `?token=` (or an `Authorization` header), a bad
-//! one is refused with 401 before upgrading, and the source is checked as on HTTP. The
+//! one is refused with 401 before upgrading, and the source (`?source=` or the
+//! `X-Starbase-Source` header) is resolved as on HTTP: every query of the socket runs there. The
 //! message loop lives in `conn`. Must not know backend types.
 
 mod conn;
@@ -42,9 +43,10 @@ pub async fn handle_socket(
         Ok(p) => p,
         Err(e) => return ApiError::new(e).into_response(),
     };
-    if let Err(e) = crate::frontend::http::require_internal_source(&headers, &uri) {
-        return ApiError::new(e).into_response();
-    }
+    let target = match crate::frontend::http::resolve_source(&state.engine, &headers, &uri) {
+        Ok(t) => t,
+        Err(e) => return ApiError::new(e).into_response(),
+    };
     let upgrade = match upgrade {
         Ok(u) => u,
         Err(rejection) => {
@@ -61,5 +63,5 @@ pub async fn handle_socket(
     upgrade
         .max_message_size(max_message)
         .max_frame_size(max_message)
-        .on_upgrade(move |socket| conn::serve(socket, state, principal))
+        .on_upgrade(move |socket| conn::serve(socket, state, principal, target))
 }

@@ -59,7 +59,7 @@ pub(in crate::frontend::http) async fn handle_export_dump(
     headers: HeaderMap,
     uri: Uri,
 ) -> Result<Response, ApiError> {
-    require_internal_source(&headers, &uri)?;
+    require_internal_source(&state.engine, &headers, &uri)?;
     for _ in 0..ATTEMPTS {
         let objects = rows_to_objects(&query(&state, &principal, SCHEMA_SQL, vec![]).await?);
         let mut tables = Vec::new();

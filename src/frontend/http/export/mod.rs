@@ -4,10 +4,13 @@
 //! Owns turning a table's result stream into a downloadable body: rows are encoded batch by
 //! batch as the client reads, the SQLite reader waits while the client is slow (bounded
 //! channel), and a client that disconnects cancels the query. Exports run without the
-//! statement timeout. Must not know SQLite beyond the catalog lookup shared with REST.
+//! statement timeout. On an external source the table is looked up in the server's catalog
+//! (`external`) and streamed from it the same way. Must not know SQLite beyond the catalog
+//! lookup shared with REST.
 
 mod csv;
 mod dump;
+mod external;
 mod sql;
 
 pub(super) use dump::handle_export_dump;
@@ -18,14 +21,15 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, Uri, header};
 use axum::response::{IntoResponse, Response};
 use starbase_backends::{Event, ResultStream};
-use starbase_protocol::{Column, DbError, Dialect, ExecMode, Params, Plan, Statement};
+use starbase_protocol::{Column, DbError, ExecMode, Params, Plan, Statement};
 
 use super::AppState;
 use super::error::ApiError;
 use super::render::{object_keys, write_json};
 use super::rest::schema;
-use super::source::require_internal_source;
+use super::source::resolve_source;
 use crate::auth::Principal;
+use crate::engine::Target;
 
 /// Export formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,17 +68,31 @@ async fn export(
     uri: &Uri,
     format: Format,
 ) -> Result<Response, ApiError> {
-    require_internal_source(headers, uri)?;
-    let info = schema::table_or_404(&state.engine, principal, table).await?;
+    let target = resolve_source(&state.engine, headers, uri)?;
+    let (name, sql) = match &target {
+        Target::Internal => {
+            let info = schema::table_or_404(&state.engine, principal, table).await?;
+            (
+                info.name.clone(),
+                format!("SELECT * FROM {}", info.qualified()),
+            )
+        }
+        Target::External(_) => {
+            external::select_all(&state.engine, principal, &target, table).await?
+        }
+    };
     let plan = Plan {
         mode: ExecMode::Single,
         steps: vec![Statement::new(
-            format!("SELECT * FROM {}", info.qualified()),
-            Dialect::Sqlite,
+            sql,
+            state.engine.dialect(&target),
             Params::None,
         )],
     };
-    let mut stream = state.engine.execute_export(principal, plan).await?;
+    let mut stream = state
+        .engine
+        .execute_export_on(principal, &target, plan)
+        .await?;
     // Wait for the columns, so that an error before any row is still a proper JSON error.
     let columns = loop {
         match stream.recv().await {
@@ -90,7 +108,7 @@ async fn export(
     };
     let file = format!(
         "{}_export.{extension}",
-        info.name.replace(['"', '\\', '\r', '\n'], "_")
+        name.replace(['"', '\\', '\r', '\n'], "_")
     );
     let disposition = HeaderValue::from_str(&format!("attachment; filename=\"{file}\""))
         .unwrap_or_else(|_| HeaderValue::from_static("attachment"));

@@ -3,7 +3,7 @@
 //! Owns reading CSV records as the body arrives, mapping the header to the table's columns
 //! (`columnMapping` renames), decoding fields (the inverse of the CSV export: empty unquoted
 //! field → NULL, unquoted integer/float → number, unquoted `\x…` → BLOB, anything else → text),
-//! and inserting in multi-row batches through a writer lease. Memory holds one batch and one
+//! and inserting in multi-row batches through one import transaction (SQLite's writer lease or a pinned external session). Memory holds one batch and one
 //! record; nothing commits unless every record went in. Must not know HTTP.
 
 use std::collections::HashMap;
@@ -11,11 +11,11 @@ use std::collections::HashMap;
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
 use starbase_protocol::csv::{CsvReader, Field};
-use starbase_protocol::{DbError, Dialect, ExecMode, Params, Plan, SqlState, Statement, Value};
+use starbase_protocol::{DbError, ExecMode, Params, Plan, SqlState, Statement, Value};
 
 use crate::auth::Principal;
 use crate::engine::Engine;
-use crate::frontend::http::rest::schema::{TableInfo, collect, quote};
+use crate::frontend::http::rest::schema::{TableInfo, collect};
 
 /// SQLite accepts up to 32766 parameters per statement; stay well below.
 const MAX_PARAMS: usize = 30_000;
@@ -84,7 +84,12 @@ pub(in crate::frontend::http) async fn import(
         let rows = batch.len() / names.len();
         if rows >= MAX_ROWS || batch.len() + names.len() > MAX_PARAMS {
             if lease.is_none() {
-                lease = Some(engine.lease_writer().await.map_err(|e| e.to_client())?);
+                lease = Some(
+                    engine
+                        .begin_import(&table.target)
+                        .await
+                        .map_err(|e| e.to_client())?,
+                );
             }
             if let Some(lease) = lease.as_mut() {
                 insert_rows(
@@ -104,7 +109,12 @@ pub(in crate::frontend::http) async fn import(
         columns.ok_or_else(|| DbError::invalid_parameter("no CSV data: expected a header row"))?;
     if !batch.is_empty() {
         if lease.is_none() {
-            lease = Some(engine.lease_writer().await.map_err(|e| e.to_client())?);
+            lease = Some(
+                engine
+                    .begin_import(&table.target)
+                    .await
+                    .map_err(|e| e.to_client())?,
+            );
         }
         if let Some(lease) = lease.as_mut() {
             insert_rows(
@@ -120,7 +130,7 @@ pub(in crate::frontend::http) async fn import(
         }
     }
     if let Some(lease) = lease {
-        lease.commit().await.map_err(|e| e.to_db_error())?;
+        lease.commit().await.map_err(|e| e.to_client())?;
     }
     Ok(record_no)
 }
@@ -177,7 +187,7 @@ fn decode_hex(hex: &str) -> Option<Vec<u8>> {
 /// names the rows (`what` first to `last_record`).
 pub(super) async fn insert_rows(
     engine: &Engine,
-    lease: &mut starbase_backends::sqlite::WriterLease,
+    lease: &mut crate::engine::ImportTxn,
     table: &TableInfo,
     names: &[String],
     values: Vec<Value>,
@@ -190,7 +200,7 @@ pub(super) async fn insert_rows(
         table.qualified(),
         names
             .iter()
-            .map(|n| quote(n))
+            .map(|n| table.quote(n))
             .collect::<Vec<_>>()
             .join(", ")
     );
@@ -213,14 +223,12 @@ pub(super) async fn insert_rows(
         mode: ExecMode::Single,
         steps: vec![Statement::new(
             sql,
-            Dialect::Sqlite,
+            engine.dialect(&table.target),
             Params::Positional(values),
         )],
     };
     let first = last_record + 1 - rows as u64;
-    let stream = lease
-        .execute(plan, &engine.exec_options())
-        .map_err(|e| e.to_db_error())?;
+    let stream = lease.execute(plan).await.map_err(|e| e.to_client())?;
     collect(stream).await.map(drop).map_err(|e| {
         let detail = format!("in {what} {first} to {last_record}");
         DbError {

@@ -1,7 +1,7 @@
 //! Streaming JSON import into one table, in one transaction.
 //!
 //! Owns turning `{"data": [{col: value, …}, …], "columnMapping": {…}}` into multi-row INSERTs
-//! through a writer lease, with values decoded as `/query` parameters are (so a JSON export
+//! through one import transaction (SQLite's writer lease or a pinned external session), with values decoded as `/query` parameters are (so a JSON export
 //! imports back, BLOBs included). Rows that arrive before `columnMapping` wait for it, within
 //! the request size limit; past that the import goes on without a mapping (and refuses one
 //! that comes later), so a document of any size streams unless its mapping comes last.
@@ -125,7 +125,7 @@ pub(in crate::frontend::http) async fn import(
     }
     batch.flush(engine, &mut lease, table, rows).await?;
     if let Some(lease) = lease {
-        lease.commit().await.map_err(|e| e.to_db_error())?;
+        lease.commit().await.map_err(|e| e.to_client())?;
     }
     Ok(rows)
 }
@@ -152,7 +152,7 @@ impl Batch {
     async fn add(
         &mut self,
         engine: &Engine,
-        lease: &mut Option<starbase_backends::sqlite::WriterLease>,
+        lease: &mut Option<crate::engine::ImportTxn>,
         table: &TableInfo,
         mapping: Option<&HashMap<String, String>>,
         row: Map<String, Json>,
@@ -183,7 +183,7 @@ impl Batch {
     async fn flush(
         &mut self,
         engine: &Engine,
-        lease: &mut Option<starbase_backends::sqlite::WriterLease>,
+        lease: &mut Option<crate::engine::ImportTxn>,
         table: &TableInfo,
         last_row: u64,
     ) -> Result<(), DbError> {
@@ -191,7 +191,12 @@ impl Batch {
             return Ok(());
         }
         if lease.is_none() {
-            *lease = Some(engine.lease_writer().await.map_err(|e| e.to_client())?);
+            *lease = Some(
+                engine
+                    .begin_import(&table.target)
+                    .await
+                    .map_err(|e| e.to_client())?,
+            );
         }
         let values = std::mem::take(&mut self.values);
         match lease.as_mut() {

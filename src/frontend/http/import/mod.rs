@@ -4,8 +4,10 @@
 //! Owns the request forms: a raw `text/csv` body (streamed as it arrives), a multipart form
 //! whose `file` field holds the CSV (streamed; an optional `columnMapping` field before it),
 //! or `application/json` `{"data": "<csv>", "columnMapping": {...}}` (bounded by the request
-//! limit). All or nothing: an error names the record and commits nothing. Must not know
-//! SQLite beyond the shared catalog lookup.
+//! limit). All or nothing: an error names the record and commits nothing. JSON and CSV
+//! imports run on the embedded database or an external source (one `engine::ImportTxn`
+//! either way); `/import/dump` is the embedded database's only. Must not
+//! know SQLite beyond the shared catalog lookup.
 
 mod csv;
 mod dump;
@@ -26,8 +28,10 @@ use starbase_protocol::DbError;
 use super::AppState;
 use super::body::read_limited;
 use super::error::ApiError;
-use super::rest::schema;
-use super::source::require_internal_source;
+
+use super::rest::schema::TableInfo;
+use super::rest::table_or_404_on;
+use super::source::{require_internal_source, resolve_source};
 use crate::auth::Principal;
 
 /// `POST /import/csv/{table}`.
@@ -37,8 +41,7 @@ pub(super) async fn handle_import_csv(
     Path(table): Path<String>,
     request: Request,
 ) -> Result<Response, ApiError> {
-    require_internal_source(request.headers(), request.uri())?;
-    let table = schema::table_or_404(&state.engine, &principal, &table).await?;
+    let table = import_table(&state, &principal, request.headers(), request.uri(), &table).await?;
     let content_type = content_type(&request);
     let max = state.limits.max_request_bytes;
     let engine = &state.engine;
@@ -120,7 +123,7 @@ pub(super) async fn handle_import_dump(
     Extension(principal): Extension<Principal>,
     request: Request,
 ) -> Result<Response, ApiError> {
-    require_internal_source(request.headers(), request.uri())?;
+    require_internal_source(&state.engine, request.headers(), request.uri())?;
     let content_type = content_type(&request);
     if !content_type.starts_with("multipart/form-data") {
         return Err(ApiError::with_status(
@@ -183,8 +186,7 @@ pub(super) async fn handle_import_json(
     Path(table): Path<String>,
     request: Request,
 ) -> Result<Response, ApiError> {
-    require_internal_source(request.headers(), request.uri())?;
-    let table = schema::table_or_404(&state.engine, &principal, &table).await?;
+    let table = import_table(&state, &principal, request.headers(), request.uri(), &table).await?;
     let content_type = content_type(&request);
     let max = state.limits.max_request_bytes;
     let imported = if content_type.starts_with("application/json") {
@@ -216,6 +218,18 @@ pub(super) async fn handle_import_json(
         ));
     };
     Ok(imported_response(imported))
+}
+
+/// The table a JSON or CSV import writes to, on the embedded database or an external source.
+async fn import_table(
+    state: &AppState,
+    principal: &Principal,
+    headers: &axum::http::HeaderMap,
+    uri: &axum::http::Uri,
+    table: &str,
+) -> Result<TableInfo, ApiError> {
+    let target = resolve_source(&state.engine, headers, uri)?;
+    table_or_404_on(&state.engine, principal, &target, table).await
 }
 
 /// The request's content type, lower-cased (empty when absent).

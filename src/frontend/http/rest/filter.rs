@@ -5,13 +5,15 @@
 //! against the table and quoted; every value is a bound parameter coerced to the column's
 //! type. Must not know HTTP.
 
-use starbase_protocol::{ColumnType, DbError, SqlState, Value};
+use starbase_protocol::{ColumnType, DbError, Dialect, SqlState, Value};
 
-use super::schema::{ColumnInfo, TableInfo, quote};
+use super::schema::{ColumnInfo, TableInfo};
 
 /// SQL clauses with their parameters, numbered `$1…` from `first_param`.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(super) struct Clauses {
+    /// How names are quoted and `OFFSET` without `LIMIT` is written.
+    dialect: Dialect,
     /// Conditions joined by `AND` (without the `WHERE`).
     pub(super) conditions: Vec<String>,
     /// Bound values, in placeholder order.
@@ -23,6 +25,24 @@ pub(super) struct Clauses {
 }
 
 impl Clauses {
+    /// No clauses yet, for statements on `table`.
+    pub(super) fn for_table(table: &TableInfo) -> Self {
+        Self {
+            dialect: table.dialect,
+            conditions: Vec::new(),
+            params: Vec::new(),
+            order_by: String::new(),
+            limit: String::new(),
+        }
+    }
+
+    fn quote(&self, name: &str) -> String {
+        match self.dialect {
+            Dialect::MySql => format!("`{}`", name.replace('`', "``")),
+            Dialect::Postgres | Dialect::Sqlite => super::schema::quote(name),
+        }
+    }
+
     /// Adds `"col" = $n` for a value given as text.
     pub(super) fn equals(&mut self, column: &ColumnInfo, raw: &str) -> Result<(), DbError> {
         let value = coerce(column, raw)?;
@@ -33,11 +53,9 @@ impl Clauses {
     /// Adds `"col" <op> $n` for a bound value.
     pub(super) fn push(&mut self, column: &ColumnInfo, op: &str, value: Value) {
         self.params.push(value);
-        self.conditions.push(format!(
-            "{} {op} ${}",
-            quote(&column.name),
-            self.params.len()
-        ));
+        let name = self.quote(&column.name);
+        self.conditions
+            .push(format!("{name} {op} ${}", self.params.len()));
     }
 
     /// ` WHERE …` or empty.
@@ -87,14 +105,19 @@ pub(super) fn from_query(
     if let Some(column) = sort_by {
         clauses.order_by = format!(
             " ORDER BY {} {}",
-            quote(&column.name),
+            table.quote(&column.name),
             if descending { "DESC" } else { "ASC" }
         );
     }
     clauses.limit = match (limit, offset) {
         (Some(l), Some(o)) => format!(" LIMIT {l} OFFSET {o}"),
         (Some(l), None) => format!(" LIMIT {l}"),
-        (None, Some(o)) => format!(" LIMIT -1 OFFSET {o}"),
+        // SQLite's "no limit" is -1, which PostgreSQL refuses; MySQL has no OFFSET alone.
+        (None, Some(o)) => match table.dialect {
+            Dialect::Sqlite => format!(" LIMIT -1 OFFSET {o}"),
+            Dialect::Postgres => format!(" OFFSET {o}"),
+            Dialect::MySql => format!(" LIMIT 18446744073709551615 OFFSET {o}"),
+        },
         (None, None) => String::new(),
     };
     Ok(())
@@ -126,7 +149,7 @@ fn filter(table: &TableInfo, key: &str, raw: &str, clauses: &mut Clauses) -> Res
             clauses.params.extend(values);
             clauses.conditions.push(format!(
                 "{} IN ({})",
-                quote(&column.name),
+                table.quote(&column.name),
                 placeholders.join(", ")
             ));
             return Ok(());
@@ -143,7 +166,7 @@ fn filter(table: &TableInfo, key: &str, raw: &str, clauses: &mut Clauses) -> Res
             };
             clauses
                 .conditions
-                .push(format!("{} {test}", quote(&column.name)));
+                .push(format!("{} {test}", table.quote(&column.name)));
             return Ok(());
         }
         _ => {

@@ -2,10 +2,14 @@
 //!
 //! Owns the REST routes: resolving the path against the real schema, building parameterised
 //! statements, and StarbaseDB's response shapes. Table and column names are only ever those
-//! read from the catalog (quoted); values are always bound. Must not know SQLite beyond the
-//! catalog queries in `schema`.
+//! read from the catalog (quoted); values are always bound. The same statements serve an
+//! external PostgreSQL source, whose catalog is read by `pg_schema`; MySQL sources get
+//! `0A000`. Must not know SQLite beyond the catalog queries in `schema`.
 
 mod filter;
+mod mysql_schema;
+mod pg_schema;
+mod returning;
 pub(in crate::frontend::http) mod schema;
 
 use axum::Extension;
@@ -20,10 +24,11 @@ use super::AppState;
 use super::body::read_limited;
 use super::error::ApiError;
 use super::render::{Arity, Shape, render, render_framed};
-use super::source::require_internal_source;
+use super::source::resolve_source;
 use crate::auth::Principal;
+use crate::engine::Target;
 use filter::{Clauses, coerce};
-use schema::{TableInfo, quote};
+use schema::TableInfo;
 
 /// Every `/rest/…` request.
 pub(super) async fn handle_rest(
@@ -35,7 +40,7 @@ pub(super) async fn handle_rest(
     uri: Uri,
     body: Body,
 ) -> Result<Response, ApiError> {
-    require_internal_source(&headers, &uri)?;
+    let target = resolve_source(&state.engine, &headers, &uri)?;
     let pairs: Vec<(String, String)> = uri
         .query()
         .map(|q| {
@@ -45,7 +50,7 @@ pub(super) async fn handle_rest(
                 .collect()
         })
         .unwrap_or_default();
-    let (table, id) = resolve(&state, &principal, &path).await?;
+    let (table, id) = resolve(&state, &principal, &target, &path).await?;
     let rest = Rest {
         state: &state,
         principal: &principal,
@@ -72,6 +77,33 @@ pub(super) async fn handle_rest(
     }
 }
 
+/// The table `name` on `target` (an unqualified name, as `/rest/{table}` resolves it; on
+/// MySQL one of the connection's database), for the imports.
+///
+/// # Errors
+/// `404`/`42P01` when there is none.
+pub(in crate::frontend::http) async fn table_or_404_on(
+    engine: &crate::engine::Engine,
+    principal: &Principal,
+    target: &Target,
+    name: &str,
+) -> Result<TableInfo, ApiError> {
+    let found = match (target, engine.dialect(target)) {
+        (Target::Internal, _) => return schema::table_or_404(engine, principal, name).await,
+        (Target::External(_), Dialect::MySql) => {
+            mysql_schema::table(engine, principal, target, None, name).await
+        }
+        (Target::External(_), _) => pg_schema::table(engine, principal, target, None, name).await,
+    };
+    found.map_err(|e| {
+        if e.code == SqlState::UNDEFINED_TABLE {
+            ApiError::with_status(StatusCode::NOT_FOUND, e)
+        } else {
+            ApiError::new(e)
+        }
+    })
+}
+
 /// `/rest/` with nothing after it.
 pub(super) async fn handle_rest_root() -> ApiError {
     ApiError::new(DbError::invalid_parameter(
@@ -84,26 +116,55 @@ pub(super) async fn handle_rest_root() -> ApiError {
 async fn resolve(
     state: &AppState,
     principal: &Principal,
+    target: &Target,
     path: &str,
 ) -> Result<(TableInfo, Option<String>), DbError> {
     let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
     let engine = &state.engine;
-    match segments.as_slice() {
-        [table] => Ok((schema::table(engine, principal, "main", table).await?, None)),
-        [first, second] => {
-            if schema::schemas(engine, principal)
-                .await?
-                .iter()
-                .any(|s| s == first)
-            {
-                Ok((schema::table(engine, principal, first, second).await?, None))
-            } else {
-                let table = schema::table(engine, principal, "main", first).await?;
-                Ok((table, Some((*second).to_owned())))
+    let table = |schema: Option<&'static str>, name: String| async move {
+        match target {
+            Target::Internal => {
+                schema::table(engine, principal, schema.unwrap_or("main"), &name).await
+            }
+            Target::External(_) if engine.dialect(target) == Dialect::MySql => {
+                mysql_schema::table(engine, principal, target, schema, &name).await
+            }
+            Target::External(_) => pg_schema::table(engine, principal, target, schema, &name).await,
+        }
+    };
+    let in_schema = |schema: String, name: String| async move {
+        match target {
+            Target::Internal => schema::table(engine, principal, &schema, &name).await,
+            Target::External(_) if engine.dialect(target) == Dialect::MySql => {
+                mysql_schema::table(engine, principal, target, Some(&schema), &name).await
+            }
+            Target::External(_) => {
+                pg_schema::table(engine, principal, target, Some(&schema), &name).await
             }
         }
-        [schema_name, table, id] => Ok((
-            schema::table(engine, principal, schema_name, table).await?,
+    };
+    match segments.as_slice() {
+        [name] => Ok((table(None, (*name).to_owned()).await?, None)),
+        [first, second] => {
+            let schemas = match target {
+                Target::Internal => schema::schemas(engine, principal).await?,
+                Target::External(_) if engine.dialect(target) == Dialect::MySql => {
+                    mysql_schema::schemas(engine, principal, target).await?
+                }
+                Target::External(_) => pg_schema::schemas(engine, principal, target).await?,
+            };
+            if schemas.iter().any(|s| s == first) {
+                Ok((
+                    in_schema((*first).to_owned(), (*second).to_owned()).await?,
+                    None,
+                ))
+            } else {
+                let found = table(None, (*first).to_owned()).await?;
+                Ok((found, Some((*second).to_owned())))
+            }
+        }
+        [schema_name, name, id] => Ok((
+            in_schema((*schema_name).to_owned(), (*name).to_owned()).await?,
             Some((*id).to_owned()),
         )),
         _ => Err(DbError::invalid_parameter(
@@ -153,7 +214,7 @@ struct Rest<'a> {
 
 impl Rest<'_> {
     async fn get(&self) -> Result<Response, ApiError> {
-        let mut clauses = Clauses::default();
+        let mut clauses = Clauses::for_table(self.table);
         if let Some(id) = self.id {
             let pk = self.single_key()?;
             clauses.equals(pk, id)?;
@@ -181,17 +242,13 @@ impl Rest<'_> {
         let mut names = Vec::with_capacity(body.len());
         let mut params = Vec::with_capacity(body.len());
         for (key, value) in &body {
-            names.push(quote(&self.table.column(key)?.name));
+            names.push(self.table.quote(&self.table.column(key)?.name));
             params.push(Value::from_json_param(value)?);
         }
-        let placeholders: Vec<String> = (1..=params.len()).map(|i| format!("${i}")).collect();
-        let sql = format!(
-            "INSERT INTO {} ({}) VALUES ({}) RETURNING *",
-            self.table.qualified(),
-            names.join(", "),
-            placeholders.join(", ")
-        );
-        let row = self.one_row(sql, params).await?.unwrap_or(Json::Null);
+        let row = self
+            .insert_returning(&names, params, &body)
+            .await?
+            .unwrap_or(Json::Null);
         let body = json!({"result": {"message": "Resource created successfully", "data": row}});
         Ok((StatusCode::CREATED, axum::Json(body)).into_response())
     }
@@ -210,16 +267,22 @@ impl Rest<'_> {
             match body.get(&column.name) {
                 Some(value) => {
                     keys.params.push(Value::from_json_param(value)?);
-                    sets.push(format!("{} = ${}", quote(&column.name), keys.params.len()));
+                    sets.push(format!(
+                        "{} = ${}",
+                        self.table.quote(&column.name),
+                        keys.params.len()
+                    ));
                 }
-                // The default comes from the schema itself, not from the request.
+                // The default comes from the schema itself, not from the request (MySQL's
+                // catalog spells literals unquoted, so it gets its `DEFAULT` keyword).
                 None if replace == Replace::Yes => sets.push(format!(
                     "{} = {}",
-                    quote(&column.name),
-                    column
-                        .default
-                        .as_deref()
-                        .map_or("NULL".to_owned(), |d| format!("({d})"))
+                    self.table.quote(&column.name),
+                    match (self.table.dialect, column.default.as_deref()) {
+                        (Dialect::MySql, _) => "DEFAULT".to_owned(),
+                        (_, Some(d)) => format!("({d})"),
+                        (_, None) => "NULL".to_owned(),
+                    }
                 )),
                 None => {}
             }
@@ -230,14 +293,8 @@ impl Rest<'_> {
         if sets.is_empty() {
             return Err(DbError::invalid_parameter("no updatable data provided").into());
         }
-        let sql = format!(
-            "UPDATE {} SET {}{} RETURNING *",
-            self.table.qualified(),
-            sets.join(", "),
-            keys.where_clause()
-        );
         let row = self
-            .one_row(sql, keys.params)
+            .update_returning(&sets, keys)
             .await?
             .ok_or_else(|| self.not_found())?;
         let message = match replace {
@@ -249,12 +306,7 @@ impl Rest<'_> {
 
     async fn delete(&self) -> Result<Response, ApiError> {
         let keys = self.key(None)?;
-        let sql = format!(
-            "DELETE FROM {}{} RETURNING *",
-            self.table.qualified(),
-            keys.where_clause()
-        );
-        self.one_row(sql, keys.params)
+        self.delete_returning(keys)
             .await?
             .ok_or_else(|| self.not_found())?;
         Ok(
@@ -278,7 +330,7 @@ impl Rest<'_> {
     /// `WHERE` conditions on the whole primary key: from the path (single key), or per key
     /// column from the body or the query string.
     fn key(&self, body: Option<&Map<String, Json>>) -> Result<Clauses, DbError> {
-        let mut clauses = Clauses::default();
+        let mut clauses = Clauses::for_table(self.table);
         if let Some(id) = self.id {
             clauses.equals(self.single_key()?, id)?;
             return Ok(clauses);
@@ -321,31 +373,56 @@ impl Rest<'_> {
         sql: String,
         params: Vec<Value>,
     ) -> Result<starbase_backends::ResultStream, ApiError> {
-        let plan = Plan {
-            mode: ExecMode::Single,
-            steps: vec![Statement::new(
-                sql,
-                Dialect::Sqlite,
-                Params::Positional(params),
-            )],
-        };
-        Ok(self.state.engine.execute(self.principal, plan).await?)
+        self.run_steps(vec![(sql, params)]).await
     }
 
-    /// Runs a statement that returns at most one row, as a JSON object.
-    async fn one_row(&self, sql: String, params: Vec<Value>) -> Result<Option<Json>, ApiError> {
-        let stream = self.run(sql, params).await?;
+    /// Runs the statements, as one transaction when there are several.
+    async fn run_steps(
+        &self,
+        steps: Vec<(String, Vec<Value>)>,
+    ) -> Result<starbase_backends::ResultStream, ApiError> {
+        let target = &self.table.target;
+        let dialect = self.state.engine.dialect(target);
+        let plan = Plan {
+            mode: if steps.len() > 1 {
+                ExecMode::Transaction
+            } else {
+                ExecMode::Single
+            },
+            steps: steps
+                .into_iter()
+                .map(|(sql, params)| Statement::new(sql, dialect, Params::Positional(params)))
+                .collect(),
+        };
+        Ok(self
+            .state
+            .engine
+            .execute_on(self.principal, target, plan)
+            .await?)
+    }
+
+    /// Runs the statements and returns the first row of step `pick`, as a JSON object.
+    async fn one_row(
+        &self,
+        steps: Vec<(String, Vec<Value>)>,
+        pick: usize,
+    ) -> Result<Option<Json>, ApiError> {
+        let stream = self.run_steps(steps).await?;
         let bytes = render_framed(
             stream,
             Shape::Objects,
-            Arity::One,
+            Arity::PerStep,
             self.state.limits.response,
             b"",
             b"",
         )
         .await?;
-        let rows: Json = serde_json::from_slice(&bytes)
+        let results: Json = serde_json::from_slice(&bytes)
             .map_err(|e| DbError::internal(format!("unreadable row: {e}")))?;
-        Ok(rows.as_array().and_then(|a| a.first()).cloned())
+        Ok(results
+            .get(pick)
+            .and_then(Json::as_array)
+            .and_then(|rows| rows.first())
+            .cloned())
     }
 }

@@ -10,7 +10,7 @@ use starbase_protocol::{
 };
 
 use crate::auth::Principal;
-use crate::engine::Engine;
+use crate::engine::{Engine, Target};
 
 /// One column of a table.
 #[derive(Debug, Clone)]
@@ -34,6 +34,10 @@ pub(in crate::frontend::http) struct TableInfo {
     pub(in crate::frontend::http) name: String,
     /// Columns in table order.
     pub(in crate::frontend::http) columns: Vec<ColumnInfo>,
+    /// The database holding it.
+    pub(in crate::frontend::http) target: Target,
+    /// That database's dialect (how names are quoted).
+    pub(in crate::frontend::http) dialect: Dialect,
 }
 
 impl TableInfo {
@@ -60,9 +64,18 @@ impl TableInfo {
         })
     }
 
-    /// `"schema"."table"`, quoted.
+    /// `"schema"."table"`, quoted for the table's database.
     pub(in crate::frontend::http) fn qualified(&self) -> String {
-        format!("{}.{}", quote(&self.schema), quote(&self.name))
+        format!("{}.{}", self.quote(&self.schema), self.quote(&self.name))
+    }
+
+    /// Quotes a name that is known to exist for the table's database (`` `name` `` on
+    /// MySQL, `"name"` elsewhere).
+    pub(in crate::frontend::http) fn quote(&self, name: &str) -> String {
+        match self.dialect {
+            Dialect::MySql => format!("`{}`", name.replace('`', "``")),
+            Dialect::Postgres | Dialect::Sqlite => quote(name),
+        }
     }
 }
 
@@ -131,6 +144,8 @@ pub(in crate::frontend::http) async fn table(
         schema: schema.to_owned(),
         name: name.to_owned(),
         columns,
+        target: Target::Internal,
+        dialect: Dialect::Sqlite,
     })
 }
 

@@ -59,6 +59,12 @@ pub(super) async fn login(
     target: &ProxyTarget,
     client_params: &BTreeMap<String, String>,
 ) -> Result<Backend, LoginError> {
+    if target.tls_required {
+        return Err(unreachable(
+            target,
+            "the source requires TLS, which the wire proxy does not speak to servers yet",
+        ));
+    }
     let connect = TcpStream::connect((target.host.as_str(), target.port));
     let tcp = tokio::time::timeout(target.connect_timeout, connect)
         .await

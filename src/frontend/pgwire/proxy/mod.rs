@@ -47,6 +47,9 @@ pub struct ProxyTarget {
     pub database: String,
     /// How long connecting may take.
     pub connect_timeout: Duration,
+    /// The source requires TLS to the server, which the proxy does not speak yet: its
+    /// sessions are refused rather than sent in plain text.
+    pub tls_required: bool,
 }
 
 impl std::fmt::Debug for ProxyTarget {
