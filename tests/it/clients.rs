@@ -97,8 +97,9 @@ impl Client {
         None
     }
 
-    /// Runs the program against `gw` as admin; its output once it has exited.
-    async fn run_against(&self, gw: &TestGateway) -> Output {
+    /// Runs the program against `gw`'s database `database` as admin; its output once it has
+    /// exited.
+    async fn run_against(&self, gw: &TestGateway, database: &str) -> Output {
         let mut command = Command::new(&self.program);
         command
             .args(&self.args)
@@ -107,7 +108,7 @@ impl Client {
             .env("PGPORT", gw.pg.port().to_string())
             .env("PGUSER", "starbase")
             .env("PGPASSWORD", ADMIN)
-            .env("PGDATABASE", "main")
+            .env("PGDATABASE", database)
             .env("PGCONNECT_TIMEOUT", "10")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -137,8 +138,50 @@ fn skip_note(name: &str, why: &str) {
     eprintln!("note: skipping the {name} client program: {why}");
 }
 
-/// Runs `client` against a fresh gateway and asserts that it exits 0.
+/// Where a client program connects.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Through {
+    /// The embedded database.
+    Embedded,
+    /// The wire proxy to the local PostgreSQL (database `external`).
+    Proxy,
+}
+
+/// Runs `client` against a fresh gateway's embedded database and asserts that it exits 0.
 async fn run_client(client: Client) {
+    run_client_through(client, Through::Embedded).await;
+}
+
+/// A gateway whose source `external` is the local PostgreSQL's `test` database, or `None`
+/// (with a note) when that server is not running outside CI.
+async fn proxy_gateway() -> Option<TestGateway> {
+    if tokio::net::TcpStream::connect("127.0.0.1:5432")
+        .await
+        .is_err()
+    {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "PostgreSQL is not running on 127.0.0.1:5432"
+        );
+        skip_note("proxied", "PostgreSQL is not running on 127.0.0.1:5432");
+        return None;
+    }
+    let target = starbase::frontend::pgwire::proxy::ProxyTarget {
+        name: "external".to_owned(),
+        host: "127.0.0.1".to_owned(),
+        port: 5432,
+        user: "postgres".to_owned(),
+        password: None,
+        database: "test".to_owned(),
+        connect_timeout: Duration::from_secs(5),
+        tls_required: false,
+    };
+    Some(TestGateway::start_with_proxy(vec![target]).await)
+}
+
+/// Runs `client` against a fresh gateway, embedded or through the proxy, and asserts that it
+/// exits 0 after all its checks.
+async fn run_client_through(client: Client, through: Through) {
     if let Some(why) = client.missing_runtime().await {
         if std::env::var("CI").as_deref() == Ok("true") {
             panic!(
@@ -150,8 +193,14 @@ async fn run_client(client: Client) {
         skip_note(client.name, &why);
         return;
     }
-    let gw = TestGateway::start().await;
-    let output = client.run_against(&gw).await;
+    let (gw, database) = match through {
+        Through::Embedded => (TestGateway::start().await, "main"),
+        Through::Proxy => match proxy_gateway().await {
+            Some(gw) => (gw, "external"),
+            None => return,
+        },
+    };
+    let output = client.run_against(&gw, database).await;
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     let first_failure = stdout
@@ -224,4 +273,59 @@ async fn pgjdbc() {
         .probe(&["java", "-version"])
         .probe(&["test", "-r", &jar]);
     run_client(client).await;
+}
+
+// The same programs through the wire proxy against the local PostgreSQL: they must behave
+// exactly as they do connected to it directly (psql's expected output is the embedded
+// database's, so it is not among them).
+
+#[tokio::test]
+async fn psycopg3_through_the_proxy() {
+    let client = Client::python("psycopg 3 (proxied)", "psycopg3_client.py", "psycopg");
+    run_client_through(client, Through::Proxy).await;
+}
+
+#[tokio::test]
+async fn psycopg2_through_the_proxy() {
+    let client = Client::python("psycopg2 (proxied)", "psycopg2_client.py", "psycopg2");
+    run_client_through(client, Through::Proxy).await;
+}
+
+#[tokio::test]
+async fn asyncpg_through_the_proxy() {
+    let client = Client::python("asyncpg (proxied)", "asyncpg_client.py", "asyncpg");
+    run_client_through(client, Through::Proxy).await;
+}
+
+#[tokio::test]
+async fn sqlalchemy_through_the_proxy() {
+    let client = Client::python(
+        "SQLAlchemy (proxied)",
+        "sqlalchemy_client.py",
+        "sqlalchemy, psycopg2",
+    );
+    run_client_through(client, Through::Proxy).await;
+}
+
+#[tokio::test]
+async fn node_pg_through_the_proxy() {
+    let client = Client::new("node pg (proxied)", "node", &["node_pg_client.js"]).probe(&[
+        "node",
+        "-e",
+        "require('pg')",
+    ]);
+    run_client_through(client, Through::Proxy).await;
+}
+
+#[tokio::test]
+async fn pgjdbc_through_the_proxy() {
+    let jar = pgjdbc_jar();
+    let client = Client::new(
+        "pgJDBC (proxied)",
+        "java",
+        &["-cp", &jar, "JdbcClient.java"],
+    )
+    .probe(&["java", "-version"])
+    .probe(&["test", "-r", &jar]);
+    run_client_through(client, Through::Proxy).await;
 }

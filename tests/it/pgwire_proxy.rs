@@ -119,6 +119,34 @@ async fn external_database_reaches_postgres_with_full_fidelity() {
     let err = c.batch_execute("SELECT pg_sleep(30)").await.unwrap_err();
     assert_eq!(err.code().map(|s| s.code()), Some("57014"));
     cancel.await.unwrap();
+    // psql's \d is answered by the server's own catalog.
+    let conninfo = format!(
+        "host=127.0.0.1 port={} user=anyone dbname=external options=-csearch_path={schema}",
+        gw.pg.port()
+    );
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("psql")
+            .args([conninfo.as_str(), "-X", "-c", "\\d t"])
+            .env("PGPASSWORD", ADMIN)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("integer") && text.contains("text[]") && text.contains("jsonb"),
+        "{text}"
+    );
+    assert!(
+        text.contains("\"t_pkey\" PRIMARY KEY, btree (id)"),
+        "{text}"
+    );
     c.batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
         .await
         .unwrap();
