@@ -15,7 +15,7 @@ use crate::pgtype::PgType;
 /// A cast, typed literal or collation whose operand is already rewritten.
 ///
 /// # Errors
-/// `0A000` for casts to array types.
+/// `0A000` for casts to array types; `22P02` for a malformed `'…'::bytea` literal.
 pub(super) fn rewrite(e: Expr) -> Result<(Expr, bool), DbError> {
     let new = match e {
         Expr::Cast {
@@ -69,6 +69,13 @@ fn cast(expr: Expr, data_type: &DataType) -> Result<Expr, DbError> {
         && let Some(b) = bool_text(s)
     {
         return Ok(Expr::Value(Value::Boolean(b).into()));
+    }
+    if ty == Some(PgType::Bytea)
+        && let Expr::Value(v) = &expr
+        && let Value::SingleQuotedString(s) = &v.value
+    {
+        // `CAST('\x00' AS BLOB)` would store the text: a blob literal stores the bytes.
+        return super::bytea::blob_literal(s);
     }
     if ty == Some(PgType::Date) && !literal {
         // A timestamp cast to date is its day: kept as is it would never equal one.

@@ -15,6 +15,7 @@
 //! `types`), rewritten (`ddl`, `table_ddl`, `rewrite` with `casts`, `operators`,
 //! `functions`, `portable`, `clauses`) and printed only when a rewrite changed something.
 
+mod bytea;
 mod calls;
 mod casts;
 mod clauses;

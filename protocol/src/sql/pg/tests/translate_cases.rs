@@ -16,6 +16,8 @@ const CASES: &[(&str, &str)] = &[
      "SELECT c.oid, c.oid FROM pg_class c"),
     ("SELECT 't'::bool, 'off'::boolean",
      "SELECT true, false"),
+    ("SELECT '\\x0001ff'::bytea, E'\\\\x89504e47'::bytea, CAST('ab\\000' AS bytea), bytea 'x'",
+     "SELECT X'0001FF', X'89504E47', X'616200', X'78'"),
     ("SELECT now(), CURRENT_TIMESTAMP, transaction_timestamp(), statement_timestamp(), clock_timestamp(), LOCALTIMESTAMP",
      "SELECT strftime('%Y-%m-%d %H:%M:%f+00', 'now'), strftime('%Y-%m-%d %H:%M:%f+00', 'now'), strftime('%Y-%m-%d %H:%M:%f+00', 'now'), strftime('%Y-%m-%d %H:%M:%f+00', 'now'), strftime('%Y-%m-%d %H:%M:%f+00', 'now'), strftime('%Y-%m-%d %H:%M:%f+00', 'now')"),
     ("SELECT CURRENT_DATE, CURRENT_TIME",
