@@ -11,6 +11,7 @@ mod http_misc;
 mod http_query;
 mod import;
 mod pgwire;
+mod pgwire_clients;
 mod pgwire_raw;
 mod pgwire_tls;
 mod readme;

@@ -123,6 +123,12 @@ fn encode_text(buf: &mut BytesMut, value: &Value, ty: PgType) {
                 None => secs.to_string(),
             }
         }
+        // SQLite's CURRENT_TIMESTAMP and most stored text carry no offset; they are UTC, and
+        // timestamptz_out always prints one (drivers parse it to an aware datetime).
+        (PgType::Timestamptz, Value::Text(s)) => match datetime::parse_timestamp(s) {
+            Some(micros) => format!("{}+00", datetime::format_timestamp(micros)),
+            None => s.clone(),
+        },
         (PgType::Bytea, Value::Text(s)) => bytea_hex(s.as_bytes()),
         // numeric_out never writes an exponent.
         (PgType::Numeric, Value::Float(f)) if f.is_finite() => f.to_string(),
@@ -262,6 +268,15 @@ mod tests {
             t(Value::Int(946_684_800), PgType::Timestamptz),
             "2000-01-01 00:00:00+00"
         );
+        for (stored, sent) in [
+            ("2026-12-01 07:55:45", "2026-12-01 07:55:45+00"),
+            ("2026-12-01 07:55:45.250+00", "2026-12-01 07:55:45.25+00"),
+            ("2026-12-01T09:55:45+02:00", "2026-12-01 07:55:45+00"),
+            ("2026-12-01", "2026-12-01 00:00:00+00"),
+            ("infinity", "infinity"),
+        ] {
+            assert_eq!(t(Value::Text(stored.into()), PgType::Timestamptz), sent);
+        }
         let mut buf = BytesMut::new();
         encode_field(&mut buf, &Value::Null, PgType::Int8, true, "c").unwrap();
         assert_eq!(&buf[..], &(-1i32).to_be_bytes());

@@ -107,7 +107,9 @@ mod tests {
 
     #[test]
     fn malformed_input_is_22p02() {
-        for bad in ["\\x0", "\\x0g", "\\x123", "\\", "\\1", "\\400", "a\\999", "\\08"] {
+        for bad in [
+            "\\x0", "\\x0g", "\\x123", "\\", "\\1", "\\400", "a\\999", "\\08",
+        ] {
             let e = decode(bad).unwrap_err();
             assert_eq!(e.code, SqlState::INVALID_TEXT_REPRESENTATION, "{bad}");
             assert_eq!(e.message, "invalid input syntax for type bytea", "{bad}");

@@ -389,7 +389,10 @@ fn long_operator_chains_pass_through_without_overflowing_the_stack() {
 
 #[test]
 fn malformed_bytea_literal_is_22p02() {
-    for sql in ["SELECT '\\x0g'::bytea", "INSERT INTO users (name) VALUES ('\\9'::bytea)"] {
+    for sql in [
+        "SELECT '\\x0g'::bytea",
+        "INSERT INTO users (name) VALUES ('\\9'::bytea)",
+    ] {
         assert_eq!(code(sql), SqlState::INVALID_TEXT_REPRESENTATION, "{sql}");
     }
 }
