@@ -130,11 +130,29 @@ fn encode_text(buf: &mut BytesMut, value: &Value, ty: PgType) {
             None => s.clone(),
         },
         (PgType::Bytea, Value::Text(s)) => bytea_hex(s.as_bytes()),
+        (PgType::BoolArray, Value::Text(s)) => bool_array_text(s),
         // numeric_out never writes an exponent.
         (PgType::Numeric, Value::Float(f)) if f.is_finite() => f.to_string(),
         _ => text_of(value),
     };
     buf.put_slice(text.as_bytes());
+}
+
+/// SQLite's booleans are 0/1: `{1,0,NULL}` → `{t,f,NULL}`.
+fn bool_array_text(s: &str) -> String {
+    let Some(inner) = s.strip_prefix('{').and_then(|t| t.strip_suffix('}')) else {
+        return s.to_owned();
+    };
+    let items: Vec<&str> = inner
+        .split(',')
+        .filter(|i| !i.is_empty())
+        .map(|i| match i.trim() {
+            "1" | "t" | "true" => "t",
+            "0" | "f" | "false" => "f",
+            other => other,
+        })
+        .collect();
+    format!("{{{}}}", items.join(","))
 }
 
 fn encode_binary(buf: &mut BytesMut, value: &Value, ty: PgType) -> Result<(), ()> {
@@ -166,7 +184,10 @@ fn encode_binary(buf: &mut BytesMut, value: &Value, ty: PgType) -> Result<(), ()
         PgType::Time => buf.put_i64(datetime::parse_time(&as_text(value)?).ok_or(())?),
         PgType::Timestamp | PgType::Timestamptz => buf.put_i64(as_timestamp(value)?),
         PgType::Uuid => buf.put_slice(&as_uuid(value)?),
-        PgType::Interval => return Err(()),
+        // Arrays are PostgreSQL's text (`{a,b}`); their binary form is not built.
+        PgType::Interval | PgType::BoolArray | PgType::Int8Array | PgType::TextArray => {
+            return Err(());
+        }
         _ => match value {
             Value::Bytes(b) => buf.put_slice(&String::from_utf8_lossy(b).into_owned().into_bytes()),
             other => buf.put_slice(text_of(other).as_bytes()),
@@ -277,6 +298,15 @@ mod tests {
         ] {
             assert_eq!(t(Value::Text(stored.into()), PgType::Timestamptz), sent);
         }
+        assert_eq!(
+            t(Value::Text("{1,0,NULL}".into()), PgType::BoolArray),
+            "{t,f,NULL}"
+        );
+        assert_eq!(t(Value::Text("{}".into()), PgType::BoolArray), "{}");
+        assert_eq!(
+            t(Value::Text("{a,\"b c\"}".into()), PgType::TextArray),
+            "{a,\"b c\"}"
+        );
         let mut buf = BytesMut::new();
         encode_field(&mut buf, &Value::Null, PgType::Int8, true, "c").unwrap();
         assert_eq!(&buf[..], &(-1i32).to_be_bytes());

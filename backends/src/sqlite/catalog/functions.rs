@@ -90,6 +90,11 @@ fn register_constants(conn: &Connection) -> rusqlite::Result<()> {
         "pg_table_is_visible",
         "pg_type_is_visible",
         "pg_function_is_visible",
+        "pg_collation_is_visible",
+        "pg_opclass_is_visible",
+        "pg_operator_is_visible",
+        "pg_conversion_is_visible",
+        "pg_statistics_obj_is_visible",
     ] {
         add(conn, name, &[1], PURE, one)?;
     }

@@ -178,7 +178,8 @@ SELECT indexrelid, tbl_oid AS indrelid, natts AS indnatts, natts AS indnkeyatts,
        is_unique AS indisunique, 0 AS indnullsnotdistinct, origin = 'pk' AS indisprimary,
        0 AS indisexclusion, 1 AS indimmediate, 0 AS indisclustered, 1 AS indisvalid,
        0 AS indcheckxmin, 1 AS indisready, 1 AS indislive, 0 AS indisreplident, indkey,
-       '' AS indcollation, '' AS indclass, '' AS indoption,
+       starbase_vector_fill(indkey, 0) AS indcollation, starbase_vector_fill(indkey, 0) AS indclass,
+       starbase_vector_fill(indkey, 0) AS indoption,
        NULL AS indexprs, predicate AS indpred
   FROM starbase_catalog_index";
 

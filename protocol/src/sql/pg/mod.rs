@@ -13,8 +13,9 @@
 //! SQLite's own SQL (or a syntax error SQLite reports): it passes through untouched. Parsed
 //! statements are checked (`ddl`), typed on the client's AST (`infer`, `columns`, `scope`,
 //! `types`), rewritten (`ddl`, `table_ddl`, `rewrite` with `casts`, `operators`,
-//! `functions`, `portable`, `clauses`) and printed only when a rewrite changed something.
+//! `functions`, `portable`, `clauses`, `arrays`) and printed only when a rewrite changed something.
 
+mod arrays;
 mod bytea;
 mod calls;
 mod casts;

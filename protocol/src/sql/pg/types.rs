@@ -207,6 +207,7 @@ fn function_type(scope: &mut Scope<'_>, f: &sqlparser::ast::Function) -> PgType 
             }
         }
         "min" | "max" | "abs" => first(scope),
+        "array_agg" => first(scope).array_of(),
         "date_trunc" => args
             .get(1)
             .map_or(PgType::Unknown, |a| expr_type(scope, a).0),
@@ -241,6 +242,7 @@ const INT4_FUNCTIONS: &[&str] = &[
 const BOOL_FUNCTIONS: &[&str] = &[
     "pg_table_is_visible", "has_table_privilege", "has_schema_privilege",
     "has_database_privilege", "pg_try_advisory_lock", "pg_advisory_unlock",
+    "bool_and", "bool_or", "every", "pg_collation_is_visible", "pg_type_is_visible",
 ];
 
 /// The current-time functions (timestamptz).
