@@ -111,7 +111,29 @@ fn register_constants(conn: &Connection) -> rusqlite::Result<()> {
     add(conn, "col_description", &[2], PURE, null)?;
     add(conn, "shobj_description", &[2], PURE, null)?;
     add(conn, "pg_get_serial_sequence", &[2], PURE, null)?;
+    // Definitions of objects SQLite has none of (their catalogs are empty); psql's `\d`
+    // names them in queries over those catalogs.
+    for name in [
+        "pg_get_statisticsobjdef",
+        "pg_get_statisticsobjdef_columns",
+        "pg_get_statisticsobjdef_expressions",
+        "pg_get_triggerdef",
+        "pg_get_ruledef",
+        "pg_get_partkeydef",
+        "pg_get_partition_constraintdef",
+        "pg_get_function_arguments",
+        "pg_get_function_result",
+    ] {
+        add(conn, name, &[1, 2], PURE, null)?;
+    }
     add(conn, "pg_is_in_recovery", &[0], PURE, |_| Ok(0))?;
+    add(conn, "pg_relation_is_publishable", &[1], PURE, |_| Ok(0))?;
+    // SQLite has no partitions: a relation's only ancestor is itself (one row, as the
+    // set-returning function gives for a table that is not a partition).
+    add(conn, "pg_partition_ancestors", &[1], PURE, |ctx| {
+        int(ctx, 0)
+    })?;
+    add(conn, "pg_partition_root", &[1], PURE, |ctx| int(ctx, 0))?;
     add(conn, "pg_get_userbyid", &[1], PURE, |ctx| {
         Ok(int(ctx, 0)?.map(|oid| match oid {
             10 => "postgres".to_owned(),

@@ -67,6 +67,8 @@ pub(super) fn install(conn: &mut Connection) -> rusqlite::Result<()> {
     let conn: &Connection = conn;
     functions::register(conn)?;
     arrays::register(conn)?;
+    // `generate_series(start, stop[, step])` as a table-valued function (column `value`).
+    rusqlite::vtab::series::load_module(conn)?;
     snapshot::register(conn, &shared)?;
     lookups::register(conn, &shared)?;
     let mut sql = views_pg_static::before();

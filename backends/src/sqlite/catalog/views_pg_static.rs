@@ -118,6 +118,7 @@ const EMPTY: &[(&str, &str)] = &[
         "pg_publication_rel",
         "oid, prpubid, prrelid, prqual, prattrs",
     ),
+    ("pg_publication_namespace", "oid, pnpubid, pnnspid"),
     (
         "pg_statistic_ext",
         "oid, stxrelid, stxname, stxnamespace, stxowner, stxstattarget, stxkeys, stxkind, stxexprs",

@@ -182,7 +182,7 @@ fn json_each_sql(alias: &str) -> String {
 }
 
 /// `json_each(starbase_array_json(array)) AS alias`, a FROM item.
-fn json_each_from(array: Expr, alias: &str) -> TableWithJoins {
+pub(super) fn json_each_from(array: Expr, alias: &str) -> TableWithJoins {
     let query = template_query(&format!("SELECT 1 FROM {}", json_each_sql(alias)));
     let mut from = match *query.body {
         SetExpr::Select(select) => select.from.into_iter().next(),

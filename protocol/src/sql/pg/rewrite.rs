@@ -59,11 +59,14 @@ impl VisitorMut for Rewriter<'_, '_> {
         if matches!(select.distinct, Some(Distinct::On(_))) {
             return ControlFlow::Break(not_supported("DISTINCT ON"));
         }
+        self.changed |= super::from_functions::rewrite(select);
+        self.changed |= casts::regclass_names(select);
         self.changed |= super::arrays::select_list_srfs(select);
         ControlFlow::Continue(())
     }
 
     fn pre_visit_table_factor(&mut self, factor: &mut TableFactor) -> ControlFlow<DbError> {
+        self.changed |= super::session_relations::pg_database(factor, self.ctx.database);
         match factor {
             TableFactor::Derived { lateral: true, .. }
             | TableFactor::Function { lateral: true, .. } => {

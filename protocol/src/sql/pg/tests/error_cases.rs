@@ -50,7 +50,6 @@ fn unsupported_constructs_are_0a000_naming_them() {
             "CREATE TABLE a (id INT GENERATED ALWAYS AS IDENTITY, v TEXT)",
             "\"id\"",
         ),
-        ("SELECT name::text[] FROM users", "arrays"),
         ("COMMIT AND CHAIN", "AND CHAIN"),
         ("PREPARE TRANSACTION 'x'", "two-phase"),
         ("DO $$ BEGIN PERFORM 1; END $$", "DO blocks"),

@@ -55,6 +55,9 @@ const DDL: &str = "
     CREATE TABLE pg_constraint (oid INTEGER, conname TEXT, conindid INTEGER, conkey TEXT);
     CREATE TABLE pg_roles (oid INTEGER, rolname TEXT);
     CREATE TABLE pg_type (oid INTEGER, typname TEXT, typnamespace INTEGER);
+    CREATE TEMP TABLE pg_database (oid, datname, datdba, encoding, datlocprovider,
+      datistemplate, datallowconn, datconnlimit, datlastsysoid, datfrozenxid, datminmxid,
+      dattablespace, datcollate, datctype, daticulocale, daticurules, datcollversion, datacl);
     CREATE TABLE information_schema_tables (table_name TEXT, table_schema TEXT);
 ";
 
@@ -108,6 +111,7 @@ fn no_schema(sql: &str) -> Result<Vec<PgStatement>, DbError> {
 fn sqlite() -> Connection {
     let conn = Connection::open_in_memory().unwrap();
     conn.execute_batch(DDL).unwrap();
+    rusqlite::vtab::series::load_module(&conn).unwrap();
     let flags = FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC;
     for (name, args) in [
         ("regexp", 2),
