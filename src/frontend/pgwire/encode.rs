@@ -11,7 +11,7 @@
 use bytes::{BufMut, BytesMut};
 use starbase_protocol::{DbError, PgType, SqlState, Value};
 
-use super::{datetime, numeric};
+use super::{array, datetime, numeric};
 
 /// Appends one field (length prefix and bytes; `-1` for NULL) to a `DataRow` body.
 ///
@@ -130,29 +130,12 @@ fn encode_text(buf: &mut BytesMut, value: &Value, ty: PgType) {
             None => s.clone(),
         },
         (PgType::Bytea, Value::Text(s)) => bytea_hex(s.as_bytes()),
-        (PgType::BoolArray, Value::Text(s)) => bool_array_text(s),
+        (PgType::BoolArray, Value::Text(s)) => array::bool_text(s),
         // numeric_out never writes an exponent.
         (PgType::Numeric, Value::Float(f)) if f.is_finite() => f.to_string(),
         _ => text_of(value),
     };
     buf.put_slice(text.as_bytes());
-}
-
-/// SQLite's booleans are 0/1: `{1,0,NULL}` → `{t,f,NULL}`.
-fn bool_array_text(s: &str) -> String {
-    let Some(inner) = s.strip_prefix('{').and_then(|t| t.strip_suffix('}')) else {
-        return s.to_owned();
-    };
-    let items: Vec<&str> = inner
-        .split(',')
-        .filter(|i| !i.is_empty())
-        .map(|i| match i.trim() {
-            "1" | "t" | "true" => "t",
-            "0" | "f" | "false" => "f",
-            other => other,
-        })
-        .collect();
-    format!("{{{}}}", items.join(","))
 }
 
 fn encode_binary(buf: &mut BytesMut, value: &Value, ty: PgType) -> Result<(), ()> {
@@ -184,10 +167,10 @@ fn encode_binary(buf: &mut BytesMut, value: &Value, ty: PgType) -> Result<(), ()
         PgType::Time => buf.put_i64(datetime::parse_time(&as_text(value)?).ok_or(())?),
         PgType::Timestamp | PgType::Timestamptz => buf.put_i64(as_timestamp(value)?),
         PgType::Uuid => buf.put_slice(&as_uuid(value)?),
-        // Arrays are PostgreSQL's text (`{a,b}`); their binary form is not built.
-        PgType::Interval | PgType::BoolArray | PgType::Int8Array | PgType::TextArray => {
-            return Err(());
+        PgType::BoolArray | PgType::Int8Array | PgType::TextArray => {
+            array::encode_binary(buf, &as_text(value)?, ty)?;
         }
+        PgType::Interval => return Err(()),
         _ => match value {
             Value::Bytes(b) => buf.put_slice(&String::from_utf8_lossy(b).into_owned().into_bytes()),
             other => buf.put_slice(text_of(other).as_bytes()),

@@ -68,19 +68,8 @@ fn cast(expr: Expr, data_type: &DataType) -> Result<Expr, DbError> {
         None => {}
     }
     let ty = super::types::cast_type(name);
-    if ty == Some(PgType::Bool)
-        && let Expr::Value(v) = &expr
-        && let Value::SingleQuotedString(s) = &v.value
-        && let Some(b) = bool_text(s)
-    {
-        return Ok(Expr::Value(Value::Boolean(b).into()));
-    }
-    if ty == Some(PgType::Bytea)
-        && let Expr::Value(v) = &expr
-        && let Value::SingleQuotedString(s) = &v.value
-    {
-        // `CAST('\x00' AS BLOB)` would store the text: a blob literal stores the bytes.
-        return super::bytea::blob_literal(s);
+    if let Some(typed) = typed_literal(ty, &expr) {
+        return typed;
     }
     if ty == Some(PgType::Date) && !literal {
         // A timestamp cast to date is its day: kept as is it would never equal one.
@@ -95,6 +84,22 @@ fn cast(expr: Expr, data_type: &DataType) -> Result<Expr, DbError> {
             format: None,
         }),
         None => Ok(expr),
+    }
+}
+
+/// A string literal cast to bool or bytea, as the SQLite literal of its value: `CAST('\x00'
+/// AS BLOB)` would store the text, a blob literal stores the bytes.
+fn typed_literal(ty: Option<PgType>, expr: &Expr) -> Option<Result<Expr, DbError>> {
+    let Expr::Value(v) = expr else {
+        return None;
+    };
+    let Value::SingleQuotedString(s) = &v.value else {
+        return None;
+    };
+    match ty? {
+        PgType::Bool => bool_text(s).map(|b| Ok(Expr::Value(Value::Boolean(b).into()))),
+        PgType::Bytea => Some(super::bytea::blob_literal(s)),
+        _ => None,
     }
 }
 

@@ -49,6 +49,14 @@ pub(super) fn rewrite(select: &mut Select) -> bool {
 }
 
 fn rewrite_factor(factor: &mut TableFactor, outputs: &mut Vec<Output>) {
+    if rewrite_unnest(factor, outputs) {
+        return;
+    }
+    rewrite_table_function(factor, outputs);
+}
+
+/// `unnest(arr) [AS t(x)]`, which sqlparser reads as its own kind of FROM item.
+fn rewrite_unnest(factor: &mut TableFactor, outputs: &mut Vec<Output>) -> bool {
     if let TableFactor::UNNEST {
         alias,
         array_exprs,
@@ -68,8 +76,14 @@ fn rewrite_factor(factor: &mut TableFactor, outputs: &mut Vec<Output>) {
             column,
         });
         *factor = json_each_from(array.clone(), name).relation;
-        return;
+        return true;
     }
+    false
+}
+
+/// `generate_series(…)`, `pg_partition_ancestors(…)` and `unnest(…)` read as table
+/// functions.
+fn rewrite_table_function(factor: &mut TableFactor, outputs: &mut Vec<Output>) {
     let TableFactor::Table {
         name,
         args: Some(args),
