@@ -6,7 +6,7 @@
 
 use rusqlite::Connection;
 use rusqlite::types::{Null, ValueRef};
-use starbase_protocol::{Column, ColumnOrigin, ColumnType, DbError, Row, SqlState, Value};
+use starbase_protocol::{Column, ColumnType, DbError, Row, SqlState, Value};
 
 use super::error::classify;
 
@@ -58,64 +58,16 @@ pub(super) fn to_value(value: ValueRef<'_>) -> Value {
 
 /// The result columns of a prepared statement (empty for statements without rows).
 pub(super) fn columns(conn: &Connection, stmt: &rusqlite::Statement<'_>) -> Vec<Column> {
-    let mut positions = Positions::default();
+    let mut origins = super::origin::Origins::new(conn);
     stmt.columns()
         .zip(stmt.columns_with_metadata())
         .map(|(c, meta)| Column {
             name: c.name().to_owned(),
             ty: ColumnType::from_sqlite_decl(c.decl_type()),
             source_type: c.decl_type().map(str::to_owned),
-            origin: origin(conn, &meta, &mut positions),
+            origin: origins.of(&meta),
         })
         .collect()
-}
-
-/// Column positions of the tables a statement reads, looked up once per table.
-type Positions = Vec<(String, Vec<String>)>;
-
-/// Where a result column comes from: a column of a table of the main database (the catalog
-/// views are TEMP and report their own types; see `catalog_column_type`).
-fn origin(
-    conn: &Connection,
-    meta: &rusqlite::ColumnMetadata<'_>,
-    positions: &mut Positions,
-) -> Option<ColumnOrigin> {
-    if meta.database_name() != Some("main") {
-        return None;
-    }
-    let (table, column) = (meta.table_name()?, meta.origin_name()?);
-    // `sqlite_schema` is what the catalog views read, not a relation clients see.
-    if table.to_ascii_lowercase().starts_with("sqlite_") {
-        return None;
-    }
-    let index = match positions.iter().position(|(t, _)| t == table) {
-        Some(i) => i,
-        None => {
-            positions.push((table.to_owned(), table_columns(conn, table)));
-            positions.len() - 1
-        }
-    };
-    let cid = positions[index]
-        .1
-        .iter()
-        .position(|c| c.eq_ignore_ascii_case(column))?;
-    Some(ColumnOrigin {
-        table: table.to_owned(),
-        column: column.to_owned(),
-        position: i16::try_from(cid + 1).ok()?,
-    })
-}
-
-/// The columns of `table` in `cid` order, as `pg_attribute` numbers them (hidden columns
-/// included); empty when the table cannot be read.
-fn table_columns(conn: &Connection, table: &str) -> Vec<String> {
-    let read = || -> rusqlite::Result<Vec<String>> {
-        let mut stmt =
-            conn.prepare_cached("SELECT name FROM pragma_table_xinfo(?1, 'main') ORDER BY cid")?;
-        let names = stmt.query_map([table], |r| r.get(0))?;
-        names.collect()
-    };
-    read().unwrap_or_default()
 }
 
 /// Approximate in-memory size of a row, for cutting batches near `BATCH_BYTES`.
@@ -132,6 +84,7 @@ pub(super) fn row_size(row: &Row) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use starbase_protocol::ColumnOrigin;
 
     fn round_trip(value: &Value) -> Value {
         let conn = Connection::open_in_memory().unwrap();

@@ -26,6 +26,7 @@ mod convert;
 mod exec;
 mod job;
 mod lease;
+mod origin;
 mod session;
 mod session_lease;
 pub mod split;
