@@ -196,6 +196,15 @@ async fn catalog_array_columns_work_with_any_subscripts_and_unnest() {
     )
     .await;
     assert_eq!(ordered, ["c,b"]);
+    // A result column `::regclass` is the relation's name, in binary format too.
+    let row = c
+        .query_one(
+            "SELECT c.oid::regclass FROM pg_class c WHERE relname = 'k_cb'",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(row.get::<_, String>(0), "k_cb");
     let db = names("SELECT datname FROM pg_catalog.pg_database").await;
     assert_eq!(db, ["main"], "the session's database");
 }

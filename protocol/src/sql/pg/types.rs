@@ -29,7 +29,21 @@ pub(super) fn expr_type(scope: &mut Scope<'_>, e: &Expr) -> (PgType, bool) {
         Expr::Nested(inner) => return expr_type(scope, inner),
         Expr::Value(v) => value_type(&v.value),
         Expr::TypedString(ts) => type_name(&ts.data_type.to_string()),
-        Expr::Cast { data_type, .. } => type_name(&data_type.to_string()),
+        Expr::Cast {
+            data_type, expr, ..
+        } => {
+            let name = data_type.to_string();
+            // A result column `x::regclass` prints the relation's name (`casts`).
+            let regclass = matches!(
+                name.to_ascii_lowercase().as_str(),
+                "regclass" | "pg_catalog.regclass"
+            );
+            if regclass && !matches!(expr.as_ref(), Expr::Value(_)) {
+                PgType::Text
+            } else {
+                type_name(&name)
+            }
+        }
         Expr::BinaryOp { left, op, right } => binary_type(scope, left, op, right),
         Expr::UnaryOp {
             op: UnaryOperator::Not,
