@@ -296,6 +296,7 @@ async fn relation_sizes_come_from_dbstat() {
             &[
                 ("pg_relation_size(starbase_regclass('u'))", "4096"),
                 ("pg_relation_size(starbase_regclass('u_email_key'))", "4096"),
+                ("pg_table_size(starbase_regclass('u'))", "4096"),
                 // The table and its one index (the rowid primary key has none).
                 ("pg_total_relation_size(starbase_regclass('u'))", "8192"),
                 ("pg_total_relation_size(starbase_regclass('t'))", "8192"),

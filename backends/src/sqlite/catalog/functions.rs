@@ -128,6 +128,8 @@ fn register_constants(conn: &Connection) -> rusqlite::Result<()> {
     }
     add(conn, "pg_is_in_recovery", &[0], PURE, |_| Ok(0))?;
     add(conn, "pg_relation_is_publishable", &[1], PURE, |_| Ok(0))?;
+    // Tablespaces are the database file: the default location is empty, as in PostgreSQL.
+    add(conn, "pg_tablespace_location", &[1], PURE, |_| Ok(""))?;
     // SQLite has no partitions: a relation's only ancestor is itself (one row, as the
     // set-returning function gives for a table that is not a partition).
     add(conn, "pg_partition_ancestors", &[1], PURE, |ctx| {

@@ -157,7 +157,12 @@ fn register_definitions(conn: &Connection, shared: &Shared) -> rusqlite::Result<
             }))
         })?;
     }
-    for (name, kind) in [("pg_relation_size", 's'), ("pg_total_relation_size", 't')] {
+    // SQLite has no TOAST: a table's size is its relation's (`pg_table_size`, psql's `\dt+`).
+    for (name, kind) in [
+        ("pg_relation_size", 's'),
+        ("pg_table_size", 's'),
+        ("pg_total_relation_size", 't'),
+    ] {
         let s = shared.clone();
         add(conn, name, &[1], VOLATILE, move |ctx| {
             Ok(int(ctx, 0)?.map(|oid| snapshot::with(&s, |snap| snap.size(kind, oid))))

@@ -269,7 +269,13 @@ const LOAD_SIZES: &str = "SELECT starbase_catalog_load_sizes(kind, oid, NULL, si
 
 /// Words in a statement that mean it reads a catalog view or calls a function reading the
 /// snapshot.
-const TRIGGERS: &[&str] = &["pg_", "information_schema", "regclass", "relation_size"];
+const TRIGGERS: &[&str] = &[
+    "pg_",
+    "information_schema",
+    "regclass",
+    "relation_size",
+    "table_size",
+];
 
 /// What the relations and definitions depend on: the schema.
 const SCHEMA_VERSION: &str = "SELECT CAST(schema_version AS TEXT) FROM pragma_schema_version";
@@ -300,7 +306,7 @@ pub(super) fn refresh(conn: &Connection, sql: &str) {
     {
         tracing::warn!(error = %e, "could not load the catalog definitions");
     }
-    if mentions("relation_size")
+    if (mentions("relation_size") || mentions("table_size"))
         && let Err(e) = refresh_sizes(conn)
     {
         tracing::debug!(error = %e, "relation sizes unavailable (dbstat)");

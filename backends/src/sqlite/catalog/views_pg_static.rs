@@ -120,6 +120,23 @@ const EMPTY: &[(&str, &str)] = &[
     ),
     ("pg_publication_namespace", "oid, pnpubid, pnnspid"),
     (
+        "pg_event_trigger",
+        "oid, evtname, evtevent, evtowner, evtfoid, evtenabled, evttags",
+    ),
+    (
+        "pg_foreign_data_wrapper",
+        "oid, fdwname, fdwowner, fdwhandler, fdwvalidator, fdwacl, fdwoptions",
+    ),
+    (
+        "pg_foreign_server",
+        "oid, srvname, srvowner, srvfdw, srvtype, srvversion, srvacl, srvoptions",
+    ),
+    ("pg_db_role_setting", "setdatabase, setrole, setconfig"),
+    (
+        "pg_auth_members",
+        "oid, roleid, member, grantor, admin_option, inherit_option, set_option",
+    ),
+    (
         "pg_statistic_ext",
         "oid, stxrelid, stxname, stxnamespace, stxowner, stxstattarget, stxkeys, stxkind, stxexprs",
     ),
