@@ -331,6 +331,7 @@ async fn functions_over_empty_catalogs_exist() {
     let (_dir, db) = open_with(0);
     for (sql, want) in [
         ("SELECT pg_tablespace_location(1663)", ""),
+        ("SELECT pg_has_role('postgres', 'USAGE')", "1"),
         ("SELECT pg_relation_is_publishable(1)", "0"),
         ("SELECT pg_partition_ancestors(42)", "42"),
         ("SELECT pg_collation_is_visible(100)", "1"),

@@ -103,6 +103,7 @@ fn register_constants(conn: &Connection) -> rusqlite::Result<()> {
         "has_schema_privilege",
         "has_database_privilege",
         "has_column_privilege",
+        "pg_has_role",
     ] {
         add(conn, name, &[2, 3, 4], PURE, |_| Ok(1))?;
     }
