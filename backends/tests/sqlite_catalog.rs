@@ -94,10 +94,11 @@ async fn psql_d_table_details() {
          WHERE c.oid = '{}'",
         oid("t")
     );
+    // relhastriggers: t has a foreign key, which PostgreSQL enforces with triggers.
     assert_eq!(
         query(&db, &details).await,
         rows(&[&[
-            "1", "r", "1", "0", "0", "0", "0", "0", "0", "", "0", "", "p", "d", "heap"
+            "1", "r", "1", "0", "1", "0", "0", "0", "0", "", "0", "", "p", "d", "heap"
         ]])
     );
 }

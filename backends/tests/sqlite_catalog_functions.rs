@@ -296,6 +296,9 @@ async fn relation_sizes_come_from_dbstat() {
             &[
                 ("pg_relation_size(starbase_regclass('u'))", "4096"),
                 ("pg_relation_size(starbase_regclass('u_email_key'))", "4096"),
+                ("pg_table_size(starbase_regclass('u'))", "4096"),
+                ("pg_database_size('anything') % 4096", "0"),
+                ("pg_database_size(16384) > 0", "1"),
                 // The table and its one index (the rowid primary key has none).
                 ("pg_total_relation_size(starbase_regclass('u'))", "8192"),
                 ("pg_total_relation_size(starbase_regclass('t'))", "8192"),
@@ -419,4 +422,9 @@ async fn big_databases_report_no_sizes() {
         .unwrap();
     assert!(pages > 65_536, "{pages}");
     assert_eq!(one(&db, size).await, "0");
+    // The database's own size needs no page scan: it is still there.
+    assert_eq!(
+        one(&db, "SELECT pg_database_size('main')").await,
+        (pages * 512).to_string()
+    );
 }

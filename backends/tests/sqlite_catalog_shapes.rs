@@ -134,3 +134,12 @@ async fn values_fit_the_reported_column_types() {
     }
     assert!(checked > 150, "{checked} columns checked");
 }
+
+/// The translator spells `pg_database` out column by column (to put the session's database
+/// name in it): its list must be the view's.
+#[test]
+fn the_translators_pg_database_columns_are_the_views() {
+    let (_, shape) = SHAPES.iter().find(|(n, _)| *n == "pg_database").unwrap();
+    let view: Vec<&str> = shape.split_whitespace().collect();
+    assert_eq!(view, starbase_protocol::sql::pg::PG_DATABASE_COLUMNS);
+}

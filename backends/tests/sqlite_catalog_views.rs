@@ -243,7 +243,8 @@ async fn triggers_and_convenience_views() {
         ),
         (
             "SELECT tablename, hasindexes, hastriggers FROM pg_tables ORDER BY 1",
-            &[&["pair", "1", "0"], &["t", "1", "1"], &["u", "1", "0"]],
+            // u is referenced by t's foreign key: PostgreSQL's RI triggers are on both.
+            &[&["pair", "1", "0"], &["t", "1", "1"], &["u", "1", "1"]],
         ),
         (
             "SELECT viewname, definition FROM pg_views",
@@ -289,6 +290,12 @@ async fn empty_catalogs_have_their_columns() {
         "pg_policy",
         "pg_publication",
         "pg_publication_rel",
+        "pg_publication_namespace",
+        "pg_auth_members",
+        "pg_event_trigger",
+        "pg_foreign_data_wrapper",
+        "pg_foreign_server",
+        "pg_db_role_setting",
         "pg_statistic_ext",
         "pg_depend",
         "pg_sequence",
@@ -316,4 +323,25 @@ async fn empty_catalogs_have_their_columns() {
             "rngsubdiff"
         ]
     );
+}
+
+/// The functions psql's `\d` family names in queries over empty catalogs must exist.
+#[tokio::test(flavor = "multi_thread")]
+async fn functions_over_empty_catalogs_exist() {
+    let (_dir, db) = open_with(0);
+    for (sql, want) in [
+        ("SELECT pg_tablespace_location(1663)", ""),
+        ("SELECT pg_has_role('postgres', 'USAGE')", "1"),
+        ("SELECT pg_relation_is_publishable(1)", "0"),
+        ("SELECT pg_partition_ancestors(42)", "42"),
+        ("SELECT pg_collation_is_visible(100)", "1"),
+        (
+            "SELECT coalesce(pg_get_statisticsobjdef_columns(1), 'none')",
+            "none",
+        ),
+        ("SELECT coalesce(pg_get_triggerdef(1, 1), 'none')", "none"),
+        ("SELECT count(*) FROM pg_opclass WHERE NOT opcdefault", "0"),
+    ] {
+        assert_eq!(one(&db, sql).await, want, "{sql}");
+    }
 }

@@ -28,4 +28,4 @@ pub use params::{Params, Placeholder};
 pub use pgtype::PgType;
 pub use plan::{Dialect, ExecMode, Plan, Statement, StmtKind, TxnControl};
 pub use sqlstate::SqlState;
-pub use value::{Column, ColumnType, Row, Value};
+pub use value::{Column, ColumnOrigin, ColumnType, Row, Value};

@@ -57,6 +57,12 @@ pub enum PgType {
     Char,
     /// `unknown` (705): nothing better is known.
     Unknown,
+    /// `bool[]` (1000), what `array_agg` of booleans returns.
+    BoolArray,
+    /// `int8[]` (1016), what `array_agg` of integers returns.
+    Int8Array,
+    /// `text[]` (1009), what `array_agg` of anything else returns.
+    TextArray,
 }
 
 /// Every type, for catalog generation.
@@ -114,6 +120,9 @@ impl PgType {
             PgType::Numeric => 1700,
             PgType::Uuid => 2950,
             PgType::Jsonb => 3802,
+            PgType::BoolArray => 1000,
+            PgType::Int8Array => 1016,
+            PgType::TextArray => 1009,
         }
     }
 
@@ -150,6 +159,9 @@ impl PgType {
             PgType::Numeric => "numeric",
             PgType::Uuid => "uuid",
             PgType::Jsonb => "jsonb",
+            PgType::BoolArray => "_bool",
+            PgType::Int8Array => "_int8",
+            PgType::TextArray => "_text",
         }
     }
 
@@ -169,6 +181,9 @@ impl PgType {
             PgType::Timestamp => "timestamp without time zone",
             PgType::Timestamptz => "timestamp with time zone",
             PgType::Char => "\"char\"",
+            PgType::BoolArray => "boolean[]",
+            PgType::Int8Array => "bigint[]",
+            PgType::TextArray => "text[]",
             other => other.name(),
         }
     }
@@ -208,6 +223,7 @@ impl PgType {
             PgType::Interval => 'T',
             PgType::Text | PgType::Varchar | PgType::Bpchar | PgType::Name | PgType::Char => 'S',
             PgType::Unknown => 'X',
+            PgType::BoolArray | PgType::Int8Array | PgType::TextArray => 'A',
             _ => 'U',
         }
     }
@@ -298,6 +314,16 @@ impl PgType {
             "blob" => PgType::Bytea,
             _ => return None,
         })
+    }
+
+    /// The array type whose elements are of this type, as `array_agg` returns it.
+    #[must_use]
+    pub fn array_of(self) -> Self {
+        match self {
+            PgType::Bool => PgType::BoolArray,
+            PgType::Int2 | PgType::Int4 | PgType::Int8 | PgType::Oid => PgType::Int8Array,
+            _ => PgType::TextArray,
+        }
     }
 
     /// The coarse column type values of this type are read as.

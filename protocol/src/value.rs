@@ -164,6 +164,20 @@ pub struct Column {
     pub ty: ColumnType,
     /// The type as the backend spelled it (SQLite `decltype`), for describe/introspection.
     pub source_type: Option<String>,
+    /// The table column the value comes from, when the backend knows (a plain column
+    /// reference); `None` for expressions. pgwire sends it in `RowDescription`.
+    pub origin: Option<ColumnOrigin>,
+}
+
+/// The table column a result column reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ColumnOrigin {
+    /// Table name, as the schema spells it.
+    pub table: String,
+    /// Column name in that table.
+    pub column: String,
+    /// 1-based position of the column in the table (PostgreSQL's `attnum`).
+    pub position: i16,
 }
 
 /// A batch of rows; batches amortise channel and encoder overhead.

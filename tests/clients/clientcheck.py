@@ -13,7 +13,9 @@ def check(name, got, want=None, kind=None):
     """Passes when `got` is a `kind` (if given; a bool is not an int) and equals `want` (if given)."""
     if kind is not None:
         if not isinstance(got, kind) or (kind is int and isinstance(got, bool)):
-            fail(name, f"got {got!r} of type {type(got).__name__}, want a {kind.__name__}")
+            kinds = kind if isinstance(kind, tuple) else (kind,)
+            want_kind = " or ".join(k.__name__ for k in kinds)
+            fail(name, f"got {got!r} of type {type(got).__name__}, want a {want_kind}")
     if want is not None and got != want:
         fail(name, f"got {got!r}, want {want!r}")
     print(f"ok {name}", flush=True)

@@ -113,7 +113,8 @@ def introspect(eng):
     check("get_columns names", [c["name"] for c in cols],
           ["id", "title", "author_id", "price", "rating", "in_print", "cover", "published"])
     types = {c["name"]: c["type"] for c in cols}
-    check("get_columns id INTEGER", types["id"], kind=sa.INTEGER)
+    # INTEGER on PostgreSQL (int4); BIGINT on the gateway, where SQLite's INTEGER is 64-bit.
+    check("get_columns id INTEGER", types["id"], kind=(sa.INTEGER, sa.BIGINT))
     check("get_columns title TEXT", types["title"], kind=sa.TEXT)
     check("get_columns price NUMERIC(10,2)", (type(types["price"]), types["price"].precision, types["price"].scale), (sa.NUMERIC, 10, 2))
     check("get_columns rating DOUBLE PRECISION", types["rating"], kind=sa.DOUBLE_PRECISION)

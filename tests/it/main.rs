@@ -14,6 +14,7 @@ mod http_misc;
 mod http_query;
 mod import;
 mod pgwire;
+mod pgwire_clients;
 mod pgwire_proxy;
 mod pgwire_raw;
 mod pgwire_session;

@@ -79,6 +79,7 @@ pub(super) fn columns(cols: &[mysql_async::Column]) -> Vec<Column> {
                     Kind::Text | Kind::Date | Kind::DateTime | Kind::Time => ColumnType::Text,
                 },
                 source_type: Some(type_name(c, kind)),
+                origin: None,
             }
         })
         .collect()

@@ -43,6 +43,7 @@ pub(super) fn columns(columns: &[tokio_postgres::Column]) -> Vec<Column> {
             name: c.name().to_owned(),
             ty: column_type(c.type_()),
             source_type: Some(c.type_().name().to_owned()),
+            origin: None,
         })
         .collect()
 }

@@ -4,6 +4,7 @@
 //! describing result columns, and the size estimate used to cut row batches. Must not know
 //! about jobs, threads, parameters' names or SQLSTATE mapping beyond calling `classify`.
 
+use rusqlite::Connection;
 use rusqlite::types::{Null, ValueRef};
 use starbase_protocol::{Column, ColumnType, DbError, Row, SqlState, Value};
 
@@ -56,12 +57,15 @@ pub(super) fn to_value(value: ValueRef<'_>) -> Value {
 }
 
 /// The result columns of a prepared statement (empty for statements without rows).
-pub(super) fn columns(stmt: &rusqlite::Statement<'_>) -> Vec<Column> {
+pub(super) fn columns(conn: &Connection, stmt: &rusqlite::Statement<'_>) -> Vec<Column> {
+    let mut origins = super::origin::Origins::new(conn);
     stmt.columns()
-        .map(|c| Column {
+        .zip(stmt.columns_with_metadata())
+        .map(|(c, meta)| Column {
             name: c.name().to_owned(),
             ty: ColumnType::from_sqlite_decl(c.decl_type()),
             source_type: c.decl_type().map(str::to_owned),
+            origin: origins.of(&meta),
         })
         .collect()
 }
@@ -80,7 +84,7 @@ pub(super) fn row_size(row: &Row) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rusqlite::Connection;
+    use starbase_protocol::ColumnOrigin;
 
     fn round_trip(value: &Value) -> Value {
         let conn = Connection::open_in_memory().unwrap();
@@ -124,7 +128,7 @@ mod tests {
         let stmt = conn
             .prepare("SELECT i, s, b, n, 1 + 1 AS e FROM t")
             .unwrap();
-        let cols = columns(&stmt);
+        let cols = columns(&conn, &stmt);
         let got: Vec<_> = cols
             .iter()
             .map(|c| (c.name.as_str(), c.ty, c.source_type.as_deref()))
@@ -140,7 +144,31 @@ mod tests {
             ]
         );
         let stmt = conn.prepare("CREATE TABLE u (x)").unwrap();
-        assert!(columns(&stmt).is_empty());
+        assert!(columns(&conn, &stmt).is_empty());
+    }
+
+    #[test]
+    fn columns_carry_their_table_origin_and_attnum() {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(
+            "CREATE TABLE t (a INTEGER, \"B\" TEXT, c); CREATE VIEW v AS SELECT c FROM t",
+        )
+        .unwrap();
+        let stmt = conn
+            .prepare("SELECT x.c, x.b AS bee, a + 1, name FROM t x, v, sqlite_schema")
+            .unwrap();
+        let got: Vec<_> = columns(&conn, &stmt)
+            .into_iter()
+            .map(|c| c.origin)
+            .collect();
+        let origin = |column: &str, position| {
+            Some(ColumnOrigin {
+                table: "t".into(),
+                column: column.into(),
+                position,
+            })
+        };
+        assert_eq!(got, vec![origin("c", 3), origin("B", 2), None, None]);
     }
 
     #[test]

@@ -28,6 +28,7 @@ mod convert;
 mod exec;
 mod job;
 mod lease;
+mod origin;
 mod session;
 mod session_lease;
 mod snapshot;

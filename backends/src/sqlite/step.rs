@@ -110,7 +110,7 @@ pub(super) fn describe_step(
     }
     for &piece in pieces {
         for stmt in prepare_piece(conn, piece)? {
-            out.send(Event::Columns(convert::columns(&stmt).into()))?;
+            out.send(Event::Columns(convert::columns(conn, &stmt).into()))?;
             out.send(Event::Done(ExecSummary::default()))?;
         }
     }
@@ -192,7 +192,7 @@ fn run_statement(
     }
     let changes_before = conn.total_changes();
     let rowid_before = conn.last_insert_rowid();
-    let rows_read = stream_rows(&mut stmt, piece, out)?;
+    let rows_read = stream_rows(conn, &mut stmt, piece, out)?;
     let rows_written = if conn.total_changes() == changes_before {
         0
     } else {
@@ -211,6 +211,7 @@ fn run_statement(
 /// Columns are read after the first step: a statement SQLite had to re-prepare (the schema
 /// changed since it was prepared) reports its current columns only then.
 fn stream_rows(
+    conn: &Connection,
     stmt: &mut rusqlite::Statement<'_>,
     piece: Piece<'_>,
     out: &Output,
@@ -219,10 +220,10 @@ fn stream_rows(
     let mut rows = stmt.raw_query();
     let Some(first) = rows.next().map_err(|e| fail(&e))? else {
         drop(rows);
-        out.send(Event::Columns(convert::columns(stmt).into()))?;
+        out.send(Event::Columns(convert::columns(conn, stmt).into()))?;
         return Ok(0);
     };
-    let columns = convert::columns(first.as_ref());
+    let columns = convert::columns(conn, first.as_ref());
     let width = columns.len();
     out.send(Event::Columns(columns.into()))?;
     let mut batch = RowBatch::default();

@@ -263,6 +263,7 @@ mod tests {
             name: name.into(),
             ty: ColumnType::Unknown,
             source_type: None,
+            origin: None,
         }
     }
 

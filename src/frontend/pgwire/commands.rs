@@ -115,11 +115,7 @@ pub enum Inference {
 /// The columns a command answers with (`SHOW x` → one text column named `x`).
 #[must_use]
 pub fn command_columns(statement: &PgStatement) -> Option<Vec<ResultColumn>> {
-    let column = |name: &str, ty| ResultColumn {
-        name: name.to_owned(),
-        ty,
-        binary: false,
-    };
+    let column = ResultColumn::computed;
     match statement {
         PgStatement::Show(name) if name == "all" => Some(vec![
             column("name", PgType::Text),
@@ -156,11 +152,7 @@ fn advisory_column(name: &str) -> ResultColumn {
     } else {
         PgType::Text
     };
-    ResultColumn {
-        name: name.to_owned(),
-        ty,
-        binary: false,
-    }
+    ResultColumn::computed(name, ty)
 }
 
 /// Runs a `SET`/`SHOW`/advisory command; `describe` sends its `RowDescription` first (the

@@ -4,12 +4,17 @@
 //! Owns the type policy: a type the translator inferred from the text wins; otherwise
 //! SQLite's declared type maps through `PgType::from_decl` (INTEGER → int8, VARCHAR(n) →
 //! varchar, …); otherwise (an expression SQLite cannot type) the first row decides when the
-//! rows are at hand (simple query), and `text` when they are not (Describe). Must not know
-//! sessions or statements.
+//! rows are at hand (simple query), and `text` when they are not (Describe). A computed
+//! column of a catalog query takes its PostgreSQL type from the catalog's name table
+//! (`catalog_column_type`: `relhasindex` is bool although SQLite gives 0/1). A column read
+//! straight from a table carries that table's OID and its `attnum`, as PostgreSQL sends
+//! them, so drivers can look up its nullability in `pg_attribute`. Must not know sessions or
+//! statements.
 
 use bytes::BytesMut;
 use pgwire::messages::data::{DataRow, FieldDescription, RowDescription};
-use starbase_protocol::{Column, DbError, PgType, Row, Value};
+use starbase_backends::sqlite::catalog_column_type;
+use starbase_protocol::{Column, DbError, PgType, Row, Value, pgtype};
 
 use super::encode::encode_field;
 
@@ -22,25 +27,53 @@ pub struct ResultColumn {
     pub ty: PgType,
     /// Binary format requested.
     pub binary: bool,
+    /// OID of the table the column is read from; 0 for a computed column.
+    pub table_oid: u32,
+    /// The column's `attnum` in that table; 0 for a computed column.
+    pub attnum: i16,
 }
 
-/// The columns of a statement from SQLite's description and the translator's inference.
+impl ResultColumn {
+    /// A column no table stands behind (a command's answer).
+    #[must_use]
+    pub fn computed(name: &str, ty: PgType) -> Self {
+        Self {
+            name: name.to_owned(),
+            ty,
+            binary: false,
+            table_oid: 0,
+            attnum: 0,
+        }
+    }
+}
+
+/// The columns of `sql` (the SQLite text) from SQLite's description and the translator's
+/// inference.
 #[must_use]
-pub fn result_columns(columns: &[Column], inferred: &[PgType]) -> Vec<ResultColumn> {
+pub fn result_columns(sql: &str, columns: &[Column], inferred: &[PgType]) -> Vec<ResultColumn> {
+    let catalog = reads_catalog(sql);
     columns
         .iter()
         .enumerate()
         .map(|(i, c)| {
             let guessed = inferred.get(i).copied().unwrap_or(PgType::Unknown);
-            let ty = if guessed == PgType::Unknown {
-                declared_type(c)
-            } else {
-                guessed
+            let ty = match (guessed, &c.source_type) {
+                (PgType::Unknown, None) if catalog && c.origin.is_none() => {
+                    catalog_column_type(&c.name).unwrap_or(PgType::Unknown)
+                }
+                (PgType::Unknown, _) => declared_type(c),
+                (known, _) => known,
             };
+            let (table_oid, attnum) = c
+                .origin
+                .as_ref()
+                .map_or((0, 0), |o| (pgtype::relation_oid(&o.table), o.position));
             ResultColumn {
                 name: c.name.clone(),
                 ty,
                 binary: false,
+                table_oid,
+                attnum,
             }
         })
         .collect()
@@ -60,6 +93,12 @@ fn declared_type(column: &Column) -> PgType {
         C::Json if from_decl == PgType::Unknown => PgType::Json,
         _ => from_decl,
     }
+}
+
+/// Whether SQLite text reads a catalog view (they are all `pg_*` or `information_schema_*`).
+fn reads_catalog(sql: &str) -> bool {
+    let lower = sql.to_ascii_lowercase();
+    lower.contains("pg_") || lower.contains("information_schema")
 }
 
 /// Gives columns still `Unknown` the type of their value in `first` (or `text`).
@@ -106,8 +145,8 @@ pub fn row_description(columns: &[ResultColumn]) -> RowDescription {
             .map(|c| {
                 FieldDescription::new(
                     c.name.clone(),
-                    0,
-                    0,
+                    i32::try_from(c.table_oid).unwrap_or(0),
+                    c.attnum,
                     c.ty.oid(),
                     c.ty.typlen(),
                     -1,

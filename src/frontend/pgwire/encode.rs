@@ -11,7 +11,7 @@
 use bytes::{BufMut, BytesMut};
 use starbase_protocol::{DbError, PgType, SqlState, Value};
 
-use super::{datetime, numeric};
+use super::{array, datetime, numeric};
 
 /// Appends one field (length prefix and bytes; `-1` for NULL) to a `DataRow` body.
 ///
@@ -123,7 +123,14 @@ fn encode_text(buf: &mut BytesMut, value: &Value, ty: PgType) {
                 None => secs.to_string(),
             }
         }
+        // SQLite's CURRENT_TIMESTAMP and most stored text carry no offset; they are UTC, and
+        // timestamptz_out always prints one (drivers parse it to an aware datetime).
+        (PgType::Timestamptz, Value::Text(s)) => match datetime::parse_timestamp(s) {
+            Some(micros) => format!("{}+00", datetime::format_timestamp(micros)),
+            None => s.clone(),
+        },
         (PgType::Bytea, Value::Text(s)) => bytea_hex(s.as_bytes()),
+        (PgType::BoolArray, Value::Text(s)) => array::bool_text(s),
         // numeric_out never writes an exponent.
         (PgType::Numeric, Value::Float(f)) if f.is_finite() => f.to_string(),
         _ => text_of(value),
@@ -160,6 +167,9 @@ fn encode_binary(buf: &mut BytesMut, value: &Value, ty: PgType) -> Result<(), ()
         PgType::Time => buf.put_i64(datetime::parse_time(&as_text(value)?).ok_or(())?),
         PgType::Timestamp | PgType::Timestamptz => buf.put_i64(as_timestamp(value)?),
         PgType::Uuid => buf.put_slice(&as_uuid(value)?),
+        PgType::BoolArray | PgType::Int8Array | PgType::TextArray => {
+            array::encode_binary(buf, &as_text(value)?, ty)?;
+        }
         PgType::Interval => return Err(()),
         _ => match value {
             Value::Bytes(b) => buf.put_slice(&String::from_utf8_lossy(b).into_owned().into_bytes()),
@@ -261,6 +271,24 @@ mod tests {
         assert_eq!(
             t(Value::Int(946_684_800), PgType::Timestamptz),
             "2000-01-01 00:00:00+00"
+        );
+        for (stored, sent) in [
+            ("2026-12-01 07:55:45", "2026-12-01 07:55:45+00"),
+            ("2026-12-01 07:55:45.250+00", "2026-12-01 07:55:45.25+00"),
+            ("2026-12-01T09:55:45+02:00", "2026-12-01 07:55:45+00"),
+            ("2026-12-01", "2026-12-01 00:00:00+00"),
+            ("infinity", "infinity"),
+        ] {
+            assert_eq!(t(Value::Text(stored.into()), PgType::Timestamptz), sent);
+        }
+        assert_eq!(
+            t(Value::Text("{1,0,NULL}".into()), PgType::BoolArray),
+            "{t,f,NULL}"
+        );
+        assert_eq!(t(Value::Text("{}".into()), PgType::BoolArray), "{}");
+        assert_eq!(
+            t(Value::Text("{a,\"b c\"}".into()), PgType::TextArray),
+            "{a,\"b c\"}"
         );
         let mut buf = BytesMut::new();
         encode_field(&mut buf, &Value::Null, PgType::Int8, true, "c").unwrap();

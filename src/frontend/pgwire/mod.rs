@@ -8,11 +8,13 @@
 //! - [`simple`]: the simple query protocol; [`prepared`], [`extended`], [`portal`]: the
 //!   extended one; [`commands`]: `SET`/`SHOW`/advisory locks; [`settings`]: session GUCs;
 //! - [`dialect`]: the PostgreSQL dialect on SQLite; [`describe`], [`encode`], [`decode`],
-//!   [`numeric`], [`datetime`]: types and values on the wire; [`error`], [`wire`]: replies.
+//!   [`numeric`], [`datetime`], [`array`]: types and values on the wire; [`error`], [`wire`]:
+//!   replies.
 //!
 //! Must not know backend internals: plans go through the engine's SQLite session.
 
 pub mod advisory;
+pub mod array;
 pub mod auth;
 pub mod commands;
 pub mod conn;

@@ -188,7 +188,7 @@ async fn describe(
         match event.map_err(|e| e.to_db_error())? {
             Event::Columns(cols) if first.is_none() => first = Some(cols.to_vec()),
             Event::Finished => {
-                let mut columns = result_columns(&first.unwrap_or_default(), inferred);
+                let mut columns = result_columns(sql, &first.unwrap_or_default(), inferred);
                 finalize(&mut columns);
                 return Ok(columns);
             }

@@ -155,8 +155,10 @@ impl Output<'_> {
     {
         match event {
             Event::Columns(cols) => {
-                let inferred = self.queries.get(self.index).map_or(&[][..], |q| &q.columns);
-                self.columns = (!cols.is_empty()).then(|| result_columns(&cols, inferred));
+                let query = self.queries.get(self.index);
+                let inferred = query.map_or(&[][..], |q| &q.columns);
+                let sql = query.map_or("", |q| q.sql.as_str());
+                self.columns = (!cols.is_empty()).then(|| result_columns(sql, &cols, inferred));
                 self.described = false;
                 self.rows = 0;
             }

@@ -29,6 +29,7 @@ const BOOL: &[&str] = &[
     "typisdefined",
     "typnotnull",
     "indisunique",
+    "opcdefault",
     "indnullsnotdistinct",
     "indisprimary",
     "indisexclusion",

@@ -90,6 +90,11 @@ fn register_constants(conn: &Connection) -> rusqlite::Result<()> {
         "pg_table_is_visible",
         "pg_type_is_visible",
         "pg_function_is_visible",
+        "pg_collation_is_visible",
+        "pg_opclass_is_visible",
+        "pg_operator_is_visible",
+        "pg_conversion_is_visible",
+        "pg_statistics_obj_is_visible",
     ] {
         add(conn, name, &[1], PURE, one)?;
     }
@@ -98,6 +103,7 @@ fn register_constants(conn: &Connection) -> rusqlite::Result<()> {
         "has_schema_privilege",
         "has_database_privilege",
         "has_column_privilege",
+        "pg_has_role",
     ] {
         add(conn, name, &[2, 3, 4], PURE, |_| Ok(1))?;
     }
@@ -106,7 +112,31 @@ fn register_constants(conn: &Connection) -> rusqlite::Result<()> {
     add(conn, "col_description", &[2], PURE, null)?;
     add(conn, "shobj_description", &[2], PURE, null)?;
     add(conn, "pg_get_serial_sequence", &[2], PURE, null)?;
+    // Definitions of objects SQLite has none of (their catalogs are empty); psql's `\d`
+    // names them in queries over those catalogs.
+    for name in [
+        "pg_get_statisticsobjdef",
+        "pg_get_statisticsobjdef_columns",
+        "pg_get_statisticsobjdef_expressions",
+        "pg_get_triggerdef",
+        "pg_get_ruledef",
+        "pg_get_partkeydef",
+        "pg_get_partition_constraintdef",
+        "pg_get_function_arguments",
+        "pg_get_function_result",
+    ] {
+        add(conn, name, &[1, 2], PURE, null)?;
+    }
     add(conn, "pg_is_in_recovery", &[0], PURE, |_| Ok(0))?;
+    add(conn, "pg_relation_is_publishable", &[1], PURE, |_| Ok(0))?;
+    // Tablespaces are the database file: the default location is empty, as in PostgreSQL.
+    add(conn, "pg_tablespace_location", &[1], PURE, |_| Ok(""))?;
+    // SQLite has no partitions: a relation's only ancestor is itself (one row, as the
+    // set-returning function gives for a table that is not a partition).
+    add(conn, "pg_partition_ancestors", &[1], PURE, |ctx| {
+        int(ctx, 0)
+    })?;
+    add(conn, "pg_partition_root", &[1], PURE, |ctx| int(ctx, 0))?;
     add(conn, "pg_get_userbyid", &[1], PURE, |ctx| {
         Ok(int(ctx, 0)?.map(|oid| match oid {
             10 => "postgres".to_owned(),

@@ -11,7 +11,7 @@ use rusqlite::functions::Context;
 use rusqlite::types::ValueRef;
 use starbase_protocol::pgtype::{PgType, catalog_relation_oid};
 
-use super::args::{PURE, VOLATILE, add, int, pg_error, text};
+use super::args::{PURE, VOLATILE, add, int, is_null, pg_error, text};
 use super::snapshot::{self, Shared};
 use super::text::quote_ident;
 use super::types::{namespace_oid, proc_oid};
@@ -157,7 +157,17 @@ fn register_definitions(conn: &Connection, shared: &Shared) -> rusqlite::Result<
             }))
         })?;
     }
-    for (name, kind) in [("pg_relation_size", 's'), ("pg_total_relation_size", 't')] {
+    // SQLite has no TOAST: a table's size is its relation's (`pg_table_size`, psql's `\dt+`).
+    let s = shared.clone();
+    // One database: its size whatever name or OID is asked for.
+    add(conn, "pg_database_size", &[1], VOLATILE, move |ctx| {
+        Ok((!is_null(ctx, 0)).then(|| snapshot::with(&s, |snap| snap.size('d', 0))))
+    })?;
+    for (name, kind) in [
+        ("pg_relation_size", 's'),
+        ("pg_table_size", 's'),
+        ("pg_total_relation_size", 't'),
+    ] {
         let s = shared.clone();
         add(conn, name, &[1], VOLATILE, move |ctx| {
             Ok(int(ctx, 0)?.map(|oid| snapshot::with(&s, |snap| snap.size(kind, oid))))

@@ -18,12 +18,17 @@
 //! `starbase_*` helpers other than the `reg*` casts are internal to the views. View columns
 //! have no SQLite declared type: [`catalog_column_type`] gives their PostgreSQL types.
 //!
-//! Layout: `functions` (pure functions), `lookups` + `snapshot` (functions that need the
+//! Array columns (`indkey`, `conkey`, `datacl`…) hold PostgreSQL's array text; `arrays`
+//! gives the array functions and the `starbase_array_json`/`starbase_array_get` helpers the
+//! translator uses for `= ANY(arr)`, `unnest`, `generate_subscripts` and `arr[i]`.
+//!
+//! Layout: `functions` (pure functions), `arrays`, `lookups` + `snapshot` (functions that need the
 //! schema: `reg*` casts, `pg_get_*def`, sizes), `views_pg`, `views_pg_static`,
 //! `views_pg_settings`, `views_information_schema`, `column_types`; helpers `args`, `text`,
 //! `typmod`, `ddl`, `types`, `clock`. Must not know about jobs, plans or threads.
 
 mod args;
+mod arrays;
 mod clock;
 mod column_types;
 mod ddl;
@@ -61,6 +66,9 @@ pub(super) fn install(conn: &mut Connection) -> rusqlite::Result<()> {
     conn.authorizer(Some(guard_views))?;
     let conn: &Connection = conn;
     functions::register(conn)?;
+    arrays::register(conn)?;
+    // `generate_series(start, stop[, step])` as a table-valued function (column `value`).
+    rusqlite::vtab::series::load_module(conn)?;
     snapshot::register(conn, &shared)?;
     lookups::register(conn, &shared)?;
     let mut sql = views_pg_static::before();

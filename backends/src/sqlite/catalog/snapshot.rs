@@ -176,7 +176,7 @@ impl Aggregate<Loading, i64> for Loader {
                 let name: String = ctx.get(2)?;
                 acc.broken.insert(name.to_ascii_lowercase());
             }
-            's' | 't' => {
+            's' | 't' | 'd' => {
                 let size: Option<i64> = ctx.get(3)?;
                 *acc.sizes.entry((kind, oid)).or_default() += size.unwrap_or(0);
             }
@@ -265,11 +265,25 @@ const LOAD_SIZES: &str = "SELECT starbase_catalog_load_sizes(kind, oid, NULL, si
       FROM dbstat('main', 1) d LEFT JOIN temp.starbase_catalog_index i ON i.sqlite_name = d.name
     UNION ALL
     SELECT 't', starbase_relation_oid(s.tbl_name), d.pgsize
-      FROM dbstat('main', 1) d JOIN main.sqlite_schema s ON s.name = d.name)";
+      FROM dbstat('main', 1) d JOIN main.sqlite_schema s ON s.name = d.name
+    UNION ALL
+    SELECT 'd', 0, c.page_count * s.page_size FROM pragma_page_count c, pragma_page_size s)";
+
+/// The database's size alone (kind `d`), for databases too big for `dbstat`.
+const LOAD_DATABASE_SIZE: &str =
+    "SELECT starbase_catalog_load_sizes('d', 0, NULL, c.page_count * s.page_size)
+    FROM pragma_page_count c, pragma_page_size s";
 
 /// Words in a statement that mean it reads a catalog view or calls a function reading the
 /// snapshot.
-const TRIGGERS: &[&str] = &["pg_", "information_schema", "regclass", "relation_size"];
+const TRIGGERS: &[&str] = &[
+    "pg_",
+    "information_schema",
+    "regclass",
+    "relation_size",
+    "table_size",
+    "database_size",
+];
 
 /// What the relations and definitions depend on: the schema.
 const SCHEMA_VERSION: &str = "SELECT CAST(schema_version AS TEXT) FROM pragma_schema_version";
@@ -300,7 +314,9 @@ pub(super) fn refresh(conn: &Connection, sql: &str) {
     {
         tracing::warn!(error = %e, "could not load the catalog definitions");
     }
-    if mentions("relation_size")
+    if ["relation_size", "table_size", "database_size"]
+        .iter()
+        .any(|w| mentions(w))
         && let Err(e) = refresh_sizes(conn)
     {
         tracing::debug!(error = %e, "relation sizes unavailable (dbstat)");
@@ -370,9 +386,8 @@ fn refresh_broken(conn: &Connection) -> rusqlite::Result<()> {
 fn refresh_sizes(conn: &Connection) -> rusqlite::Result<()> {
     let pages: i64 = conn.query_row("PRAGMA main.page_count", [], |r| r.get(0))?;
     if pages > MAX_DBSTAT_PAGES {
-        // No rows: the sizes a smaller database had are forgotten.
-        let none = "SELECT starbase_catalog_load_sizes('s', 0, NULL, 0) FROM (SELECT 1 WHERE 0)";
-        return conn.query_row(none, [], |_| Ok(()));
+        // Only the database's size: the relation sizes a smaller database had are forgotten.
+        return conn.query_row(LOAD_DATABASE_SIZE, [], |_| Ok(()));
     }
     refresh_part(conn, 's', SIZES_VERSION, LOAD_SIZES)
 }

@@ -129,9 +129,13 @@ WITH rels AS (
          CASE t.relkind WHEN 'r' THEN
            (SELECT count(*) FROM json_each(starbase_table_checks(t.name, t.sql)))
          ELSE 0 END AS relchecks,
-         EXISTS (SELECT 1 FROM main.sqlite_schema s
-                  WHERE s.type = 'trigger' AND s.tbl_name = t.name COLLATE NOCASE)
-           AS relhastriggers
+         -- PostgreSQL enforces foreign keys with triggers on both tables, and psql lists
+         -- a table's foreign keys (either way) only when this is set.
+         (EXISTS (SELECT 1 FROM main.sqlite_schema s
+                   WHERE s.type = 'trigger' AND s.tbl_name = t.name COLLATE NOCASE)
+          OR EXISTS (SELECT 1 FROM pragma_foreign_key_list(t.name, 'main'))
+          OR EXISTS (SELECT 1 FROM starbase_catalog_fk f
+                      WHERE f.reftable = t.name COLLATE NOCASE)) AS relhastriggers
     FROM starbase_catalog_relations t
   UNION ALL
   SELECT indexrelid, relname, 'i', 403, 0, natts, 0, 0 FROM starbase_catalog_index
@@ -178,7 +182,8 @@ SELECT indexrelid, tbl_oid AS indrelid, natts AS indnatts, natts AS indnkeyatts,
        is_unique AS indisunique, 0 AS indnullsnotdistinct, origin = 'pk' AS indisprimary,
        0 AS indisexclusion, 1 AS indimmediate, 0 AS indisclustered, 1 AS indisvalid,
        0 AS indcheckxmin, 1 AS indisready, 1 AS indislive, 0 AS indisreplident, indkey,
-       '' AS indcollation, '' AS indclass, '' AS indoption,
+       starbase_vector_fill(indkey, 0) AS indcollation, starbase_vector_fill(indkey, 0) AS indclass,
+       starbase_vector_fill(indkey, 0) AS indoption,
        NULL AS indexprs, predicate AS indpred
   FROM starbase_catalog_index";
 

@@ -84,7 +84,13 @@ CREATE TEMP VIEW pg_extension(oid, extname, extowner, extnamespace, extrelocatab
   extversion, extconfig, extcondition) AS
 VALUES (13500, 'plpgsql', 10, 11, 0, '1.0', NULL, NULL);
 CREATE TEMP VIEW pg_tablespace(oid, spcname, spcowner, spcacl, spcoptions) AS
-VALUES (1663, 'pg_default', 10, NULL, NULL), (1664, 'pg_global', 10, NULL, NULL)";
+VALUES (1663, 'pg_default', 10, NULL, NULL), (1664, 'pg_global', 10, NULL, NULL);
+CREATE TEMP VIEW pg_opclass(oid, opcmethod, opcname, opcnamespace, opcowner, opcfamily,
+  opcintype, opcdefault, opckeytype) AS
+VALUES (3124, 403, 'int8_ops', 11, 10, 1976, 20, 1, 0),
+       (3126, 403, 'text_ops', 11, 10, 1994, 25, 1, 0),
+       (3128, 403, 'float8_ops', 11, 10, 1970, 701, 1, 0),
+       (3130, 403, 'bytea_ops', 11, 10, 428, 17, 1, 0)";
 
 /// Catalogs that exist with their columns and no rows.
 const EMPTY: &[(&str, &str)] = &[
@@ -111,6 +117,24 @@ const EMPTY: &[(&str, &str)] = &[
     (
         "pg_publication_rel",
         "oid, prpubid, prrelid, prqual, prattrs",
+    ),
+    ("pg_publication_namespace", "oid, pnpubid, pnnspid"),
+    (
+        "pg_event_trigger",
+        "oid, evtname, evtevent, evtowner, evtfoid, evtenabled, evttags",
+    ),
+    (
+        "pg_foreign_data_wrapper",
+        "oid, fdwname, fdwowner, fdwhandler, fdwvalidator, fdwacl, fdwoptions",
+    ),
+    (
+        "pg_foreign_server",
+        "oid, srvname, srvowner, srvfdw, srvtype, srvversion, srvacl, srvoptions",
+    ),
+    ("pg_db_role_setting", "setdatabase, setrole, setconfig"),
+    (
+        "pg_auth_members",
+        "oid, roleid, member, grantor, admin_option, inherit_option, set_option",
     ),
     (
         "pg_statistic_ext",

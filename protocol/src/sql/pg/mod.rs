@@ -13,8 +13,11 @@
 //! SQLite's own SQL (or a syntax error SQLite reports): it passes through untouched. Parsed
 //! statements are checked (`ddl`), typed on the client's AST (`infer`, `columns`, `scope`,
 //! `types`), rewritten (`ddl`, `table_ddl`, `rewrite` with `casts`, `operators`,
-//! `functions`, `portable`, `clauses`) and printed only when a rewrite changed something.
+//! `functions`, `portable`, `clauses`, `arrays`,
+//! `from_functions`, `session_relations`) and printed only when a rewrite changed something.
 
+mod arrays;
+mod bytea;
 mod calls;
 mod casts;
 mod clauses;
@@ -22,6 +25,7 @@ mod columns;
 mod control;
 mod control_set;
 mod ddl;
+mod from_functions;
 mod functions;
 mod infer;
 mod intervals;
@@ -30,6 +34,7 @@ mod operators;
 mod portable;
 mod rewrite;
 mod scope;
+mod session_relations;
 mod split;
 mod statement;
 mod table_ddl;
@@ -40,6 +45,8 @@ mod types;
 mod tests;
 
 use std::collections::HashMap;
+
+pub use self::session_relations::PG_DATABASE_COLUMNS;
 
 use crate::error::DbError;
 use crate::pgtype::PgType;

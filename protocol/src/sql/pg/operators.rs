@@ -3,7 +3,7 @@
 //!
 //! Owns the SQLite spelling of PostgreSQL's operators. Must not know functions or casts.
 
-use sqlparser::ast::{BinaryOperator, Expr, InTarget, UnaryOperator};
+use sqlparser::ast::{BinaryOperator, Expr, InTarget, UnaryOperator, Value};
 
 use super::control::not_supported;
 use super::functions::{call, str_lit};
@@ -178,7 +178,13 @@ fn in_list(
     let target = match right {
         Expr::Array(array) => InTarget::List(array.elem),
         Expr::Subquery(query) => InTarget::Subquery(query),
-        _ => return Err(not_supported(&format!("{construct} over an array value"))),
+        // A bound array parameter would need array decoding in the frontend.
+        Expr::Value(v) if matches!(v.value, Value::Placeholder(_)) => {
+            return Err(not_supported(&format!(
+                "{construct} over an array parameter"
+            )));
+        }
+        array => return Ok(super::arrays::in_array(left, array, negated)),
     };
     Ok(Expr::In {
         expr: Box::new(left),

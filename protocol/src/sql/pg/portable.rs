@@ -39,6 +39,9 @@ pub(super) fn sqlite_name(name: &str, arity: usize) -> Option<&'static str> {
         ("json_build_object" | "jsonb_build_object", _) => "json_object",
         ("json_build_array" | "jsonb_build_array", _) => "json_array",
         ("jsonb_array_length", 1) => "json_array_length",
+        // Booleans are 0/1 in SQLite: AND over a group is its minimum, OR its maximum.
+        ("bool_and" | "every", 1) => "min",
+        ("bool_or", 1) => "max",
         _ => return None,
     })
 }

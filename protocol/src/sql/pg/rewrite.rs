@@ -59,10 +59,14 @@ impl VisitorMut for Rewriter<'_, '_> {
         if matches!(select.distinct, Some(Distinct::On(_))) {
             return ControlFlow::Break(not_supported("DISTINCT ON"));
         }
+        self.changed |= super::from_functions::rewrite(select);
+        self.changed |= casts::regclass_names(select);
+        self.changed |= super::arrays::select_list_srfs(select);
         ControlFlow::Continue(())
     }
 
     fn pre_visit_table_factor(&mut self, factor: &mut TableFactor) -> ControlFlow<DbError> {
+        self.changed |= super::session_relations::pg_database(factor, self.ctx.database);
         match factor {
             TableFactor::Derived { lateral: true, .. }
             | TableFactor::Function { lateral: true, .. } => {
@@ -180,7 +184,12 @@ pub(super) fn null() -> Expr {
 /// One expression whose children are already rewritten.
 fn rewrite_expr(e: Expr, ctx: &SessionContext<'_>) -> Result<(Expr, bool), DbError> {
     match e {
-        Expr::Function(f) => functions::rewrite_function(f, ctx),
+        Expr::Function(f) => match super::arrays::array_subquery(&f.args) {
+            Some(new) if functions::function_name(&f).as_deref() == Some("array") => {
+                Ok((new, true))
+            }
+            _ => functions::rewrite_function(f, ctx),
+        },
         Expr::Identifier(id) if id.quote_style.is_none() => {
             match functions::session_word(&id.value, ctx) {
                 Some(value) => Ok((value, true)),
@@ -197,7 +206,12 @@ fn rewrite_expr(e: Expr, ctx: &SessionContext<'_>) -> Result<(Expr, bool), DbErr
         | Expr::IsNotDistinctFrom(..) => operators::predicate(e),
         Expr::Position { .. } | Expr::Substring { .. } | Expr::Extract { .. } => string_forms(e),
         Expr::Array(_) => Err(not_supported("arrays")),
-        Expr::CompoundFieldAccess { .. } => Err(not_supported("array subscripts")),
+        Expr::CompoundFieldAccess { root, access_chain } => {
+            match super::arrays::subscript(&root, &access_chain) {
+                Some(new) => Ok((new, true)),
+                None => Err(not_supported("array slices")),
+            }
+        }
         Expr::Interval(_) => Err(not_supported("INTERVAL")),
         Expr::AtTimeZone { .. } => Err(not_supported("AT TIME ZONE")),
         other => Ok((other, false)),

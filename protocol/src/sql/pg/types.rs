@@ -29,7 +29,21 @@ pub(super) fn expr_type(scope: &mut Scope<'_>, e: &Expr) -> (PgType, bool) {
         Expr::Nested(inner) => return expr_type(scope, inner),
         Expr::Value(v) => value_type(&v.value),
         Expr::TypedString(ts) => type_name(&ts.data_type.to_string()),
-        Expr::Cast { data_type, .. } => type_name(&data_type.to_string()),
+        Expr::Cast {
+            data_type, expr, ..
+        } => {
+            let name = data_type.to_string();
+            // A result column `x::regclass` prints the relation's name (`casts`).
+            let regclass = matches!(
+                name.to_ascii_lowercase().as_str(),
+                "regclass" | "pg_catalog.regclass"
+            );
+            if regclass && !matches!(expr.as_ref(), Expr::Value(_)) {
+                PgType::Text
+            } else {
+                type_name(&name)
+            }
+        }
         Expr::BinaryOp { left, op, right } => binary_type(scope, left, op, right),
         Expr::UnaryOp {
             op: UnaryOperator::Not,
@@ -207,6 +221,7 @@ fn function_type(scope: &mut Scope<'_>, f: &sqlparser::ast::Function) -> PgType 
             }
         }
         "min" | "max" | "abs" => first(scope),
+        "array_agg" => first(scope).array_of(),
         "date_trunc" => args
             .get(1)
             .map_or(PgType::Unknown, |a| expr_type(scope, a).0),
@@ -241,6 +256,7 @@ const INT4_FUNCTIONS: &[&str] = &[
 const BOOL_FUNCTIONS: &[&str] = &[
     "pg_table_is_visible", "has_table_privilege", "has_schema_privilege",
     "has_database_privilege", "pg_try_advisory_lock", "pg_advisory_unlock",
+    "bool_and", "bool_or", "every", "pg_collation_is_visible", "pg_type_is_visible",
 ];
 
 /// The current-time functions (timestamptz).

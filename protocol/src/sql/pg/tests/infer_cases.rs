@@ -108,6 +108,10 @@ fn result_column_types() {
     let cases: &[(&str, &[PgType])] = &[
         ("SELECT count(*), count(id) FROM users", &[Int8, Int8]),
         (
+            "SELECT c.oid::regclass, 'pg_class'::regclass, array_agg(name) FROM pg_class c, users",
+            &[Text, Oid, TextArray],
+        ),
+        (
             "SELECT sum(age), sum(score), avg(age), total(age) FROM users",
             &[Int8, Float8, Float8, Float8],
         ),

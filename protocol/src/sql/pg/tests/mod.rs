@@ -50,7 +50,14 @@ const DDL: &str = "
         note TEXT, qty SMALLINT);
     CREATE TABLE pg_class (oid INTEGER, relname TEXT, relnamespace INTEGER, relkind TEXT);
     CREATE TABLE pg_namespace (oid INTEGER, nspname TEXT);
+    CREATE TABLE pg_attribute (attrelid INTEGER, attname TEXT, attnum INTEGER);
+    CREATE TABLE pg_index (indexrelid INTEGER, indrelid INTEGER, indkey TEXT);
+    CREATE TABLE pg_constraint (oid INTEGER, conname TEXT, conindid INTEGER, conkey TEXT);
+    CREATE TABLE pg_roles (oid INTEGER, rolname TEXT);
     CREATE TABLE pg_type (oid INTEGER, typname TEXT, typnamespace INTEGER);
+    CREATE TEMP TABLE pg_database (oid, datname, datdba, encoding, datlocprovider,
+      datistemplate, datallowconn, datconnlimit, datlastsysoid, datfrozenxid, datminmxid,
+      dattablespace, datcollate, datctype, daticulocale, daticurules, datcollversion, datacl);
     CREATE TABLE information_schema_tables (table_name TEXT, table_schema TEXT);
 ";
 
@@ -104,6 +111,7 @@ fn no_schema(sql: &str) -> Result<Vec<PgStatement>, DbError> {
 fn sqlite() -> Connection {
     let conn = Connection::open_in_memory().unwrap();
     conn.execute_batch(DDL).unwrap();
+    rusqlite::vtab::series::load_module(&conn).unwrap();
     let flags = FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC;
     for (name, args) in [
         ("regexp", 2),
@@ -113,10 +121,18 @@ fn sqlite() -> Connection {
         ("starbase_regnamespace", 1),
         ("pg_table_is_visible", 1),
         ("format_type", 2),
+        ("array_to_string", 2),
+        ("array_lower", 2),
+        ("starbase_array_get", 2),
     ] {
         conn.create_scalar_function(name, args, flags, |_| Ok(0i64))
             .unwrap();
     }
+    // The catalog's `starbase_array_json` and `array_agg`, close enough to prepare and run.
+    conn.create_scalar_function("starbase_array_json", 1, flags, |_| Ok("[1]"))
+        .unwrap();
+    conn.create_aggregate_function("array_agg", 1, flags, CountAgg)
+        .unwrap();
     conn
 }
 
@@ -124,5 +140,25 @@ fn sqlite() -> Connection {
 fn assert_prepares(conn: &Connection, sql: &str) {
     if let Err(e) = conn.prepare(sql) {
         panic!("SQLite rejects {sql:?}: {e}");
+    }
+}
+
+/// A stand-in aggregate for `array_agg`.
+struct CountAgg;
+
+impl rusqlite::functions::Aggregate<i64, i64> for CountAgg {
+    fn init(&self, _: &mut rusqlite::functions::Context<'_>) -> rusqlite::Result<i64> {
+        Ok(0)
+    }
+    fn step(&self, _: &mut rusqlite::functions::Context<'_>, n: &mut i64) -> rusqlite::Result<()> {
+        *n += 1;
+        Ok(())
+    }
+    fn finalize(
+        &self,
+        _: &mut rusqlite::functions::Context<'_>,
+        n: Option<i64>,
+    ) -> rusqlite::Result<i64> {
+        Ok(n.unwrap_or(0))
     }
 }
