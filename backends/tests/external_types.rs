@@ -332,3 +332,27 @@ async fn mysql_tls_modes_against_a_plain_server() {
     require.shutdown().await;
     h.finish().await;
 }
+
+/// Statements are cached per pooled connection; DDL that changes a cached statement's result
+/// type must not break it (the statement is prepared again).
+#[tokio::test]
+async fn postgres_cached_statements_survive_ddl() {
+    let Some(h) = Harness::start(BackendKind::Postgres).await else {
+        return;
+    };
+    h.run("CREATE TABLE cached (a int4)").await.unwrap();
+    h.run("INSERT INTO cached VALUES (1)").await.unwrap();
+    for _ in 0..3 {
+        let out = h.run("SELECT * FROM cached").await.unwrap();
+        assert_eq!(out.columns.len(), 1);
+    }
+    h.run("ALTER TABLE cached ADD COLUMN b text DEFAULT 'x'")
+        .await
+        .unwrap();
+    for _ in 0..3 {
+        let out = h.run("SELECT * FROM cached").await.unwrap();
+        assert_eq!(out.columns.len(), 2, "{:?}", out.columns);
+        assert_eq!(out.rows.len(), 1);
+    }
+    h.finish().await;
+}

@@ -47,6 +47,17 @@ impl PgConn {
     }
 }
 
+/// PostgreSQL's refusal to run a cached statement whose result row type changed (DDL since
+/// it was prepared); preparing it again fixes it.
+fn is_stale_plan(err: &tokio_postgres::Error) -> bool {
+    err.as_db_error().is_some_and(|db| {
+        *db.code() == tokio_postgres::error::SqlState::FEATURE_NOT_SUPPORTED
+            && db
+                .message()
+                .contains("cached plan must not change result type")
+    })
+}
+
 impl Conn for PgConn {
     type Canceller = PgCanceller;
     const SERVER: Server = Server::Postgres;
@@ -59,11 +70,25 @@ impl Conn for PgConn {
     }
 
     async fn run(&mut self, stmt: &Bound, out: &mut Out) -> Result<ExecSummary, Failure> {
-        let prepared = match self.obj.prepare(&stmt.sql).await {
-            Ok(p) => p,
-            Err(e) => return Err(self.fail(&e).into()),
+        // Statements are prepared once per pooled connection (deadpool's cache). A cached
+        // statement whose result type changed under it (DDL since) is prepared afresh, once.
+        let mut fresh = false;
+        let (prepared, rows) = loop {
+            let prepared = match self.obj.prepare_cached(&stmt.sql).await {
+                Ok(p) => p,
+                Err(e) => return Err(self.fail(&e).into()),
+            };
+            encode::check(prepared.params(), &stmt.values)?;
+            let params = stmt.values.iter().map(Param);
+            match self.obj.query_raw(&prepared, params).await {
+                Ok(rows) => break (prepared, rows),
+                Err(e) if !fresh && is_stale_plan(&e) => {
+                    self.obj.statement_cache.clear();
+                    fresh = true;
+                }
+                Err(e) => return Err(self.fail(&e).into()),
+            }
         };
-        encode::check(prepared.params(), &stmt.values)?;
         let columns = convert::columns(prepared.columns());
         let types: Vec<_> = prepared
             .columns()
@@ -71,11 +96,6 @@ impl Conn for PgConn {
             .map(|c| c.type_().clone())
             .collect();
         out.send(Event::Columns(columns.into())).await?;
-        let params = stmt.values.iter().map(Param);
-        let rows = match self.obj.query_raw(&prepared, params).await {
-            Ok(rows) => rows,
-            Err(e) => return Err(self.fail(&e).into()),
-        };
         pin_mut!(rows);
         let mut count = 0u64;
         while let Some(row) = rows.next().await {
