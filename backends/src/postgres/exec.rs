@@ -1,7 +1,8 @@
 //! Running statements on one PostgreSQL connection.
 //!
-//! Owns the `Conn` implementation: prepare (the server infers parameter and result types),
-//! bind with those types, stream rows with `query_raw` (the driver reads from the socket
+//! Owns the `Conn` implementation: prepare once per pooled connection (the server infers
+//! parameter and result types; a cached statement is prepared again after DDL changed its
+//! result type), bind with those types, stream rows with `query_raw` (the driver reads from the socket
 //! only as fast as rows are consumed, so a slow consumer slows the server), describe
 //! without running, transaction control, and cancellation through the cancel token. Must
 //! not know about plan modes or transactions spanning statements.
