@@ -6,11 +6,9 @@
 //! REST filter values are bound as numbers (MySQL would read `'true'` as 0); others stay
 //! `Unknown` and the server converts the text. Must not know HTTP.
 
-use starbase_protocol::{
-    ColumnType, DbError, Dialect, ExecMode, Params, Plan, Row, SqlState, Statement, Value,
-};
+use starbase_protocol::{ColumnType, DbError, Dialect, SqlState, Value};
 
-use super::schema::{ColumnInfo, TableInfo, collect};
+use super::schema::{ColumnInfo, TableInfo, catalog_query, catalog_text};
 use crate::auth::Principal;
 use crate::engine::{Engine, Target};
 
@@ -25,36 +23,6 @@ const COLUMNS: &str = "SELECT c.table_schema, c.column_name, CAST(COALESCE(s.seq
      WHERE c.table_schema = DATABASE() AND c.table_name = $1 \
      ORDER BY c.ordinal_position";
 
-fn text(row: &Row, i: usize) -> Option<String> {
-    match row.get(i) {
-        Some(Value::Text(s)) => Some(s.clone()),
-        Some(Value::Bytes(b)) => String::from_utf8(b.clone()).ok(),
-        _ => None,
-    }
-}
-
-async fn query(
-    engine: &Engine,
-    principal: &Principal,
-    target: &Target,
-    sql: &str,
-    params: Vec<Value>,
-) -> Result<Vec<Row>, DbError> {
-    let plan = Plan {
-        mode: ExecMode::Single,
-        steps: vec![Statement::new(
-            sql,
-            Dialect::MySql,
-            Params::Positional(params),
-        )],
-    };
-    let stream = engine
-        .execute_on(principal, target, plan)
-        .await
-        .map_err(|e| e.to_client())?;
-    collect(stream).await
-}
-
 /// The schemas REST may name: the connection's database (MySQL's schemas are databases, and
 /// a source is one database).
 pub(super) async fn schemas(
@@ -62,8 +30,16 @@ pub(super) async fn schemas(
     principal: &Principal,
     target: &Target,
 ) -> Result<Vec<String>, DbError> {
-    let rows = query(engine, principal, target, "SELECT DATABASE()", vec![]).await?;
-    Ok(rows.iter().filter_map(|r| text(r, 0)).collect())
+    let rows = catalog_query(
+        engine,
+        principal,
+        target,
+        Dialect::MySql,
+        "SELECT DATABASE()",
+        vec![],
+    )
+    .await?;
+    Ok(rows.iter().filter_map(|r| catalog_text(r, 0)).collect())
 }
 
 /// Looks a table of the connection's database up (`schema`, when given, must be that
@@ -79,28 +55,28 @@ pub(super) async fn table(
     name: &str,
 ) -> Result<TableInfo, DbError> {
     let params = vec![Value::Text(name.to_owned())];
-    let rows = query(engine, principal, target, COLUMNS, params).await?;
+    let rows = catalog_query(engine, principal, target, Dialect::MySql, COLUMNS, params).await?;
     let first = rows
         .first()
-        .filter(|r| schema.is_none_or(|s| text(r, 0).as_deref() == Some(s)));
+        .filter(|r| schema.is_none_or(|s| catalog_text(r, 0).as_deref() == Some(s)));
     let Some(first) = first else {
         return Err(DbError::new(
             SqlState::UNDEFINED_TABLE,
             format!("relation \"{name}\" does not exist"),
         ));
     };
-    let schema = text(first, 0).unwrap_or_default();
+    let schema = catalog_text(first, 0).unwrap_or_default();
     let columns = rows
         .iter()
         .map(|r| ColumnInfo {
-            name: text(r, 1).unwrap_or_default(),
-            ty: column_type(text(r, 4).as_deref().unwrap_or_default()),
+            name: catalog_text(r, 1).unwrap_or_default(),
+            ty: column_type(catalog_text(r, 4).as_deref().unwrap_or_default()),
             pk: match r.get(2) {
                 Some(Value::Int(i)) => *i,
                 Some(Value::Numeric(n) | Value::Text(n)) => n.parse().unwrap_or(0),
                 _ => 0,
             },
-            default: text(r, 3),
+            default: catalog_text(r, 3),
         })
         .collect();
     Ok(TableInfo {

@@ -7,9 +7,9 @@
 //! the column's type (a bad one is the server's own `22P02`). Must not know HTTP.
 
 use starbase_protocol::{ColumnType, Dialect};
-use starbase_protocol::{DbError, ExecMode, Params, Plan, Row, SqlState, Statement, Value};
+use starbase_protocol::{DbError, SqlState, Value};
 
-use super::schema::{ColumnInfo, TableInfo, collect};
+use super::schema::{ColumnInfo, TableInfo, catalog_query, catalog_text};
 use crate::auth::Principal;
 use crate::engine::{Engine, Target};
 
@@ -30,35 +30,6 @@ const COLUMNS: &str = "SELECT n.nspname::text, a.attname::text, \
      ELSE n.nspname = $2::text END \
      ORDER BY a.attnum";
 
-async fn query(
-    engine: &Engine,
-    principal: &Principal,
-    target: &Target,
-    sql: &str,
-    params: Vec<Value>,
-) -> Result<Vec<Row>, DbError> {
-    let plan = Plan {
-        mode: ExecMode::Single,
-        steps: vec![Statement::new(
-            sql,
-            Dialect::Postgres,
-            Params::Positional(params),
-        )],
-    };
-    let stream = engine
-        .execute_on(principal, target, plan)
-        .await
-        .map_err(|e| e.to_client())?;
-    collect(stream).await
-}
-
-fn text(row: &Row, i: usize) -> Option<String> {
-    match row.get(i) {
-        Some(Value::Text(s)) => Some(s.clone()),
-        _ => None,
-    }
-}
-
 /// The schema names of the server's database.
 pub(super) async fn schemas(
     engine: &Engine,
@@ -66,8 +37,8 @@ pub(super) async fn schemas(
     target: &Target,
 ) -> Result<Vec<String>, DbError> {
     let sql = "SELECT nspname::text FROM pg_catalog.pg_namespace";
-    let rows = query(engine, principal, target, sql, vec![]).await?;
-    Ok(rows.iter().filter_map(|r| text(r, 0)).collect())
+    let rows = catalog_query(engine, principal, target, Dialect::Postgres, sql, vec![]).await?;
+    Ok(rows.iter().filter_map(|r| catalog_text(r, 0)).collect())
 }
 
 /// Looks a table up: in `schema`, or the one an unqualified name resolves to.
@@ -85,7 +56,15 @@ pub(super) async fn table(
         Value::Text(name.to_owned()),
         schema.map_or(Value::Null, |s| Value::Text(s.to_owned())),
     ];
-    let rows = query(engine, principal, target, COLUMNS, params).await?;
+    let rows = catalog_query(
+        engine,
+        principal,
+        target,
+        Dialect::Postgres,
+        COLUMNS,
+        params,
+    )
+    .await?;
     let Some(first) = rows.first() else {
         let shown = schema.map_or_else(|| name.to_owned(), |s| format!("{s}.{name}"));
         return Err(DbError::new(
@@ -93,17 +72,17 @@ pub(super) async fn table(
             format!("relation \"{shown}\" does not exist"),
         ));
     };
-    let schema = text(first, 0).unwrap_or_default();
+    let schema = catalog_text(first, 0).unwrap_or_default();
     let columns = rows
         .iter()
         .map(|r| ColumnInfo {
-            name: text(r, 1).unwrap_or_default(),
+            name: catalog_text(r, 1).unwrap_or_default(),
             ty: ColumnType::Unknown,
             pk: match r.get(2) {
                 Some(Value::Int(i)) => *i,
                 _ => 0,
             },
-            default: text(r, 3),
+            default: catalog_text(r, 3),
         })
         .collect();
     Ok(TableInfo {

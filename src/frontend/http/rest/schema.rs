@@ -178,6 +178,43 @@ pub(in crate::frontend::http) async fn query(
     collect(stream).await
 }
 
+/// Runs one catalog query on an external source, in that source's dialect, and collects its
+/// rows (catalog results are small).
+///
+/// # Errors
+/// The query's error, as the client sees it.
+pub(super) async fn catalog_query(
+    engine: &crate::engine::Engine,
+    principal: &crate::auth::Principal,
+    target: &crate::engine::Target,
+    dialect: starbase_protocol::Dialect,
+    sql: &str,
+    params: Vec<starbase_protocol::Value>,
+) -> Result<Vec<Row>, DbError> {
+    let plan = starbase_protocol::Plan {
+        mode: starbase_protocol::ExecMode::Single,
+        steps: vec![starbase_protocol::Statement::new(
+            sql,
+            dialect,
+            starbase_protocol::Params::Positional(params),
+        )],
+    };
+    let stream = engine
+        .execute_on(principal, target, plan)
+        .await
+        .map_err(|e| e.to_client())?;
+    collect(stream).await
+}
+
+/// Column `i` of a catalog row as text (MySQL may send names as binary strings).
+pub(super) fn catalog_text(row: &Row, i: usize) -> Option<String> {
+    match row.get(i) {
+        Some(starbase_protocol::Value::Text(s)) => Some(s.clone()),
+        Some(starbase_protocol::Value::Bytes(b)) => String::from_utf8(b.clone()).ok(),
+        _ => None,
+    }
+}
+
 /// Drains a stream into its rows.
 pub(in crate::frontend::http) async fn collect(
     mut stream: ResultStream,
