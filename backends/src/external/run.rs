@@ -113,17 +113,30 @@ async fn run_transaction<C: Conn>(
         steps.push(pieces);
     }
     conn.control("BEGIN").await?;
-    let result = async {
+    let body = async {
         for (i, (step, pieces)) in plan.steps.iter().zip(&steps).enumerate() {
             out.send(Event::Step(i)).await?;
             run_pieces(conn, step, pieces, out)
                 .await
                 .map_err(|f| at_step(f, i, total))?;
         }
-        out.check()?;
-        conn.control("COMMIT").await.map_err(Failure::from)
+        Ok(())
     }
     .await;
+    commit_or_rollback(conn, out, body).await
+}
+
+/// Ends the transaction a body ran in: `COMMIT` when it succeeded and the consumer is still
+/// there, `ROLLBACK` otherwise (the body's error wins).
+async fn commit_or_rollback<C: Conn>(
+    conn: &mut C,
+    out: &Out,
+    body: Result<(), Failure>,
+) -> Result<(), Failure> {
+    let result = match body.and_then(|()| out.check()) {
+        Ok(()) => conn.control("COMMIT").await.map_err(Failure::from),
+        Err(e) => Err(e),
+    };
     if result.is_err() {
         let _ = conn.control("ROLLBACK").await;
     }
@@ -163,16 +176,8 @@ async fn run_implicit<C: Conn>(
     out: &mut Out,
 ) -> Result<(), Failure> {
     conn.control("BEGIN").await?;
-    let result = async {
-        run_pieces(conn, step, pieces, out).await?;
-        out.check()?;
-        conn.control("COMMIT").await.map_err(Failure::from)
-    }
-    .await;
-    if result.is_err() {
-        let _ = conn.control("ROLLBACK").await;
-    }
-    result
+    let body = run_pieces(conn, step, pieces, out).await;
+    commit_or_rollback(conn, out, body).await
 }
 
 /// The statements of one step, binding checked up front, without transaction rules.
