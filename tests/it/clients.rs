@@ -155,27 +155,7 @@ async fn run_client(client: Client) {
 /// A gateway whose source `external` is the local PostgreSQL's `test` database, or `None`
 /// (with a note) when that server is not running outside CI.
 async fn proxy_gateway() -> Option<TestGateway> {
-    if tokio::net::TcpStream::connect("127.0.0.1:5432")
-        .await
-        .is_err()
-    {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "PostgreSQL is not running on 127.0.0.1:5432"
-        );
-        skip_note("proxied", "PostgreSQL is not running on 127.0.0.1:5432");
-        return None;
-    }
-    let target = starbase::frontend::pgwire::proxy::ProxyTarget {
-        name: "external".to_owned(),
-        host: "127.0.0.1".to_owned(),
-        port: 5432,
-        user: "postgres".to_owned(),
-        password: None,
-        database: "test".to_owned(),
-        connect_timeout: Duration::from_secs(5),
-        tls_required: false,
-    };
+    let target = crate::common::external::local_postgres_target().await?;
     Some(TestGateway::start_with_proxy(vec![target]).await)
 }
 

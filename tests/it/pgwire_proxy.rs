@@ -4,36 +4,11 @@
 
 use std::time::Duration;
 
-use starbase::frontend::pgwire::proxy::ProxyTarget;
+use starbase::config::SourceKind;
 use tokio_postgres::NoTls;
 
+use crate::common::external::{ExternalDb, local_postgres_target};
 use crate::common::{ADMIN, TestGateway};
-
-/// The local PostgreSQL, or `None` (with a note) when it is not running outside CI.
-#[allow(clippy::print_stderr)]
-async fn local_postgres() -> Option<ProxyTarget> {
-    let up = tokio::net::TcpStream::connect("127.0.0.1:5432")
-        .await
-        .is_ok();
-    if !up {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "PostgreSQL is not running on 127.0.0.1:5432"
-        );
-        eprintln!("skipped: PostgreSQL is not running on 127.0.0.1:5432");
-        return None;
-    }
-    Some(ProxyTarget {
-        name: "external".to_owned(),
-        host: "127.0.0.1".to_owned(),
-        port: 5432,
-        user: "postgres".to_owned(),
-        password: None,
-        database: "test".to_owned(),
-        connect_timeout: Duration::from_secs(5),
-        tls_required: false,
-    })
-}
 
 async fn connect(
     gw: &TestGateway,
@@ -52,7 +27,7 @@ async fn connect(
 
 #[tokio::test]
 async fn external_database_reaches_postgres_with_full_fidelity() {
-    let Some(target) = local_postgres().await else {
+    let Some(target) = local_postgres_target().await else {
         return;
     };
     let gw = TestGateway::start_with_proxy(vec![target]).await;
@@ -154,7 +129,7 @@ async fn external_database_reaches_postgres_with_full_fidelity() {
 
 #[tokio::test]
 async fn the_proxy_checks_the_gateway_password_and_reports_unreachable_servers() {
-    let Some(mut target) = local_postgres().await else {
+    let Some(mut target) = local_postgres_target().await else {
         return;
     };
     let gw = TestGateway::start_with_proxy(vec![target.clone()]).await;
@@ -172,53 +147,14 @@ async fn the_proxy_checks_the_gateway_password_and_reports_unreachable_servers()
     c.simple_query("SELECT 1").await.unwrap();
 }
 
-/// A MySQL source in its own database on the local MariaDB, or `None` outside CI without it.
-#[allow(clippy::print_stderr)]
-async fn local_mariadb(database: &str) -> Option<starbase_backends::AnyBackend> {
-    use starbase_backends::external::config::ServerConfig;
-    use starbase_backends::mysql::MySqlBackend;
-    if tokio::net::TcpStream::connect("127.0.0.1:3306")
-        .await
-        .is_err()
-    {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "MariaDB is not running on 127.0.0.1:3306"
-        );
-        eprintln!("skipped: MariaDB is not running on 127.0.0.1:3306");
-        return None;
-    }
-    let admin =
-        MySqlBackend::connect(&ServerConfig::new("127.0.0.1", 3306, "root", "test")).unwrap();
-    let plan = |sql: &str| starbase_protocol::Plan {
-        mode: starbase_protocol::ExecMode::Single,
-        steps: vec![starbase_protocol::Statement::new(
-            sql,
-            starbase_protocol::Dialect::MySql,
-            starbase_protocol::Params::None,
-        )],
-    };
-    for sql in [
-        format!("DROP DATABASE IF EXISTS {database}"),
-        format!("CREATE DATABASE {database}"),
-    ] {
-        let mut stream = admin.execute(plan(&sql), Default::default()).await.unwrap();
-        while let Some(event) = stream.recv().await {
-            event.unwrap();
-        }
-    }
-    let backend =
-        MySqlBackend::connect(&ServerConfig::new("127.0.0.1", 3306, "root", database)).unwrap();
-    Some(starbase_backends::AnyBackend::MySql(backend))
-}
-
 #[tokio::test]
 async fn a_mysql_source_is_served_over_the_wire() {
-    let database = format!("pgw_{}", std::process::id());
-    let Some(backend) = local_mariadb(&database).await else {
+    let Some(db) = ExternalDb::start(SourceKind::MySql).await else {
         return;
     };
-    let gw = TestGateway::start_with_wire_sources([("maria".to_owned(), backend)].into()).await;
+    let gw =
+        TestGateway::start_with_wire_sources([("maria".to_owned(), db.backend("maria"))].into())
+            .await;
     let config = format!(
         "host=127.0.0.1 port={} user=anyone password={ADMIN} dbname=maria",
         gw.pg.port()
@@ -251,7 +187,5 @@ async fn a_mysql_source_is_served_over_the_wire() {
         .await
         .unwrap_err();
     assert_eq!(err.code().map(|s| s.code()), Some("23505"));
-    c.batch_execute(&format!("DROP DATABASE {database}"))
-        .await
-        .unwrap();
+    db.finish().await;
 }

@@ -235,3 +235,41 @@ pub async fn query_on(gw: &TestGateway, source: &str, sql: &str, params: Value) 
 
 pub const ITEMS: &str =
     "CREATE TABLE items (id INTEGER PRIMARY KEY, name VARCHAR(50) NOT NULL, price NUMERIC(10,2))";
+
+/// The wire proxy's target for the local PostgreSQL's `test` database (tests make their own
+/// schema in it), or `None` (after a note) when that server is not running outside CI.
+#[allow(clippy::print_stderr)] // the skip note must be visible
+pub async fn local_postgres_target() -> Option<starbase::frontend::pgwire::proxy::ProxyTarget> {
+    let config = server_config(SourceKind::Postgres);
+    let address = (config.host.as_str(), config.port);
+    if tokio::net::TcpStream::connect(address).await.is_err() {
+        assert!(
+            !under_ci(),
+            "PostgreSQL is not running on {}:{}",
+            config.host,
+            config.port
+        );
+        eprintln!(
+            "skipped: PostgreSQL is not running on {}:{}",
+            config.host, config.port
+        );
+        return None;
+    }
+    Some(starbase::frontend::pgwire::proxy::ProxyTarget {
+        name: "external".to_owned(),
+        host: config.host,
+        port: config.port,
+        user: config.user,
+        password: None,
+        database: config.database,
+        connect_timeout: Duration::from_secs(5),
+        tls_required: false,
+    })
+}
+
+impl ExternalDb {
+    /// The backend of a source on this test's namespace, as the gateway would build it.
+    pub fn backend(&self, name: &str) -> AnyBackend {
+        backend(self.kind, &self.source(name).server)
+    }
+}
