@@ -3,7 +3,7 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use ring::{digest, hmac, pbkdf2};
+use starbase::frontend::pgwire::scram::ClientExchange;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -94,46 +94,13 @@ impl Raw {
         .await;
         let (kind, _) = raw.recv().await.unwrap();
         assert_eq!(kind, b'R');
-        let client_first_bare = "n=,r=rawclientnonce";
+        let (scram, first) = ClientExchange::start(password);
         let mut body = cstr("SCRAM-SHA-256");
-        let first = format!("n,,{client_first_bare}");
         body.extend_from_slice(&i32::try_from(first.len()).unwrap().to_be_bytes());
         body.extend_from_slice(first.as_bytes());
         raw.send(&frame(b'p', &body)).await;
         let (_, body) = raw.recv().await.unwrap();
-        let server_first = String::from_utf8(body[4..].to_vec()).unwrap();
-        let field = |name: &str| {
-            server_first
-                .split(',')
-                .find_map(|p| p.strip_prefix(name))
-                .unwrap()
-                .to_owned()
-        };
-        let (nonce, salt, iterations) = (field("r="), field("s="), field("i="));
-        let mut salted = [0u8; 32];
-        pbkdf2::derive(
-            pbkdf2::PBKDF2_HMAC_SHA256,
-            iterations.parse().unwrap(),
-            &BASE64.decode(salt).unwrap(),
-            password.as_bytes(),
-            &mut salted,
-        );
-        let sign = |key: &[u8], msg: &[u8]| {
-            hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, key), msg)
-                .as_ref()
-                .to_vec()
-        };
-        let client_key = sign(&salted, b"Client Key");
-        let stored_key = digest::digest(&digest::SHA256, &client_key);
-        let without_proof = format!("c=biws,r={nonce}");
-        let auth = format!("{client_first_bare},{server_first},{without_proof}");
-        let signature = sign(stored_key.as_ref(), auth.as_bytes());
-        let proof: Vec<u8> = client_key
-            .iter()
-            .zip(&signature)
-            .map(|(a, b)| a ^ b)
-            .collect();
-        let last = format!("{without_proof},p={}", BASE64.encode(proof));
+        let (last, _) = scram.finish(&body[4..]).unwrap();
         raw.send(&frame(b'p', last.as_bytes())).await;
         let (code, ready) = raw.until(b'Z').await;
         assert!(ready && code.is_none(), "login failed: {code:?}");
