@@ -55,18 +55,22 @@ pub async fn translate<C: ClientInfo>(
         .get(pgwire::api::METADATA_USER)
         .cloned()
         .unwrap_or_default();
-    let settings = conn.with_settings(|s| s.clone());
-    let lookup = |name: &str| settings.get(name);
-    let ctx = SessionContext {
-        database: &database,
-        user: &user,
-        backend_pid: client.pid_and_secret_key().0,
-        setting: &lookup,
-    };
-    if embedded {
-        return dialect::translate(sql, &ctx, &*schema);
-    }
-    passthrough(sql, &ctx, &schema)
+    let backend_pid = client.pid_and_secret_key().0;
+    // Translation is synchronous: it reads the settings in place rather than from a copy.
+    conn.with_settings(|settings| {
+        let lookup = |name: &str| settings.get(name);
+        let ctx = SessionContext {
+            database: &database,
+            user: &user,
+            backend_pid,
+            setting: &lookup,
+        };
+        if embedded {
+            dialect::translate(sql, &ctx, &*schema)
+        } else {
+            passthrough(sql, &ctx, &schema)
+        }
+    })
 }
 
 /// Statements for an external MySQL source: the gateway still answers `SET`/`SHOW`, advisory
