@@ -231,12 +231,10 @@ impl ExtendedQueryHandler for Handler {
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
-        if message.target_type == TARGET_TYPE_BYTE_PORTAL {
-            let name = message.name.as_deref().unwrap_or(pgwire::api::DEFAULT_NAME);
-            self.conn.drop_suspended_named(name).await;
-        }
         let name = message.name.as_deref().unwrap_or(pgwire::api::DEFAULT_NAME);
         if message.target_type == TARGET_TYPE_BYTE_PORTAL {
+            // A suspended portal's statement stops with it.
+            self.conn.drop_suspended_named(name).await;
             client.portal_store().rm_portal(name);
         } else {
             client.portal_store().rm_statement(name);
