@@ -99,6 +99,32 @@ pub(crate) struct PlanJob<C> {
 }
 
 /// Spawns the task running `job`; its connection comes back on the receiver.
+/// Runs a self-contained plan on a pooled connection of `source` (what `execute` of every
+/// external backend does).
+///
+/// # Errors
+/// [`crate::Error::Closed`] when the backend is shutting down.
+pub(crate) fn execute_plan<S: Source>(
+    source: &S,
+    plan: starbase_protocol::Plan,
+    opts: &super::ExecOptions,
+) -> Result<ResultStream, crate::Error> {
+    if source.tasks().is_closing() {
+        return Err(crate::Error::Closed);
+    }
+    let (stream, _) = spawn_plan(
+        source,
+        PlanJob {
+            plan,
+            timeout: opts.statement_timeout,
+            pinned: None,
+            scope: Scope::Plan,
+            shared: Default::default(),
+        },
+    );
+    Ok(stream)
+}
+
 pub(crate) fn spawn_plan<S: Source>(
     source: &S,
     job: PlanJob<S::Conn>,

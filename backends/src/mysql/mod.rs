@@ -35,8 +35,6 @@ use self::pool::MySqlSource;
 pub use self::session::MySqlSession;
 use crate::error::Error;
 use crate::external::config::ServerConfig;
-use crate::external::run::Scope;
-use crate::external::task::{PlanJob, spawn_plan};
 pub use crate::external::{ExecOptions, SessionConfig};
 use crate::result::ResultStream;
 
@@ -80,20 +78,7 @@ impl MySqlBackend {
     /// # Errors
     /// [`Error::Closed`] when the backend is shutting down.
     pub async fn execute(&self, plan: Plan, opts: ExecOptions) -> Result<ResultStream, Error> {
-        if self.source.0.tasks.is_closing() {
-            return Err(Error::Closed);
-        }
-        let (stream, _) = spawn_plan(
-            &self.source,
-            PlanJob {
-                plan,
-                timeout: opts.statement_timeout,
-                pinned: None,
-                scope: Scope::Plan,
-                shared: Default::default(),
-            },
-        );
-        Ok(stream)
+        crate::external::task::execute_plan(&self.source, plan, &opts)
     }
 
     /// A session: plans that may open a transaction in one plan and end it in a later one.
