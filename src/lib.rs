@@ -7,6 +7,7 @@
 //! - [`auth`]: tokens → principals;
 //! - [`engine`]: request → plan → backend;
 //! - [`error`]: the gateway error and its client-facing form;
+//! - [`meta`]: the gateway's own metadata database (jobs, policies, logs);
 //! - [`tls`]: TLS for both listeners (rustls).
 //!
 //! Pure types live in `starbase-protocol`; database engines in `starbase-backends`.
@@ -17,6 +18,7 @@ pub mod config;
 pub mod engine;
 pub mod error;
 pub mod frontend;
+pub mod meta;
 pub mod server;
 pub mod telemetry;
 pub mod tls;

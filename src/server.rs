@@ -78,6 +78,7 @@ impl Server {
         let sqlite = tokio::task::spawn_blocking(move || SqliteBackend::open(sqlite_config))
             .await
             .map_err(|e| Error::io("opening the database", std::io::Error::other(e)))??;
+        let meta = crate::meta::MetaDb::open(&config.data_dir).await?;
         let http_listener = TcpListener::bind(config.http_listen)
             .await
             .map_err(|e| Error::io(format!("binding HTTP listener {}", config.http_listen), e))?;
@@ -126,6 +127,7 @@ impl Server {
         };
         let state = AppState {
             engine,
+            meta,
             auth: Authenticator::new(admin, config.client_token.clone()),
             limits: HttpLimits {
                 max_request_bytes: config.max_request_bytes,
@@ -188,6 +190,7 @@ impl Server {
     pub async fn serve(mut self, shutdown: CancellationToken) -> Result<(), Error> {
         self.state.shutdown = shutdown.clone();
         let engine = self.state.engine.clone();
+        let meta = self.state.meta.clone();
         tracing::info!(http = %self.http_addr, pg = %self.pg_addr, "starbase serving");
         let tracker = TaskTracker::new();
         tracker.spawn(pg::serve(
@@ -217,6 +220,7 @@ impl Server {
         tracker.close();
         tracker.wait().await;
         engine.shutdown().await;
+        meta.shutdown().await;
         tracing::info!("starbase stopped");
         result
     }

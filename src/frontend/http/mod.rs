@@ -42,6 +42,8 @@ pub struct HttpLimits {
 pub struct AppState {
     /// Runs plans.
     pub engine: Engine,
+    /// The gateway's own metadata database (never reachable by client SQL).
+    pub meta: crate::meta::MetaDb,
     /// Checks tokens.
     pub auth: Authenticator,
     /// Request and response limits.
