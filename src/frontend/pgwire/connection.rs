@@ -22,16 +22,21 @@ use pgwire::tokio::server::{
     MaybeTls, PgWireMessageServerCodec, negotiate_tls, process_error, process_message,
 };
 use tokio::net::TcpStream;
-use tokio_util::codec::Framed;
+use tokio_util::codec::{Framed, FramedParts};
 
 use super::PgFrontend;
+use super::cork::Corked;
 use super::prepared::Prepared;
 
 /// How long a client has to finish TLS negotiation, start-up and authentication.
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// The framed socket of an embedded-database connection.
+/// The framed socket of a connection, as negotiated (before start-up).
 pub type Socket = Framed<MaybeTls, PgWireMessageServerCodec<Prepared>>;
+
+/// The framed socket the embedded database's message loop serves (output coalesced, see
+/// `cork`).
+type CorkedSocket = Framed<Corked<MaybeTls>, PgWireMessageServerCodec<Prepared>>;
 
 /// The handlers one embedded-database connection uses.
 #[allow(missing_debug_implementations)] // pgwire's handler traits are not Debug
@@ -97,7 +102,7 @@ where
 
 /// pgwire's message loop, starting with the message already read.
 async fn message_loop<S, Q, E, C>(
-    mut socket: Socket,
+    socket: Socket,
     first: PgWireFrontendMessage,
     handlers: &Handlers<S, Q, E, C>,
     mut deadline: std::pin::Pin<&mut tokio::time::Sleep>,
@@ -109,6 +114,11 @@ where
     C: CancelHandler,
 {
     let copy = Arc::new(NoopHandler);
+    let parts = socket.into_parts();
+    let mut corked = FramedParts::new(Corked::new(parts.io), parts.codec);
+    corked.read_buf = parts.read_buf;
+    corked.write_buf = parts.write_buf;
+    let mut socket: CorkedSocket = Framed::from_parts(corked);
     let mut next = Some(first);
     loop {
         let message = match next.take() {
@@ -141,6 +151,15 @@ where
             PgWireConnectionState::CopyInProgress(extended) => extended,
             _ => message.is_extended_query(),
         };
+        // PostgreSQL answers these only at the next Sync or Flush: hold their replies.
+        socket.get_mut().set_corked(matches!(
+            message,
+            PgWireFrontendMessage::Parse(_)
+                | PgWireFrontendMessage::Bind(_)
+                | PgWireFrontendMessage::Describe(_)
+                | PgWireFrontendMessage::Execute(_)
+                | PgWireFrontendMessage::Close(_)
+        ));
         let result = process_message(
             message,
             &mut socket,
@@ -155,7 +174,9 @@ where
             let fatal = error.is_fatal();
             process_error(&mut socket, error, extended).await?;
             if fatal {
-                return Ok(());
+                // The error may sit behind a cork; the client should still read it.
+                socket.get_mut().set_corked(false);
+                return socket.flush().await.map_err(io::Error::from);
             }
         }
     }

@@ -19,6 +19,7 @@ pub mod auth;
 pub mod commands;
 pub mod conn;
 pub mod connection;
+pub mod cork;
 pub mod datetime;
 pub mod decode;
 pub mod describe;
