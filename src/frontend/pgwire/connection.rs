@@ -176,7 +176,7 @@ where
             if fatal {
                 // The error may sit behind a cork; the client should still read it.
                 socket.get_mut().set_corked(false);
-                return socket.flush().await.map_err(io::Error::from);
+                return socket.flush().await;
             }
         }
     }
