@@ -68,6 +68,41 @@ pub(super) fn run_job(conn: &mut Connection, role: Role, job: Job) -> Option<Job
     None
 }
 
+/// Runs `job` on the caller's thread, to the end, when it is one short read: one statement,
+/// read-only by its text and by SQLite, done within `max_ticks` progress-handler calls and
+/// one row batch. Returns the job untouched otherwise (also when the connection was busy),
+/// for the SQLite threads to run as usual; what it ran then had no effect.
+pub(super) fn run_inline(conn: &mut Connection, job: Job, max_ticks: u32) -> Option<Job> {
+    if job.tx.is_closed() {
+        return None;
+    }
+    let scripts: Vec<Vec<Piece<'_>>> = job.plan.steps.iter().map(|s| split(&s.sql)).collect();
+    let single = matches!(scripts.as_slice(), [pieces] if pieces.len() == 1);
+    if !single || !confirm_read_only(conn, &scripts) {
+        drop(scripts);
+        return Some(job);
+    }
+    let out = Output::collecting(conn, &job, max_ticks);
+    let outcome = run_plan(conn, Role::Reader, &job.plan, &scripts, &out);
+    let give_up = out.overflowed()
+        || matches!(&outcome, Err(Failure::Db(e)) if e.code == SqlState::LOCK_NOT_AVAILABLE);
+    if !give_up {
+        match outcome {
+            Ok(()) => out.send(Event::Finished).unwrap_or(()),
+            Err(Failure::Db(e)) => out.fail(e),
+            Err(Failure::Gone) => {}
+        }
+    }
+    let events = out.finish_collected(conn);
+    drop(scripts);
+    if give_up {
+        return Some(job);
+    }
+    // The stream's channel is new and holds nothing yet: this cannot be full.
+    let _ = job.tx.try_send(events);
+    None
+}
+
 /// True when every statement of every step is read-only by its text and by SQLite's own
 /// judgement of the prepared statement. Transaction control is not (it belongs to the writer).
 fn confirm_read_only(conn: &Connection, scripts: &[Vec<Piece<'_>>]) -> bool {

@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
@@ -82,6 +82,29 @@ struct Signal {
     /// Events not sent yet, and since when the oldest has waited. Only the job's thread
     /// touches it (the executor and the progress handler), so the lock is never contended.
     pending: Mutex<Pending>,
+    /// Set for a job run on the caller's thread (see `inline`): events are kept, not sent.
+    collect: Option<Collect>,
+}
+
+/// The limits of a job run on the caller's thread: past them it gives up (`overflowed`) and
+/// goes to the SQLite threads instead.
+#[derive(Debug)]
+struct Collect {
+    /// Progress-handler calls (each `PROGRESS_OPS` VM operations) allowed.
+    max_ticks: u32,
+    ticks: AtomicU32,
+    overflowed: AtomicBool,
+}
+
+impl Collect {
+    /// One more progress-handler call; true once past the budget (interrupt SQLite).
+    fn tick(&self) -> bool {
+        if self.ticks.fetch_add(1, Ordering::Relaxed) >= self.max_ticks {
+            self.overflowed.store(true, Ordering::Relaxed);
+            return true;
+        }
+        false
+    }
 }
 
 #[derive(Debug, Default)]
@@ -163,15 +186,35 @@ pub(super) struct Output {
 impl Output {
     /// Installs the job's progress handler on `conn`; call `finish` when the job is done.
     pub(super) fn start(conn: &mut Connection, job: &Job) -> Self {
+        Self::install(conn, job, None)
+    }
+
+    /// Like `start`, for a job run on the caller's thread: events are kept for
+    /// `finish_collected` instead of sent, and the job gives up (`overflowed`) after
+    /// `max_ticks` progress-handler calls or at its first full row batch.
+    pub(super) fn collecting(conn: &mut Connection, job: &Job, max_ticks: u32) -> Self {
+        let collect = Collect {
+            max_ticks,
+            ticks: AtomicU32::new(0),
+            overflowed: AtomicBool::new(false),
+        };
+        Self::install(conn, job, Some(collect))
+    }
+
+    fn install(conn: &mut Connection, job: &Job, collect: Option<Collect>) -> Self {
         let signal = Arc::new(Signal {
             deadline: job.deadline,
             tx: job.tx.clone(),
             cancel: AtomicU8::new(Cancel::None as u8),
             armed: AtomicBool::new(true),
             pending: Mutex::new(Pending::default()),
+            collect,
         });
         let watch = Arc::clone(&signal);
         let handler = move || {
+            if let Some(collect) = &watch.collect {
+                return watch.armed.load(Ordering::Relaxed) && collect.tick();
+            }
             watch.flush_stale();
             watch.armed.load(Ordering::Relaxed) && watch.check() != Cancel::None
         };
@@ -186,6 +229,21 @@ impl Output {
         if let Err(e) = conn.progress_handler(0, None::<fn() -> bool>) {
             tracing::warn!(error = %e, "cannot remove the SQLite progress handler");
         }
+    }
+
+    /// True when a collecting job went past its limits (its events are incomplete).
+    pub(super) fn overflowed(&self) -> bool {
+        self.signal
+            .collect
+            .as_ref()
+            .is_some_and(|c| c.overflowed.load(Ordering::Relaxed))
+    }
+
+    /// Removes the progress handler and returns the events a collecting job kept.
+    pub(super) fn finish_collected(self, conn: &mut Connection) -> Vec<Result<Event, Error>> {
+        let events = self.signal.pending().take();
+        self.finish(conn);
+        events
     }
 
     /// Queues one event. A full row batch and the end of the stream are sent at once
@@ -204,12 +262,21 @@ impl Output {
     /// # Errors
     /// `Failure::Gone` when the consumer dropped the stream.
     pub(super) fn send_batch(&self, rows: Vec<starbase_protocol::Row>) -> Result<(), Failure> {
+        if let Some(collect) = &self.signal.collect {
+            // More than a batch is not a short read: give up, the threads stream it.
+            collect.overflowed.store(true, Ordering::Relaxed);
+            return Err(Failure::Gone);
+        }
         self.signal.pending().push(Ok(Event::Rows(rows)));
         self.flush()
     }
 
-    /// Sends everything queued, waiting while the consumer is behind.
+    /// Sends everything queued, waiting while the consumer is behind (a collecting job keeps
+    /// it).
     fn flush(&self) -> Result<(), Failure> {
+        if self.signal.collect.is_some() {
+            return Ok(());
+        }
         let events = self.signal.pending().take();
         if events.is_empty() {
             return Ok(());

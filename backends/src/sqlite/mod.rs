@@ -17,7 +17,7 @@
 //! - `exec`: plan modes and transactions; `step`: one statement text; `split`: statement
 //!   boundaries; `convert`: values and columns; [`error`]: SQLite errors to SQLSTATEs;
 //! - `snapshot`: readers keep their read transaction between jobs while nothing was
-//!   committed;
+//!   committed; `inline`: short reads run on the caller's thread;
 //! - `lease`: one writer transaction spanning several plans (imports); `session`,
 //!   `session_lease`, `txn`: interactive sessions with PostgreSQL's transaction rules.
 
@@ -26,6 +26,7 @@ pub mod error;
 mod catalog;
 mod convert;
 mod exec;
+mod inline;
 mod job;
 mod lease;
 mod origin;
@@ -43,7 +44,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use starbase_protocol::Plan;
+use starbase_protocol::{ExecMode, Plan};
 use tokio::sync::oneshot;
 
 pub use self::catalog::{DATABASE_NAME, catalog_column_type};
@@ -111,6 +112,8 @@ struct Inner {
     path: PathBuf,
     writer: async_channel::Sender<Work>,
     readers: Option<async_channel::Sender<Work>>,
+    /// Connections for short reads on the caller's thread (with readers only).
+    inline: Option<inline::InlineReaders>,
     closing: Arc<AtomicBool>,
     threads: Mutex<Vec<JoinHandle<()>>>,
 }
@@ -130,6 +133,16 @@ impl SqliteBackend {
         let reader_conns = (0..config.readers)
             .map(|_| threads::open_reader(&config.path, config.busy_timeout))
             .collect::<Result<Vec<_>, _>>()?;
+        // One per thread that can run `execute` at once (the async workers); more would idle.
+        let inline = if config.readers == 0 {
+            None
+        } else {
+            let workers = std::thread::available_parallelism().map_or(1, usize::from);
+            Some(inline::InlineReaders::open(
+                &config.path,
+                workers.min(config.readers),
+            )?)
+        };
         let shared = Shared {
             closing: Arc::new(AtomicBool::new(false)),
             epoch: Arc::new(snapshot::Epoch::default()),
@@ -161,6 +174,7 @@ impl SqliteBackend {
                 path: config.path,
                 writer,
                 readers,
+                inline,
                 closing: shared.closing,
                 threads: Mutex::new(handles),
             }),
@@ -171,6 +185,16 @@ impl SqliteBackend {
     #[must_use]
     pub fn path(&self) -> &Path {
         &self.inner.path
+    }
+
+    /// How many plans were short reads answered on the caller's thread instead of a reader
+    /// thread (for monitoring; see the `inline` module).
+    #[must_use]
+    pub fn inline_reads(&self) -> u64 {
+        self.inner
+            .inline
+            .as_ref()
+            .map_or(0, inline::InlineReaders::answered)
     }
 
     /// Runs `plan` and returns its result stream at once; the work happens on the SQLite
@@ -198,7 +222,21 @@ impl SqliteBackend {
     }
 
     /// Queues a job where its plan belongs: a reader for a read-only plan, else the writer.
+    /// A short read is answered at once on this thread instead (see `inline`).
     async fn submit_job(&self, job: Job) -> Result<(), Error> {
+        let job = match &self.inner.inline {
+            Some(inline)
+                if matches!(job.plan.mode, ExecMode::Single | ExecMode::Describe)
+                    && job.plan.is_read_only()
+                    && !self.inner.closing.load(Ordering::Acquire) =>
+            {
+                match inline.try_run(job) {
+                    None => return Ok(()),
+                    Some(job) => job,
+                }
+            }
+            _ => job,
+        };
         let queue = match &self.inner.readers {
             Some(readers) if job.plan.is_read_only() => readers,
             _ => &self.inner.writer,
