@@ -4,8 +4,10 @@
 #![cfg(feature = "sqlite")]
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
+use starbase_backends::Error;
 use starbase_backends::sqlite::{ExecOptions, SqliteBackend, SqliteConfig};
-use starbase_backends::{Error, Event, ResultStream};
 use starbase_protocol::{Dialect, ExecMode, Params, Plan, Statement, Value};
 use tempfile::TempDir;
 
@@ -23,25 +25,13 @@ fn single(sql: &str, params: Params) -> Plan {
     }
 }
 
-async fn collect(mut rx: ResultStream) -> Result<Vec<Vec<Value>>, Error> {
-    let mut rows = Vec::new();
-    while let Some(item) = rx.recv().await {
-        match item? {
-            Event::Rows(batch) => rows.extend(batch),
-            Event::Finished => return Ok(rows),
-            _ => {}
-        }
-    }
-    panic!("stream ended without Finished");
-}
-
 async fn run(db: &SqliteBackend, sql: &str, params: Params) -> Result<Vec<Vec<Value>>, Error> {
-    collect(
+    common::drain(
         db.execute(single(sql, params), ExecOptions::default())
-            .await
-            .unwrap(),
+            .await?,
     )
     .await
+    .map(|out| out.rows)
 }
 
 async fn seed(db: &SqliteBackend, rows: i64) {
