@@ -143,6 +143,16 @@ fn strip_definer(sql: &str) -> String {
     format!("{}{}", &sql[..start], rest[end..].trim_start())
 }
 
+/// A routine or trigger from its `SHOW CREATE` row (name, `sql_mode`, statement, …), with
+/// the `sql_mode` it was created under (the server records it with the body).
+fn routine(out: &mut String, row: &[Option<String>]) {
+    out.push_str("SET SQL_MODE='");
+    out.push_str(&text(row, 1).replace('\\', "\\\\").replace('\'', "\\'"));
+    out.push_str("' ;;\n");
+    out.push_str(&strip_definer(&text(row, 2)));
+    out.push_str(" ;;\n");
+}
+
 /// Views (dependency order), routines and triggers, then the old settings.
 pub(super) async fn epilogue(dump: &mut MySqlDump) -> Result<String, Error> {
     let mut out = String::from("COMMIT;\n");
@@ -220,8 +230,7 @@ pub(super) async fn epilogue(dump: &mut MySqlDump) -> Result<String, Error> {
             my_ident(&mut sql, &text(r, 0));
             let rows = dump.text_rows(&sql, vec![]).await?;
             if let Some(row) = rows.first() {
-                out.push_str(&strip_definer(&text(row, 2)));
-                out.push_str(" ;;\n");
+                routine(&mut out, row);
             }
         }
         for t in &triggers {
@@ -229,8 +238,7 @@ pub(super) async fn epilogue(dump: &mut MySqlDump) -> Result<String, Error> {
             my_ident(&mut sql, &text(t, 0));
             let rows = dump.text_rows(&sql, vec![]).await?;
             if let Some(row) = rows.first() {
-                out.push_str(&strip_definer(&text(row, 2)));
-                out.push_str(" ;;\n");
+                routine(&mut out, row);
             }
         }
         out.push_str("DELIMITER ;\n");
