@@ -65,6 +65,7 @@ pub(crate) struct TableDetail {
 
 /// How a MySQL column's text value becomes a literal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(not(feature = "mysql"), allow(dead_code))]
 pub(crate) enum LiteralKind {
     /// Numbers: as the server sent them.
     Bare,
@@ -168,6 +169,7 @@ pub trait DumpSource: Send {
 
 /// A dump of any external backend.
 #[derive(Debug)]
+#[allow(clippy::large_enum_variant)] // One per dump; boxing would buy nothing.
 #[non_exhaustive]
 pub enum AnyDump {
     /// PostgreSQL.
@@ -227,6 +229,7 @@ impl DumpSource for AnyDump {
 
 /// One transaction loading a script into an external database (see the module doc).
 #[derive(Debug)]
+#[allow(clippy::large_enum_variant)] // One per import; boxing would buy nothing.
 #[non_exhaustive]
 pub enum AnyLoad {
     /// PostgreSQL: transactional DDL, all or nothing.
@@ -318,6 +321,7 @@ impl AnyLoad {
 }
 
 /// `"ident"` with double quotes doubled (PostgreSQL).
+#[cfg_attr(not(feature = "postgres"), allow(dead_code))]
 pub(crate) fn pg_ident(out: &mut String, s: &str) {
     out.push('"');
     out.push_str(&s.replace('"', "\"\""));
@@ -325,6 +329,7 @@ pub(crate) fn pg_ident(out: &mut String, s: &str) {
 }
 
 /// `` `ident` `` with backticks doubled (MySQL).
+#[cfg_attr(not(feature = "mysql"), allow(dead_code))]
 pub(crate) fn my_ident(out: &mut String, s: &str) {
     out.push('`');
     out.push_str(&s.replace('`', "``"));

@@ -11,8 +11,8 @@ mod sources;
 
 use std::time::Duration;
 
-use starbase_backends::sqlite::{ExecOptions, SqliteBackend, WriterLease};
 use starbase_backends::dump::{AnyDump, AnyLoad};
+use starbase_backends::sqlite::{ExecOptions, SqliteBackend, WriterLease};
 use starbase_backends::{AnyBackend, ResultStream};
 use starbase_protocol::{Dialect, Plan};
 
@@ -175,7 +175,11 @@ impl Engine {
         principal: &Principal,
         name: &crate::config::SourceName,
     ) -> Result<AnyDump, Error> {
-        tracing::debug!(role = principal.role.as_str(), source = name.as_str(), "dump");
+        tracing::debug!(
+            role = principal.role.as_str(),
+            source = name.as_str(),
+            "dump"
+        );
         Ok(self.sources.backend(name)?.open_dump().await?)
     }
 
@@ -189,7 +193,11 @@ impl Engine {
         principal: &Principal,
         name: &crate::config::SourceName,
     ) -> Result<AnyLoad, Error> {
-        tracing::debug!(role = principal.role.as_str(), source = name.as_str(), "script load");
+        tracing::debug!(
+            role = principal.role.as_str(),
+            source = name.as_str(),
+            "script load"
+        );
         Ok(self.sources.backend(name)?.open_load().await?)
     }
 

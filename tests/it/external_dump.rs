@@ -110,7 +110,8 @@ async fn fingerprint(gw: &TestGateway, source: &str, kind: SourceKind) -> Vec<Va
         }
         out.push(json!({ *table: rows }));
         if kind == SourceKind::MySql {
-            let create = query_on(gw, source, &format!("SHOW CREATE TABLE {table}"), json!([])).await;
+            let create =
+                query_on(gw, source, &format!("SHOW CREATE TABLE {table}"), json!([])).await;
             out.push(create[0]["Create Table"].clone());
         }
     }
@@ -165,7 +166,8 @@ async fn export(gw: &TestGateway, source: &str) -> (String, usize) {
 
 /// `POST /import/dump` of `script` into `source`.
 async fn import(gw: &TestGateway, source: &str, script: &str, file: &str) -> (u16, Value) {
-    let part = reqwest::multipart::Part::bytes(script.as_bytes().to_vec()).file_name(file.to_owned());
+    let part =
+        reqwest::multipart::Part::bytes(script.as_bytes().to_vec()).file_name(file.to_owned());
     let form = reqwest::multipart::Form::new().part("sqlFile", part);
     let response = gw
         .client
@@ -186,12 +188,30 @@ async fn load_with_client(kind: SourceKind, name: &str, script: &str) {
     let mut command = match kind {
         SourceKind::Postgres => {
             let mut c = tokio::process::Command::new("psql");
-            c.args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-U", "postgres", "-d", name]);
+            c.args([
+                "-X",
+                "-q",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-h",
+                "127.0.0.1",
+                "-U",
+                "postgres",
+                "-d",
+                name,
+            ]);
             c
         }
         SourceKind::MySql => {
             let mut c = tokio::process::Command::new("mariadb");
-            c.args(["-h", "127.0.0.1", "-u", "root", "--default-character-set=utf8mb4", name]);
+            c.args([
+                "-h",
+                "127.0.0.1",
+                "-u",
+                "root",
+                "--default-character-set=utf8mb4",
+                name,
+            ]);
             c
         }
     };
@@ -257,7 +277,13 @@ async fn dump_round_trips_through_import_and_the_real_client(kind: SourceKind) {
     let next = |source: &'static str| {
         let gw = &gw;
         async move {
-            query_on(gw, source, "INSERT INTO parent (name) VALUES ('next')", json!([])).await;
+            query_on(
+                gw,
+                source,
+                "INSERT INTO parent (name) VALUES ('next')",
+                json!([]),
+            )
+            .await;
             query_on(gw, source, "SELECT max(id) AS id FROM parent", json!([])).await
         }
     };
@@ -276,7 +302,11 @@ async fn bad_scripts_name_the_statement_and_commit_what_the_server_allows(kind: 
     let script = "CREATE TABLE kept (a int);\nINSERT INTO kept VALUES (1);\n\
                   -- a comment; with a semicolon\nINSERT INTO missing VALUES (2);\nINSERT INTO kept VALUES (3);\n";
     let (status, body) = import(&gw, "external", script, "bad.sql").await;
-    assert_eq!((status, body["code"].as_str()), (400, Some("42P01")), "{body}");
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (400, Some("42P01")),
+        "{body}"
+    );
     let detail = body["detail"].as_str().unwrap();
     assert!(detail.contains("statement 3 failed"), "{detail}");
     assert!(detail.contains("INSERT INTO missing"), "{detail}");
@@ -298,24 +328,49 @@ async fn bad_scripts_name_the_statement_and_commit_what_the_server_allows(kind: 
         }
         SourceKind::MySql => {
             // The DDL committed implicitly; the row after it was rolled back.
-            assert!(detail.contains("statements 1 to 1 stay committed"), "{detail}");
+            assert!(
+                detail.contains("statements 1 to 1 stay committed"),
+                "{detail}"
+            );
             assert_eq!(kept["result"][0]["n"], 1, "{kept}");
             let rows = query_on(&gw, "external", "SELECT count(*) AS n FROM kept", json!([])).await;
             assert_eq!(rows[0]["n"], 0);
         }
     }
     let (status, body) = import(&gw, "external", "SELECT 'unterminated;\n", "bad.sql").await;
-    assert_eq!((status, body["code"].as_str()), (400, Some("42601")), "{body}");
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (400, Some("42601")),
+        "{body}"
+    );
     let (status, body) = import(&gw, "external", "SELECT 1;", "dump.txt").await;
-    assert_eq!((status, body["code"].as_str()), (400, Some("22023")), "{body}");
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (400, Some("22023")),
+        "{body}"
+    );
     if kind == SourceKind::Postgres {
         let (status, body) = import(&gw, "external", "\\connect other\nSELECT 1;", "x.sql").await;
-        assert_eq!((status, body["code"].as_str()), (400, Some("0A000")), "{body}");
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (400, Some("0A000")),
+            "{body}"
+        );
         // COPY data as pg_dump writes it, with a bad row: nothing stays.
         let copy = "CREATE TABLE c (a int, b text);\nCOPY c (a, b) FROM stdin;\n1\tx\\ty\nnot a number\tz\n\\.\n";
         let (status, body) = import(&gw, "external", copy, "x.sql").await;
-        assert_eq!((status, body["code"].as_str()), (400, Some("22P02")), "{body}");
-        assert!(body["detail"].as_str().unwrap().contains("statement 2 failed"), "{body}");
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (400, Some("22P02")),
+            "{body}"
+        );
+        assert!(
+            body["detail"]
+                .as_str()
+                .unwrap()
+                .contains("statement 2 failed"),
+            "{body}"
+        );
         let good = "CREATE TABLE c (a int, b text);\nCOPY c (a, b) FROM stdin;\n1\tx\\ty\n2\t\\N\n\\.\nSELECT 1;\n";
         let (status, body) = import(&gw, "external", good, "x.sql").await;
         assert_eq!(status, 200, "{body}");

@@ -233,7 +233,12 @@ fn insert_head(table: &DumpTable) -> String {
 }
 
 /// Renders one row as `(…)` and returns the literals of its key columns.
-fn row_tuple(out: &mut String, table: &DumpTable, row: &mysql_async::Row, key_at: &[usize]) -> String {
+fn row_tuple(
+    out: &mut String,
+    table: &DumpTable,
+    row: &mysql_async::Row,
+    key_at: &[usize],
+) -> String {
     out.push('(');
     for (i, kind) in table.detail.kinds.iter().enumerate() {
         if i > 0 {
@@ -247,7 +252,12 @@ fn row_tuple(out: &mut String, table: &DumpTable, row: &mysql_async::Row, key_at
         if n > 0 {
             key.push(KEY_SEPARATOR);
         }
-        let kind = table.detail.kinds.get(i).copied().unwrap_or(LiteralKind::Quoted);
+        let kind = table
+            .detail
+            .kinds
+            .get(i)
+            .copied()
+            .unwrap_or(LiteralKind::Quoted);
         literal(&mut key, row.as_ref(i), kind);
     }
     key
@@ -325,7 +335,7 @@ impl DumpSource for MySqlDump {
                     if paged {
                         end.last_key = Some(DumpKey(key));
                     }
-                    if in_page % DUMP_BATCH_ROWS == 0 {
+                    if in_page.is_multiple_of(DUMP_BATCH_ROWS) {
                         out.push_str(";\n");
                         sink.write(std::mem::take(&mut out)).await?;
                     }
@@ -373,10 +383,18 @@ mod tests {
         let cases = [
             (None, LiteralKind::Quoted, "NULL"),
             (Some(b"12".to_vec()), LiteralKind::Bare, "12"),
-            (Some(b"a'b\"c\\d\ne\0\x1a".to_vec()), LiteralKind::Quoted, "'a\\'b\\\"c\\\\d\\ne\\0\\Z'"),
+            (
+                Some(b"a'b\"c\\d\ne\0\x1a".to_vec()),
+                LiteralKind::Quoted,
+                "'a\\'b\\\"c\\\\d\\ne\\0\\Z'",
+            ),
             (Some(vec![0, 0xff]), LiteralKind::Hex, "0x00FF"),
             (Some(vec![]), LiteralKind::Hex, "''"),
-            (Some("ünï".as_bytes().to_vec()), LiteralKind::Quoted, "'ünï'"),
+            (
+                Some("ünï".as_bytes().to_vec()),
+                LiteralKind::Quoted,
+                "'ünï'",
+            ),
         ];
         for (bytes, kind, want) in cases {
             let value = bytes.map(mysql_async::Value::Bytes);

@@ -28,13 +28,35 @@ const RESTORE: &str = "COMMIT;\n\
 
 /// Numbers: written as the server sends them.
 const BARE_TYPES: &[&str] = &[
-    "tinyint", "smallint", "mediumint", "int", "integer", "bigint", "decimal", "numeric",
-    "float", "double", "real", "year",
+    "tinyint",
+    "smallint",
+    "mediumint",
+    "int",
+    "integer",
+    "bigint",
+    "decimal",
+    "numeric",
+    "float",
+    "double",
+    "real",
+    "year",
 ];
 /// Binary values: written as hex.
 const HEX_TYPES: &[&str] = &[
-    "binary", "varbinary", "tinyblob", "blob", "mediumblob", "longblob", "bit", "geometry",
-    "point", "linestring", "polygon", "multipoint", "multilinestring", "multipolygon",
+    "binary",
+    "varbinary",
+    "tinyblob",
+    "blob",
+    "mediumblob",
+    "longblob",
+    "bit",
+    "geometry",
+    "point",
+    "linestring",
+    "polygon",
+    "multipoint",
+    "multilinestring",
+    "multipolygon",
     "geometrycollection",
 ];
 
@@ -225,7 +247,11 @@ pub(super) async fn epilogue(dump: &mut MySqlDump) -> Result<String, Error> {
     if !routines.is_empty() || !triggers.is_empty() {
         out.push_str("DELIMITER ;;\n");
         for r in &routines {
-            let kind = if text(r, 1) == "FUNCTION" { "FUNCTION" } else { "PROCEDURE" };
+            let kind = if text(r, 1) == "FUNCTION" {
+                "FUNCTION"
+            } else {
+                "PROCEDURE"
+            };
             let mut sql = format!("SHOW CREATE {kind} ");
             my_ident(&mut sql, &text(r, 0));
             let rows = dump.text_rows(&sql, vec![]).await?;
@@ -254,9 +280,14 @@ mod tests {
     #[test]
     fn definers_are_removed() {
         assert_eq!(
-            strip_definer("CREATE ALGORITHM=UNDEFINED DEFINER=`root`@`127.0.0.1` SQL SECURITY DEFINER VIEW `v` AS select 1"),
+            strip_definer(
+                "CREATE ALGORITHM=UNDEFINED DEFINER=`root`@`127.0.0.1` SQL SECURITY DEFINER VIEW `v` AS select 1"
+            ),
             "CREATE ALGORITHM=UNDEFINED SQL SECURITY DEFINER VIEW `v` AS select 1"
         );
-        assert_eq!(strip_definer("CREATE VIEW v AS select 1"), "CREATE VIEW v AS select 1");
+        assert_eq!(
+            strip_definer("CREATE VIEW v AS select 1"),
+            "CREATE VIEW v AS select 1"
+        );
     }
 }

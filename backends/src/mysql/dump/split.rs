@@ -102,7 +102,11 @@ impl MySqlSplitter {
         if rest.len() < WORD.len() + 1 {
             let prefix = rest.len().min(WORD.len());
             let could = rest.as_bytes()[..prefix].eq_ignore_ascii_case(&WORD.as_bytes()[..prefix]);
-            return if could && !self.eof { None } else { Some(false) };
+            return if could && !self.eof {
+                None
+            } else {
+                Some(false)
+            };
         }
         let is_word = rest.as_bytes()[..WORD.len()].eq_ignore_ascii_case(WORD.as_bytes())
             && rest.as_bytes()[WORD.len()].is_ascii_whitespace();
@@ -114,7 +118,10 @@ impl MySqlSplitter {
             None if self.eof => rest.len(),
             None => return None,
         };
-        let new = rest[WORD.len()..line_end].split_whitespace().next().unwrap_or("");
+        let new = rest[WORD.len()..line_end]
+            .split_whitespace()
+            .next()
+            .unwrap_or("");
         if !new.is_empty() {
             self.delimiter = new.to_owned();
         }
@@ -174,7 +181,9 @@ impl MySqlSplitter {
                                 if after.is_none() && !self.eof {
                                     return None;
                                 }
-                                if after.is_none_or(|c| c.is_ascii_whitespace() || c.is_ascii_control()) {
+                                if after
+                                    .is_none_or(|c| c.is_ascii_whitespace() || c.is_ascii_control())
+                                {
                                     self.state = State::Line;
                                 } else {
                                     self.significant = true;
@@ -289,7 +298,11 @@ mod tests {
             s.push(text);
             s.finish();
             while s.next_item().is_some() {}
-            assert_eq!(s.check_complete().unwrap_err().code, SqlState::SYNTAX_ERROR, "{text}");
+            assert_eq!(
+                s.check_complete().unwrap_err().code,
+                SqlState::SYNTAX_ERROR,
+                "{text}"
+            );
         }
     }
 }

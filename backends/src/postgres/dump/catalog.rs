@@ -73,7 +73,8 @@ pub(super) async fn tables(
         }
         let columns = columns(dump, oid).await?;
         let key = primary_key(dump, oid).await?;
-        let insertable: Vec<&ColumnMeta> = columns.iter().filter(|c| c.generated.is_empty()).collect();
+        let insertable: Vec<&ColumnMeta> =
+            columns.iter().filter(|c| c.generated.is_empty()).collect();
         let render = insertable
             .iter()
             .map(|c| render(&c.name, c.oid_hint()))
@@ -191,7 +192,11 @@ pub(super) async fn create_table(
                 let _ = write!(out, " GENERATED ALWAYS AS ({expr}) STORED");
             }
             (_, "a" | "d", _) => {
-                let kind = if c.identity == "a" { "ALWAYS" } else { "BY DEFAULT" };
+                let kind = if c.identity == "a" {
+                    "ALWAYS"
+                } else {
+                    "BY DEFAULT"
+                };
                 let _ = write!(out, " GENERATED {kind} AS IDENTITY");
                 if let Some(options) = identity.get(&c.name) {
                     let _ = write!(out, " ({options})");
@@ -282,16 +287,14 @@ pub(super) async fn prologue(dump: &PgDump) -> Result<String, Error> {
     }
     types(dump, &mut out).await?;
     functions(dump, &mut out).await?;
-    let sql = format!(
-        "SELECT c.oid::regclass::text, pg_catalog.format_type(s.seqtypid, NULL), s.seqstart, \
+    let sql = "SELECT c.oid::regclass::text, pg_catalog.format_type(s.seqtypid, NULL), s.seqstart, \
            s.seqincrement, s.seqmin, s.seqmax, s.seqcache, s.seqcycle \
          FROM pg_catalog.pg_sequence s JOIN pg_catalog.pg_class c ON c.oid = s.seqrelid \
          JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
          WHERE n.nspname::text = ANY($1::text[]) AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d \
            WHERE d.classid = 'pg_catalog.pg_class'::regclass AND d.objid = c.oid \
-           AND d.deptype IN ('i', 'e')) ORDER BY c.oid"
-    );
-    for r in dump.rows(&sql, &[&dump.schemas]).await? {
+           AND d.deptype IN ('i', 'e')) ORDER BY c.oid";
+    for r in dump.rows(sql, &[&dump.schemas]).await? {
         let name: String = r.get(0);
         let ty: String = r.get(1);
         let options = sequence_options(r.get(2), r.get(3), r.get(4), r.get(5), r.get(6), r.get(7));
@@ -347,8 +350,16 @@ async fn types(dump: &PgDump, out: &mut String) -> Result<(), Error> {
                 }
                 out.push_str(";\n");
             }
-            "r" | "m" => return Err(unsupported(format!("dumping the range type {name} is not supported"))),
-            _ => return Err(unsupported(format!("dumping the base type {name} is not supported"))),
+            "r" | "m" => {
+                return Err(unsupported(format!(
+                    "dumping the range type {name} is not supported"
+                )));
+            }
+            _ => {
+                return Err(unsupported(format!(
+                    "dumping the base type {name} is not supported"
+                )));
+            }
         }
     }
     Ok(())
@@ -478,7 +489,8 @@ async fn views(dump: &PgDump, out: &mut String) -> Result<(), Error> {
                 continue;
             }
             let ready = deps.get(&oid).is_none_or(|d| {
-                d.iter().all(|dep| !oids.contains(dep) || done.contains(dep))
+                d.iter()
+                    .all(|dep| !oids.contains(dep) || done.contains(dep))
             });
             if !ready {
                 continue;
@@ -494,13 +506,18 @@ async fn views(dump: &PgDump, out: &mut String) -> Result<(), Error> {
                 .map(|o| format!(" WITH ({o})"))
                 .unwrap_or_default();
             if kind == "m" {
-                let _ = writeln!(out, "CREATE MATERIALIZED VIEW {name}{with} AS\n{def}\nWITH DATA;");
+                let _ = writeln!(
+                    out,
+                    "CREATE MATERIALIZED VIEW {name}{with} AS\n{def}\nWITH DATA;"
+                );
             } else {
                 let _ = writeln!(out, "CREATE VIEW {name}{with} AS\n{def};");
             }
         }
         if done.len() == before {
-            return Err(unsupported("dumping views that depend on each other in a cycle is not supported"));
+            return Err(unsupported(
+                "dumping views that depend on each other in a cycle is not supported",
+            ));
         }
     }
     Ok(())

@@ -242,7 +242,8 @@ impl PgSplitter {
                                 return None;
                             }
                             let tag = &self.buf[i + 1..j];
-                            if at(j) == Some(b'$') && !tag.starts_with(|c: char| c.is_ascii_digit()) {
+                            if at(j) == Some(b'$') && !tag.starts_with(|c: char| c.is_ascii_digit())
+                            {
                                 self.state = State::Dollar(format!("${tag}$"));
                                 self.pos = j + 1;
                                 continue;
@@ -305,7 +306,11 @@ impl PgSplitter {
                         self.state = State::Block(depth + 1);
                         self.pos += 1;
                     } else if b == b'*' && next == Some(b'/') {
-                        self.state = if depth == 1 { State::Top } else { State::Block(depth - 1) };
+                        self.state = if depth == 1 {
+                            State::Top
+                        } else {
+                            State::Block(depth - 1)
+                        };
                         self.pos += 1;
                     }
                 }
@@ -375,7 +380,7 @@ mod tests {
             COPY t (a, b) FROM stdin;\n1\t'x;'\n2\t\\N\n\\.\n\
             \\restrict abc\n\
             SELECT 2";
-        let want = vec![
+        let want = [
             ScriptItem::Statement("SET x = 1".into()),
             ScriptItem::Statement("-- a; comment\nSELECT 'a;''b', E'c\\';d', \"e;\"\"f\"".into()),
             ScriptItem::Statement(

@@ -21,9 +21,9 @@ use starbase_protocol::{
 
 use super::sql::{ident, literal};
 use crate::auth::Principal;
+use crate::engine::Target;
 use crate::frontend::http::AppState;
 use crate::frontend::http::error::ApiError;
-use crate::engine::Target;
 use crate::frontend::http::source::resolve_source;
 
 /// The schema, in creation order; read once to plan the dump and again inside its snapshot.

@@ -107,7 +107,15 @@ fn is_transaction_control(sql: &str) -> bool {
 fn is_ddl(sql: &str) -> bool {
     matches!(
         first_keyword(sql).as_str(),
-        "CREATE" | "ALTER" | "DROP" | "RENAME" | "TRUNCATE" | "GRANT" | "REVOKE" | "LOCK" | "UNLOCK"
+        "CREATE"
+            | "ALTER"
+            | "DROP"
+            | "RENAME"
+            | "TRUNCATE"
+            | "GRANT"
+            | "REVOKE"
+            | "LOCK"
+            | "UNLOCK"
     )
 }
 
@@ -122,7 +130,10 @@ impl Import {
             _ => "the import was rolled back, nothing was committed".to_owned(),
         };
         let error = DbError {
-            detail: Some(format!("statement {number} failed; {outcome}: {}", excerpt(sql))),
+            detail: Some(format!(
+                "statement {number} failed; {outcome}: {}",
+                excerpt(sql)
+            )),
             ..error
         };
         Failure {

@@ -34,8 +34,8 @@ use super::error::ApiError;
 use super::rest::schema::TableInfo;
 use super::rest::table_or_404_on;
 use super::source::resolve_source;
-use crate::engine::Target;
 use crate::auth::Principal;
+use crate::engine::Target;
 
 /// `POST /import/csv/{table}`.
 pub(super) async fn handle_import_csv(
