@@ -265,7 +265,10 @@ impl AnyLoad {
             #[cfg(feature = "mysql")]
             AnyLoad::MySql(_) => Err(DbError::new(
                 SqlState::FEATURE_NOT_SUPPORTED,
-                "COPY … FROM stdin is not supported on MySQL",
+                format!(
+                    "COPY … FROM stdin is not supported on MySQL: {}",
+                    first_keyword(sql)
+                ),
             )),
         }
     }
@@ -279,7 +282,10 @@ impl AnyLoad {
             #[cfg(feature = "postgres")]
             AnyLoad::Postgres(l) => l.copy_data(data).await,
             #[cfg(feature = "mysql")]
-            AnyLoad::MySql(_) => Ok(()),
+            AnyLoad::MySql(_) => {
+                drop(data);
+                Ok(())
+            }
         }
     }
 
