@@ -232,16 +232,52 @@ async fn load_with_client(kind: SourceKind, name: &str, script: &str) {
     );
 }
 
+/// `pg_dump` / `mysqldump` of database `name`.
+async fn peer_dump(kind: SourceKind, name: &str) -> String {
+    let mut command = match kind {
+        SourceKind::Postgres => {
+            let mut c = tokio::process::Command::new("pg_dump");
+            c.args(["-h", "127.0.0.1", "-U", "postgres", name]);
+            c
+        }
+        SourceKind::MySql => {
+            let mut c = tokio::process::Command::new("mysqldump");
+            c.args([
+                "-h",
+                "127.0.0.1",
+                "-u",
+                "root",
+                "--default-character-set=utf8mb4",
+            ]);
+            // Binary columns as hex: the import reads UTF-8 text.
+            c.args(["--hex-blob", "--routines", "--triggers", name]);
+            c
+        }
+    };
+    let output = command
+        .output()
+        .await
+        .expect("the server's dump tool is installed");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
+
 async fn dump_round_trips_through_import_and_the_real_client(kind: SourceKind) {
     let Some(original) = ExternalDb::start_database(kind).await else {
         return;
     };
     let restored = ExternalDb::start_database(kind).await.unwrap();
     let by_client = ExternalDb::start_database(kind).await.unwrap();
+    let from_peer = ExternalDb::start_database(kind).await.unwrap();
     let sources = vec![
         original.source("original"),
         restored.source("restored"),
         by_client.source("client"),
+        from_peer.source("peer"),
     ];
     let gw = TestGateway::start_with(|c| c.sources = sources).await;
     for sql in schema(kind).iter().chain(&data(kind)) {
@@ -273,6 +309,11 @@ async fn dump_round_trips_through_import_and_the_real_client(kind: SourceKind) {
     assert_eq!(fingerprint(&gw, "restored", kind).await, want);
     load_with_client(kind, &by_client.namespace, &script).await;
     assert_eq!(fingerprint(&gw, "client", kind).await, want);
+    // The server's own dump tool's output (pg_dump with COPY data, mysqldump) imports too.
+    let peer = peer_dump(kind, &original.namespace).await;
+    let (status, body) = import(&gw, "peer", &peer, "peer.sql").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(fingerprint(&gw, "peer", kind).await, want);
     // The restored sequences continue where the original's stood.
     let next = |source: &'static str| {
         let gw = &gw;
@@ -289,7 +330,7 @@ async fn dump_round_trips_through_import_and_the_real_client(kind: SourceKind) {
     };
     assert_eq!(next("restored").await, next("original").await);
     gw.stop().await;
-    for db in [original, restored, by_client] {
+    for db in [original, restored, by_client, from_peer] {
         db.finish().await;
     }
 }
