@@ -144,7 +144,9 @@ pub trait DumpSource: Send {
 
     /// Writes the rows of `table` after `after` (from the first row when `None`) in key
     /// order to `sink` as `INSERT` statements of at most [`DUMP_BATCH_ROWS`] rows, stopping
-    /// after about `max_rows` rows (a whole batch; `None`: the whole table).
+    /// after about `max_rows` rows (a whole batch; `None`: the whole table). A table without
+    /// a key (`key == None`) is written in one pass whatever `max_rows`, and `last_key` is
+    /// `None` then.
     ///
     /// # Errors
     /// The server's errors, or the sink's.
