@@ -4,7 +4,13 @@
 # .import and .read on the same data, in the same run. Reports rows/s and peak RSS (the
 # server's VmHWM for Starbase — a fresh server per operation — and /usr/bin/time for sqlite3).
 #
-# Needs: curl, sqlite3, /usr/bin/time, python3. Knobs: ROWS (default 1000000).
+# With PG=1 (the default when psql and pg_dump are installed) it also dumps the same rows from
+# the local PostgreSQL (127.0.0.1:5432, user postgres, a scratch database) through
+# /export/dump?source=external against pg_dump (COPY and --inserts) in the same run, and loads
+# the dump back through /import/dump against psql -f.
+#
+# Needs: curl, sqlite3, /usr/bin/time, python3. Knobs: ROWS (default 1000000), SKIP_SQLITE=1,
+# PG=0|1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -51,7 +57,18 @@ rate() { awk -v n="$ROWS" -v s="$1" 'BEGIN { printf "%.0f", n / s }'; }
 secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
 results=()
 
+start_with() { # start_with URL DATA_DIR: a server fronting an external source
+  local port; port=$(free_port)
+  STARBASE_EXTERNAL_URL="$1" ADMIN_AUTHORIZATION_TOKEN="$TOKEN" STARBASE_LOG=warn "$BIN" serve \
+    --data-dir "$2" --http-listen "127.0.0.1:$port" --pg-listen 127.0.0.1:0 >"$work/server.log" 2>&1 &
+  pid=$!
+  url="http://127.0.0.1:$port"
+  for _ in $(seq 1 100); do curl -s -o /dev/null "$url/healthz" && return 0; sleep 0.1; done
+  echo "server did not start" >&2; exit 1
+}
+
 for fmt in dump json csv; do
+  [ "${SKIP_SQLITE:-0}" = 1 ] && break
   start "$work/src"
   path="/export/$fmt"; [ "$fmt" = dump ] || path="/export/$fmt/items"
   t0=$(now)
@@ -63,6 +80,7 @@ for fmt in dump json csv; do
 done
 
 for fmt in dump json csv; do
+  [ "${SKIP_SQLITE:-0}" = 1 ] && break
   rm -rf "$work/dst" && mkdir -p "$work/dst"
   if [ "$fmt" != dump ]; then sqlite3 "$work/dst/starbase.sqlite" "$SCHEMA"; fi
   start "$work/dst"
@@ -89,11 +107,48 @@ peer() { # peer LABEL COMMAND... ; times a sqlite3 command with /usr/bin/time
   local s; s=$(secs "$t0" "$t1")
   results+=("| $label | $s | $(rate "$s") | $(( $(cat "$work/time.txt") / 1024 )) | |")
 }
+if [ "${SKIP_SQLITE:-0}" != 1 ]; then
 peer "sqlite3 .dump" sh -c "sqlite3 '$work/src/starbase.sqlite' .dump > '$work/peer.sql'"
 peer "sqlite3 .read (load dump)" sh -c "sqlite3 '$work/peer-load.db' < '$work/peer.sql'"
 peer "sqlite3 -csv export" sh -c "sqlite3 -csv -header '$work/src/starbase.sqlite' 'SELECT * FROM items' > '$work/peer.csv'"
 sqlite3 "$work/peer-import.db" "$SCHEMA"
 peer "sqlite3 .import --csv" sqlite3 "$work/peer-import.db" ".import --csv --skip 1 '$work/peer.csv' items"
+fi
+
+PG=${PG:-$(command -v psql >/dev/null && command -v pg_dump >/dev/null && echo 1 || echo 0)}
+if [ "$PG" = 1 ]; then
+  pgdb="bench_$(head -c 6 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+  psql_() { psql -X -q -h 127.0.0.1 -U postgres -v ON_ERROR_STOP=1 "$@"; }
+  pg_cleanup() { for d in "$pgdb" "${pgdb}_in" "${pgdb}_peer"; do psql_ -d postgres -c "DROP DATABASE IF EXISTS $d WITH (FORCE)" >/dev/null 2>&1 || true; done; }
+  trap 'pg_cleanup; cleanup' EXIT
+  for d in "$pgdb" "${pgdb}_in" "${pgdb}_peer"; do psql_ -d postgres -c "CREATE DATABASE $d" >/dev/null; done
+  psql_ -d "$pgdb" >/dev/null <<SQL
+CREATE TABLE items (id integer PRIMARY KEY, name text NOT NULL, price double precision, qty integer, note text);
+INSERT INTO items SELECT i, 'item ' || i, i * 0.25, i % 1000, CASE WHEN i % 10 = 0 THEN NULL ELSE 'note, "quoted" ' || i END
+  FROM generate_series(1, $ROWS) i;
+VACUUM ANALYZE items;
+SQL
+  mkdir -p "$work/pg"
+  start_with "postgres://postgres@127.0.0.1:5432/$pgdb" "$work/pg"
+  t0=$(now)
+  curl -sf -H "Authorization: Bearer $TOKEN" "$url/export/dump?source=external" -o "$work/pg.sql"
+  t1=$(now)
+  rss=$(stop)
+  s=$(secs "$t0" "$t1")
+  results+=("| Starbase export dump (PostgreSQL source) | $s | $(rate "$s") | $rss | $(du -m "$work/pg.sql" | cut -f1) |")
+  peer "pg_dump (COPY)" sh -c "pg_dump -h 127.0.0.1 -U postgres $pgdb > '$work/pg_dump.sql'"
+  peer "pg_dump --inserts --rows-per-insert=500" sh -c "pg_dump -h 127.0.0.1 -U postgres --inserts --rows-per-insert=500 $pgdb > '$work/pg_dump_inserts.sql'"
+  start_with "postgres://postgres@127.0.0.1:5432/${pgdb}_in" "$work/pg"
+  t0=$(now)
+  curl -sf -H "Authorization: Bearer $TOKEN" -F "sqlFile=@$work/pg.sql;filename=dump.sql" "$url/import/dump?source=external" >/dev/null
+  t1=$(now)
+  rss=$(stop)
+  s=$(secs "$t0" "$t1")
+  got=$(psql_ -At -d "${pgdb}_in" -c "SELECT count(*) FROM items")
+  [ "$got" = "$ROWS" ] || { echo "PostgreSQL import: $got rows, expected $ROWS" >&2; exit 1; }
+  results+=("| Starbase import dump (PostgreSQL source) | $s | $(rate "$s") | $rss | |")
+  peer "psql -f (load our dump)" psql -X -q -h 127.0.0.1 -U postgres -v ON_ERROR_STOP=1 -d "${pgdb}_peer" -o /dev/null -f "$work/pg.sql"
+fi
 
 echo
 echo "| operation ($ROWS rows) | seconds | rows/s | peak RSS MiB | file MiB |"

@@ -7,6 +7,7 @@ mod common;
 mod dump;
 mod export;
 mod external;
+mod external_dump;
 mod external_routes;
 mod external_values;
 mod http_errors;

@@ -73,14 +73,20 @@ pub(crate) fn split(text: &str, server: Server) -> Vec<Piece<'_>> {
     };
     let mut pieces = Vec::new();
     let (mut start, mut pos, mut significant) = (0, 0, false);
+    // Characters before byte `.0` are `.1`, counted incrementally (not from the start for
+    // every statement of a long text).
+    let mut counted = (0usize, 0usize);
     let mut push = |start: usize, end: usize, significant: bool| {
         let raw = &text[start..end];
         let trimmed = raw.trim_start();
         let lead = raw.len() - trimmed.len();
         if significant {
+            let at = start + lead;
+            let char_offset = counted.1 + text[counted.0..at].chars().count();
+            counted = (at, char_offset);
             pieces.push(Piece {
                 text: trimmed.trim_end(),
-                char_offset: text[..start + lead].chars().count(),
+                char_offset,
             });
         }
     };

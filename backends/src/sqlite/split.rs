@@ -53,6 +53,9 @@ pub fn split(sql: &str) -> Vec<Piece<'_>> {
     let mut start = 0;
     let mut has_content = false;
     let mut pos = 0;
+    // Characters before byte `.0` are `.1`: offsets are counted incrementally, not from the
+    // start of the text for every piece (a dump chunk holds thousands of statements).
+    let mut counted = (0usize, 0usize);
     while pos < bytes.len() {
         let (token, len) = token_at(bytes, pos);
         pos += len;
@@ -60,7 +63,7 @@ pub fn split(sql: &str) -> Vec<Piece<'_>> {
         match token {
             Token::Semi if state == START => {
                 if has_content {
-                    pieces.push(piece(sql, start, pos));
+                    pieces.push(piece(sql, start, pos, &mut counted));
                 }
                 start = pos;
                 has_content = false;
@@ -70,22 +73,22 @@ pub fn split(sql: &str) -> Vec<Piece<'_>> {
         }
     }
     if has_content {
-        pieces.push(piece(sql, start, bytes.len()));
+        pieces.push(piece(sql, start, bytes.len(), &mut counted));
     }
     pieces
 }
 
-fn piece(sql: &str, start: usize, end: usize) -> Piece<'_> {
+fn piece<'a>(sql: &'a str, start: usize, end: usize, counted: &mut (usize, usize)) -> Piece<'a> {
     // Invariant: token boundaries are ASCII bytes or the end of the text, so they are
     // char boundaries; fall back to the whole rest rather than panic.
     let text = sql
         .get(start..end)
         .or_else(|| sql.get(start..))
         .unwrap_or(sql);
-    Piece {
-        text,
-        char_offset: sql.get(..start).map_or(0, |before| before.chars().count()),
-    }
+    let (from, chars) = *counted;
+    let char_offset = chars + sql.get(from..start).map_or(0, |gap| gap.chars().count());
+    *counted = (start, char_offset);
+    Piece { text, char_offset }
 }
 
 /// The token starting at `pos` and its length in bytes (at least 1; an unterminated

@@ -6,7 +6,10 @@
 //! text. Must not know about plan modes, transactions or threads.
 
 use rusqlite::fallible_iterator::FallibleIterator;
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::ops::{Deref, DerefMut};
+use std::rc::Rc;
 
 use rusqlite::{Batch, CachedStatement, Connection};
 use starbase_protocol::{DbError, Params, Placeholder, Row, SqlState, Statement};
@@ -74,8 +77,8 @@ pub(super) fn run_step(
         return Err(empty_query().into());
     }
     let mut used: Vec<(usize, Placeholder)> = Vec::new();
-    for (_, stmt) in &prepared {
-        used.extend(slots(stmt));
+    for (piece, stmt) in &prepared {
+        used.extend(stmt_slots(stmt, pieces[*piece]).iter().cloned());
     }
     if resume_at.is_none() {
         step.params.check_count(&used)?;
@@ -86,7 +89,7 @@ pub(super) fn run_step(
     if let Some(first) = resume_at {
         for &piece in &pieces[first..] {
             for stmt in prepare_piece(conn, piece)? {
-                used.extend(slots(&stmt));
+                used.extend(stmt_slots(&stmt, piece).iter().cloned());
                 run_statement(conn, stmt, &step.params, piece, out)?;
             }
         }
@@ -168,11 +171,54 @@ pub(super) fn prepare_piece<'c>(
     }
 }
 
+/// The `(bind index, placeholder)` pairs of one statement.
+type Slots = Rc<[(usize, Placeholder)]>;
+
+/// Statements with at least this many parameters have their slots cached.
+const CACHED_SLOTS_MIN_PARAMS: usize = 16;
+/// Slots cached per SQLite thread at most (the cache is emptied when full).
+const CACHED_SLOTS_MAX: usize = 64;
+
+thread_local! {
+    /// The slots of the many-parameter statements this SQLite thread ran, by statement text
+    /// (each thread owns one connection, so this sits beside its statement cache). SQLite
+    /// finds a parameter's name by a linear scan of its list, so asking for all n names of a
+    /// statement costs O(n²): with the 2,500-parameter multi-row INSERTs of a CSV or JSON
+    /// import that was 86% of the import's time.
+    static SLOTS: RefCell<HashMap<Box<str>, Slots>> = RefCell::new(HashMap::new());
+}
+
+/// The slots of `stmt` prepared from `piece` (cached when it is the piece's only statement).
+fn stmt_slots(stmt: &Stmt<'_>, piece: Piece<'_>) -> Slots {
+    let text = matches!(stmt, Stmt::Cached(_)).then_some(piece.text);
+    slots(stmt, text)
+}
+
 /// The `(bind index, placeholder)` pairs of a prepared statement, as SQLite numbers them.
-fn slots(stmt: &rusqlite::Statement<'_>) -> Vec<(usize, Placeholder)> {
-    (1..=stmt.parameter_count())
-        .map(|i| (i, Placeholder::from_token(stmt.parameter_name(i))))
-        .collect()
+/// `text` is the statement's own text when it is the only statement prepared from it (the
+/// slots are then cached under it).
+fn slots(stmt: &rusqlite::Statement<'_>, text: Option<&str>) -> Slots {
+    let count = stmt.parameter_count();
+    let compute = || -> Slots {
+        (1..=count)
+            .map(|i| (i, Placeholder::from_token(stmt.parameter_name(i))))
+            .collect()
+    };
+    let Some(text) = text.filter(|_| count >= CACHED_SLOTS_MIN_PARAMS) else {
+        return compute();
+    };
+    SLOTS.with(|cache| {
+        if let Some(found) = cache.borrow().get(text) {
+            return Rc::clone(found);
+        }
+        let slots = compute();
+        let mut cache = cache.borrow_mut();
+        if cache.len() >= CACHED_SLOTS_MAX {
+            cache.clear();
+        }
+        cache.insert(text.into(), Rc::clone(&slots));
+        slots
+    })
 }
 
 /// Binds, runs and streams one prepared statement.
@@ -186,7 +232,7 @@ fn run_statement(
     out.check()?;
     // After the statements before it ran: DDL earlier in the same text is seen.
     catalog::refresh(conn, piece.text);
-    let values = params.bind(&slots(&stmt))?;
+    let values = params.bind(&stmt_slots(&stmt, piece))?;
     for (i, value) in values.iter().enumerate() {
         convert::bind_value(&mut stmt, i + 1, value)?;
     }

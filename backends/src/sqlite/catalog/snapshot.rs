@@ -288,17 +288,32 @@ const TRIGGERS: &[&str] = &[
 /// What the relations and definitions depend on: the schema.
 const SCHEMA_VERSION: &str = "SELECT CAST(schema_version AS TEXT) FROM pragma_schema_version";
 
+/// Whether `sql` contains one of `TRIGGERS` (any case), in one pass over the text: every
+/// statement an import runs is checked, so this must cost about one comparison per byte.
+fn mentions_trigger(sql: &str) -> bool {
+    let bytes = sql.as_bytes();
+    bytes.iter().enumerate().any(|(i, b)| {
+        let first = b.to_ascii_lowercase();
+        TRIGGERS.iter().any(|word| {
+            word.as_bytes()[0] == first
+                && bytes
+                    .get(i..i + word.len())
+                    .is_some_and(|w| w.eq_ignore_ascii_case(word.as_bytes()))
+        })
+    })
+}
+
 /// Brings the snapshot up to date for a statement about to run, when its text calls a
 /// function that reads it. Failures are logged and leave the old snapshot in place.
 pub(super) fn refresh(conn: &Connection, sql: &str) {
+    if !mentions_trigger(sql) {
+        return;
+    }
     let mentions = |word: &str| {
         sql.as_bytes()
             .windows(word.len())
             .any(|w| w.eq_ignore_ascii_case(word.as_bytes()))
     };
-    if !TRIGGERS.iter().any(|w| mentions(w)) {
-        return;
-    }
     let _refreshing = Refreshing::start();
     // First: every other load reads views that fail on a broken one.
     if let Err(e) = refresh_broken(conn) {
@@ -390,4 +405,16 @@ fn refresh_sizes(conn: &Connection) -> rusqlite::Result<()> {
         return conn.query_row(LOAD_DATABASE_SIZE, [], |_| Ok(()));
     }
     refresh_part(conn, 's', SIZES_VERSION, LOAD_SIZES)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn trigger_words_are_found_in_any_case() {
+        assert!(super::mentions_trigger("SELECT * FROM PG_CLASS"));
+        assert!(super::mentions_trigger("select 'x'::REGclass"));
+        assert!(super::mentions_trigger("select pg_database_size(1)"));
+        assert!(!super::mentions_trigger("INSERT INTO t VALUES ($1, $2)"));
+        assert!(!super::mentions_trigger(""));
+    }
 }

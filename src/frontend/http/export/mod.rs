@@ -11,6 +11,7 @@
 mod csv;
 mod dump;
 mod external;
+mod external_dump;
 mod sql;
 
 pub(super) use dump::handle_export_dump;
