@@ -90,6 +90,10 @@ pub struct CliArgs {
     /// PEM private key for --tls-cert [env: STARBASE_TLS_KEY]
     #[arg(long, value_name = "FILE")]
     pub tls_key: Option<String>,
+    /// Where dumps are stored: `s3://bucket/prefix` or a directory [env: STARBASE_DUMP_URL]
+    /// [default: DIR/dumps]
+    #[arg(long, value_name = "URL")]
+    pub dump_url: Option<String>,
 }
 
 #[cfg(test)]

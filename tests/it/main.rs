@@ -5,6 +5,7 @@ mod binary;
 mod clients;
 mod common;
 mod dump;
+mod dump_jobs;
 mod export;
 mod external;
 mod external_routes;
