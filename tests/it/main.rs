@@ -6,6 +6,7 @@ mod clients;
 mod common;
 mod dump;
 mod dump_jobs;
+mod dump_resume;
 mod export;
 mod external;
 mod external_routes;
