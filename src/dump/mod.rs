@@ -265,6 +265,10 @@ impl DumpService {
             }
             running.insert(key.to_owned(), Arc::clone(&progress));
         }
+        if let Err(e) = self.inner.registry.requeue(key).await {
+            self.running().remove(key);
+            return Err(e.into());
+        }
         self.spawn(job, progress);
         Ok(())
     }

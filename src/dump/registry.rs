@@ -229,6 +229,23 @@ impl Registry {
         Ok(())
     }
 
+    /// Marks a failed job `pending` again (it is about to be resumed).
+    ///
+    /// # Errors
+    /// The metadata database's errors.
+    pub async fn requeue(&self, id: &str) -> Result<(), Error> {
+        self.run(
+            ExecMode::Single,
+            vec![(
+                "UPDATE dump_jobs SET status = 'pending', error = NULL, error_code = NULL, \
+                 completed_at = NULL WHERE id = $1",
+                vec![text(id)],
+            )],
+        )
+        .await?;
+        Ok(())
+    }
+
     /// The job's recorded parts, in order.
     ///
     /// # Errors

@@ -7,6 +7,7 @@ mod common;
 mod dump;
 mod dump_jobs;
 mod dump_resume;
+mod dump_s3;
 mod export;
 mod external;
 mod external_routes;
