@@ -5,6 +5,7 @@ mod binary;
 mod clients;
 mod common;
 mod dump;
+mod dump_callback;
 mod dump_jobs;
 mod dump_resume;
 mod dump_s3;
