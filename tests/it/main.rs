@@ -6,6 +6,7 @@ mod clients;
 mod common;
 mod dump;
 mod dump_callback;
+mod dump_external;
 mod dump_jobs;
 mod dump_resume;
 mod dump_s3;
