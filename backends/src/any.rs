@@ -126,6 +126,43 @@ impl AnyBackend {
         }
     }
 
+    /// Opens a SQL dump of an external source in its own dialect (see [`crate::dump`]).
+    ///
+    /// # Errors
+    /// `0A000` on SQLite (its dump is the gateway's); `08006`/`53300` when no connection
+    /// can be had; the server's errors.
+    #[cfg(any(feature = "postgres", feature = "mysql"))]
+    pub async fn open_dump(&self) -> Result<crate::dump::AnyDump, Error> {
+        match self {
+            #[cfg(feature = "sqlite")]
+            AnyBackend::Sqlite(_) => Err(crate::dump::unsupported(
+                "a DumpSource of the embedded database is not supported",
+            )),
+            #[cfg(feature = "postgres")]
+            AnyBackend::Postgres(b) => Ok(crate::dump::AnyDump::Postgres(b.open_dump().await?)),
+            #[cfg(feature = "mysql")]
+            AnyBackend::MySql(b) => Ok(crate::dump::AnyDump::MySql(b.open_dump().await?)),
+        }
+    }
+
+    /// Opens a script load of an external source (see [`crate::dump`]).
+    ///
+    /// # Errors
+    /// As [`AnyBackend::open_dump`].
+    #[cfg(any(feature = "postgres", feature = "mysql"))]
+    pub async fn open_load(&self) -> Result<crate::dump::AnyLoad, Error> {
+        match self {
+            #[cfg(feature = "sqlite")]
+            AnyBackend::Sqlite(_) => Err(crate::dump::unsupported(
+                "loading a script through AnyLoad into the embedded database is not supported",
+            )),
+            #[cfg(feature = "postgres")]
+            AnyBackend::Postgres(b) => Ok(crate::dump::AnyLoad::Postgres(b.open_load().await?)),
+            #[cfg(feature = "mysql")]
+            AnyBackend::MySql(b) => Ok(crate::dump::AnyLoad::MySql(b.open_load().await?)),
+        }
+    }
+
     /// Stops the backend: running plans end, threads or pools close.
     pub async fn shutdown(&self) {
         match self {

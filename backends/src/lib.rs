@@ -9,6 +9,7 @@
 //! - [`sqlite`]: the embedded SQLite engine (one writer thread, a pool of reader threads);
 //! - [`postgres`], [`mysql`]: external servers behind the same event contract, sharing
 //!   [`external`] (configuration, the plan runner, sessions);
+//! - [`dump`]: SQL dumps and script loads of the external servers (`DumpSource`);
 //! - [`any`]: `AnyBackend`/`AnySession`, so the gateway can hold any of them.
 
 pub mod error;
@@ -16,6 +17,8 @@ pub mod result;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
 
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+pub mod dump;
 #[cfg(any(feature = "postgres", feature = "mysql"))]
 pub mod external;
 #[cfg(feature = "mysql")]

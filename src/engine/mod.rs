@@ -11,6 +11,7 @@ mod sources;
 
 use std::time::Duration;
 
+use starbase_backends::dump::{AnyDump, AnyLoad};
 use starbase_backends::sqlite::{ExecOptions, SqliteBackend, WriterLease};
 use starbase_backends::{AnyBackend, ResultStream};
 use starbase_protocol::{Dialect, Plan};
@@ -161,6 +162,43 @@ impl Engine {
                 ImportTxn::begin_external(session, self.exec_options(), backend.dialect()).await
             }
         }
+    }
+
+    /// Opens a SQL dump of external source `name` in its own dialect: one pinned connection
+    /// inside one read-only snapshot (see `starbase_backends::dump`).
+    ///
+    /// # Errors
+    /// `3D000` for a source that is not configured; `08006`/`53300` when no connection can
+    /// be had; the server's errors.
+    pub async fn open_dump(
+        &self,
+        principal: &Principal,
+        name: &crate::config::SourceName,
+    ) -> Result<AnyDump, Error> {
+        tracing::debug!(
+            role = principal.role.as_str(),
+            source = name.as_str(),
+            "dump"
+        );
+        Ok(self.sources.backend(name)?.open_dump().await?)
+    }
+
+    /// Opens a script load into external source `name`: one pinned connection inside one
+    /// transaction (see `starbase_backends::dump`).
+    ///
+    /// # Errors
+    /// As [`Engine::open_dump`].
+    pub async fn open_load(
+        &self,
+        principal: &Principal,
+        name: &crate::config::SourceName,
+    ) -> Result<AnyLoad, Error> {
+        tracing::debug!(
+            role = principal.role.as_str(),
+            source = name.as_str(),
+            "script load"
+        );
+        Ok(self.sources.backend(name)?.open_load().await?)
     }
 
     /// The statement options for plans run inside a lease.

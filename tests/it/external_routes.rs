@@ -1,5 +1,5 @@
-//! Routes beyond `/query` on external sources: table exports and REST (PostgreSQL), and the
-//! `0A000` answers of the routes only the embedded database serves.
+//! Routes beyond `/query` on external sources: table exports, imports and REST, unknown
+//! sources, the dialects listed (SQL dumps are `external_dump`'s).
 
 use serde_json::{Value, json};
 use starbase::config::SourceKind;
@@ -8,41 +8,17 @@ use crate::common::external::{ITEMS, gateway, post_on, query_on};
 use crate::common::{ADMIN, TestGateway};
 
 crate::common::external::on_both!(
-    catalog_routes_answer_0a000,
+    unknown_sources_are_3d000_and_dialects_are_listed,
     table_exports_stream_from_the_source,
     imports_are_atomic_and_round_trip,
     rest_crud_and_filters,
 );
 
-async fn catalog_routes_answer_0a000(kind: SourceKind) {
+async fn unknown_sources_are_3d000_and_dialects_are_listed(kind: SourceKind) {
     let Some((db, gw)) = gateway(kind).await else {
         return;
     };
     let backend = kind.as_str();
-    for (method, path) in [("GET", "/export/dump"), ("POST", "/import/dump")] {
-        let request = match method {
-            "GET" => gw.client.get(gw.url(path)),
-            _ => gw.client.post(gw.url(path)).json(&json!({"data": []})),
-        };
-        let response = request
-            .bearer_auth(ADMIN)
-            .header("X-Starbase-Source", "external")
-            .send()
-            .await
-            .unwrap();
-        let status = response.status().as_u16();
-        let body: Value = response.json().await.unwrap();
-        assert_eq!(
-            (status, body["code"].as_str()),
-            (400, Some("0A000")),
-            "{path}: {body}"
-        );
-        let message = body["error"].as_str().unwrap();
-        assert!(
-            message.contains(path) && message.contains(backend),
-            "{message}"
-        );
-    }
     let (status, body) = post_on(&gw, "nowhere", "/query", json!({"sql": "SELECT 1"})).await;
     assert_eq!(
         (status, body["code"].as_str()),

@@ -12,6 +12,7 @@ mod dump_resume;
 mod dump_s3;
 mod export;
 mod external;
+mod external_dump;
 mod external_routes;
 mod external_values;
 mod http_errors;

@@ -24,6 +24,7 @@
 //! `convert` (values both ways), `error` (SQLSTATEs), `session` (`MySqlSession`).
 
 mod convert;
+pub mod dump;
 mod error;
 mod exec;
 mod pool;

@@ -29,6 +29,7 @@
 
 mod convert;
 mod datetime;
+pub mod dump;
 mod encode;
 mod error;
 mod exec;

@@ -1,14 +1,14 @@
 //! Which data source a request targets: `X-Starbase-Source` or `?source=` (spec §3.4).
 //!
 //! Owns reading the requested source name (the header wins over the query parameter; trimmed,
-//! case-insensitive) and refusing routes that only the embedded database serves. Resolving
+//! case-insensitive). Every route serves every source; resolving
 //! the name is the engine's: an unknown source is `3D000` rather than silently served by the
 //! wrong database.
 
 use axum::http::{HeaderMap, Uri};
-use starbase_protocol::{DbError, SqlState};
+use starbase_protocol::DbError;
 
-use crate::engine::{Engine, Target, kind_name};
+use crate::engine::{Engine, Target};
 
 /// The header naming the source.
 pub(super) const SOURCE_HEADER: &str = "x-starbase-source";
@@ -40,39 +40,6 @@ pub(crate) fn resolve_source(
     uri: &Uri,
 ) -> Result<Target, DbError> {
     engine.resolve(&requested(headers, uri))
-}
-
-/// Checks that the request targets the embedded database, for the routes only it serves
-/// (REST, export, import: they read SQLite's own catalog).
-///
-/// # Errors
-/// `3D000` (HTTP 404) for a source that is not configured, `0A000` (HTTP 400) naming the
-/// route and the backend for a configured external source.
-pub(crate) fn require_internal_source(
-    engine: &Engine,
-    headers: &HeaderMap,
-    uri: &Uri,
-) -> Result<(), DbError> {
-    match resolve_source(engine, headers, uri)? {
-        Target::Internal => Ok(()),
-        Target::External(name) => {
-            let kind = engine
-                .sources()
-                .backend(&name)
-                .map_or("external", |b| kind_name(b.kind()));
-            Err(DbError::new(
-                SqlState::FEATURE_NOT_SUPPORTED,
-                format!(
-                    "{} is not supported on data source \"{name}\" ({kind})",
-                    uri.path()
-                ),
-            )
-            .with_hint(
-                "REST, export and import serve the embedded database only; use /query or \
-                 /query/raw on external sources",
-            ))
-        }
-    }
 }
 
 #[cfg(test)]

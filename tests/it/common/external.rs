@@ -24,6 +24,8 @@ use super::{ADMIN, TestGateway};
 pub struct ExternalDb {
     pub kind: SourceKind,
     pub namespace: String,
+    /// PostgreSQL: the namespace is a database of its own rather than a schema of `test`.
+    database: bool,
     admin: Option<AnyBackend>,
 }
 
@@ -93,18 +95,29 @@ fn under_ci() -> bool {
 impl ExternalDb {
     /// A fresh namespace on the local `kind` server, or `None` (after a printed note) when
     /// the server is not running outside CI.
-    #[allow(clippy::print_stderr)] // the skip note must be visible
     pub async fn start(kind: SourceKind) -> Option<ExternalDb> {
+        Self::start_in(kind, false).await
+    }
+
+    /// A fresh database (on PostgreSQL too, not a schema) on the local `kind` server, or
+    /// `None` as for [`ExternalDb::start`].
+    pub async fn start_database(kind: SourceKind) -> Option<ExternalDb> {
+        Self::start_in(kind, true).await
+    }
+
+    #[allow(clippy::print_stderr)] // the skip note must be visible
+    async fn start_in(kind: SourceKind, database: bool) -> Option<ExternalDb> {
         let admin = backend(kind, &server_config(kind));
         let namespace = unique_name();
         let create = match kind {
-            SourceKind::Postgres => format!("CREATE SCHEMA {namespace}"),
-            SourceKind::MySql => format!("CREATE DATABASE {namespace}"),
+            SourceKind::Postgres if !database => format!("CREATE SCHEMA {namespace}"),
+            SourceKind::Postgres | SourceKind::MySql => format!("CREATE DATABASE {namespace}"),
         };
         match run(&admin, kind, &create).await {
             Ok(()) => Some(ExternalDb {
                 kind,
                 namespace,
+                database,
                 admin: Some(admin),
             }),
             Err(e) if e.starts_with("08") && !under_ci() => {
@@ -123,8 +136,10 @@ impl ExternalDb {
     pub fn source(&self, name: &str) -> SourceConfig {
         let mut server = server_config(self.kind);
         match self.kind {
-            SourceKind::Postgres => server.search_path = Some(self.namespace.clone()),
-            SourceKind::MySql => server.database = self.namespace.clone(),
+            SourceKind::Postgres if !self.database => {
+                server.search_path = Some(self.namespace.clone());
+            }
+            SourceKind::Postgres | SourceKind::MySql => server.database = self.namespace.clone(),
         }
         SourceConfig {
             name: SourceName::parse(name).unwrap(),
@@ -135,6 +150,9 @@ impl ExternalDb {
 
     fn drop_sql(&self) -> String {
         match self.kind {
+            SourceKind::Postgres if self.database => {
+                format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.namespace)
+            }
             SourceKind::Postgres => format!("DROP SCHEMA IF EXISTS {} CASCADE", self.namespace),
             SourceKind::MySql => format!("DROP DATABASE IF EXISTS {}", self.namespace),
         }

@@ -1,4 +1,5 @@
-//! `GET /export/dump`: the whole embedded database as one SQL script, streamed.
+//! `GET /export/dump`: the whole embedded database as one SQL script, streamed (an external
+//! source's dump is `external_dump`'s).
 //!
 //! Owns the dump's shape: `PRAGMA foreign_keys=OFF; BEGIN TRANSACTION;`, every table's
 //! `CREATE`, its rows as `INSERT INTO "t"("col", …) VALUES(…);` (generated columns left out),
@@ -20,9 +21,10 @@ use starbase_protocol::{
 
 use super::sql::{ident, literal};
 use crate::auth::Principal;
+use crate::engine::Target;
 use crate::frontend::http::AppState;
 use crate::frontend::http::error::ApiError;
-use crate::frontend::http::source::require_internal_source;
+use crate::frontend::http::source::resolve_source;
 
 /// The schema, in creation order; read once to plan the dump and again inside its snapshot.
 const SCHEMA_SQL: &str = "SELECT type, name, tbl_name, sql FROM sqlite_schema \
@@ -59,7 +61,9 @@ pub(in crate::frontend::http) async fn handle_export_dump(
     headers: HeaderMap,
     uri: Uri,
 ) -> Result<Response, ApiError> {
-    require_internal_source(&state.engine, &headers, &uri)?;
+    if let Target::External(name) = resolve_source(&state.engine, &headers, &uri)? {
+        return super::external_dump::export(&state, &principal, &name).await;
+    }
     for _ in 0..ATTEMPTS {
         let objects = rows_to_objects(&query(&state, &principal, SCHEMA_SQL, vec![]).await?);
         let mut tables = Vec::new();

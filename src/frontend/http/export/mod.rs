@@ -11,6 +11,7 @@
 pub(crate) mod csv;
 mod dump;
 mod external;
+mod external_dump;
 pub(super) mod jobs;
 pub(crate) mod sql;
 

@@ -6,11 +6,13 @@
 //! or `application/json` `{"data": "<csv>", "columnMapping": {...}}` (bounded by the request
 //! limit). All or nothing: an error names the record and commits nothing. JSON and CSV
 //! imports run on the embedded database or an external source (one `engine::ImportTxn`
-//! either way); `/import/dump` is the embedded database's only. Must not
+//! either way); `/import/dump` runs a SQLite script on the embedded database and a script in
+//! the server's dialect on an external source (`external_dump`). Must not
 //! know SQLite beyond the shared catalog lookup.
 
 mod csv;
 mod dump;
+mod external_dump;
 mod json;
 mod json_scan;
 
@@ -31,8 +33,9 @@ use super::error::ApiError;
 
 use super::rest::schema::TableInfo;
 use super::rest::table_or_404_on;
-use super::source::{require_internal_source, resolve_source};
+use super::source::resolve_source;
 use crate::auth::Principal;
+use crate::engine::Target;
 
 /// `POST /import/csv/{table}`.
 pub(super) async fn handle_import_csv(
@@ -123,7 +126,7 @@ pub(super) async fn handle_import_dump(
     Extension(principal): Extension<Principal>,
     request: Request,
 ) -> Result<Response, ApiError> {
-    require_internal_source(&state.engine, request.headers(), request.uri())?;
+    let target = resolve_source(&state.engine, request.headers(), request.uri())?;
     let content_type = content_type(&request);
     if !content_type.starts_with("multipart/form-data") {
         return Err(ApiError::with_status(
@@ -149,7 +152,13 @@ pub(super) async fn handle_import_dump(
         }
         let body = field.map(|chunk| chunk.map_err(malformed));
         let max = state.limits.max_request_bytes;
-        return match dump::import(&state.engine, &principal, body, max).await {
+        let imported = match &target {
+            Target::Internal => dump::import(&state.engine, &principal, body, max).await,
+            Target::External(name) => {
+                external_dump::import(&state.engine, &principal, name, body, max).await
+            }
+        };
+        return match imported {
             Ok(count) => Ok(axum::Json(json!({"result": {
                 "message": format!("SQL dump import completed. {count} statements succeeded, 0 failed."),
                 "details": [],
