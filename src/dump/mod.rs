@@ -7,12 +7,14 @@
 //! - [`model`]: formats, requests, parts, manifest; [`registry`]: jobs and checkpoints in
 //!   the metadata database; [`source`]: the snapshot and its keyset pages;
 //!   [`format`]: rendering parts; [`storage`]: `object_store`; [`run`]: one job's loop;
-//!   [`download`]: joining parts for the download; [`callback`]: signed callbacks.
+//!   [`download`]: joining parts for the download; [`callback`]: signed callbacks;
+//!   `external_sql`: SQL dumps of external sources in their own dialect.
 //!
 //! Must not know HTTP types: the frontend turns requests into calls here.
 
 pub mod callback;
 pub mod download;
+mod external_sql;
 pub mod format;
 pub mod model;
 pub mod registry;
@@ -24,7 +26,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use starbase_protocol::{DbError, Dialect, SqlState};
+use starbase_protocol::{DbError, SqlState};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -32,7 +34,7 @@ use crate::config::{Config, DumpConfig};
 use crate::engine::Engine;
 use crate::error::Error;
 use crate::meta::MetaDb;
-use model::{DumpRequest, Format, JobStatus, Manifest};
+use model::{DumpRequest, JobStatus, Manifest};
 use registry::{JobRow, Registry};
 use storage::Storage;
 
@@ -173,12 +175,11 @@ impl DumpService {
     ///
     /// # Errors
     /// `Busy` when `max_concurrent` dumps run; `22023` for a bad request (callback URL,
-    /// chunk size, tables); `0A000` for a SQL dump of an external source.
+    /// chunk size, tables).
     pub async fn submit(
         &self,
         request: DumpRequest,
         source: &str,
-        dialect: Dialect,
         base_url: &str,
     ) -> Result<String, SubmitError> {
         if let Some(url) = &request.callback_url {
@@ -189,19 +190,6 @@ impl DumpService {
         }
         if request.tables.as_ref().is_some_and(Vec::is_empty) {
             return Err(DbError::invalid_parameter("tables must name at least one table").into());
-        }
-        if request.format == Format::Sql && dialect != Dialect::Sqlite {
-            return Err(DbError::new(
-                SqlState::FEATURE_NOT_SUPPORTED,
-                format!(
-                    "SQL-format dumps are not supported on data source \"{source}\" ({}); use csv or json",
-                    match dialect {
-                        Dialect::MySql => "mysql",
-                        Dialect::Postgres | Dialect::Sqlite => "postgresql",
-                    }
-                ),
-            )
-            .into());
         }
         let progress = Arc::new(Progress::default());
         let key = {

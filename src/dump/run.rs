@@ -48,15 +48,15 @@ impl From<DbError> for Stop {
 }
 
 /// State of one run.
-struct Run<'a> {
-    inner: &'a Inner,
-    job: &'a JobRow,
-    plan: JobPlan,
-    parts: Vec<PartRecord>,
-    progress: Arc<Progress>,
-    cancel: CancellationToken,
-    slice_started: Instant,
-    chunk_size: u64,
+pub(super) struct Run<'a> {
+    pub(super) inner: &'a Inner,
+    pub(super) job: &'a JobRow,
+    pub(super) plan: JobPlan,
+    pub(super) parts: Vec<PartRecord>,
+    pub(super) progress: Arc<Progress>,
+    pub(super) cancel: CancellationToken,
+    pub(super) slice_started: Instant,
+    pub(super) chunk_size: u64,
 }
 
 /// Runs `job` until it completes, fails or the server stops.
@@ -67,6 +67,11 @@ pub(super) async fn run(
     cancel: CancellationToken,
 ) -> Result<Manifest, Stop> {
     let target = inner.engine.resolve(&job.source)?;
+    if job.format() == super::model::Format::Sql
+        && let crate::engine::Target::External(name) = &target
+    {
+        return super::external_sql::run(inner, job, name, &target, progress, cancel).await;
+    }
     let mut source = tokio::select! {
         s = DumpSource::open(&inner.engine, &target) => s?,
         () = cancel.cancelled() => return Err(Stop::Interrupted),
@@ -91,43 +96,8 @@ async fn run_in(
     for unit in &plan.units {
         total += source.count(unit).await?;
     }
-    inner.registry.start(&job.id, &plan, total, &now()).await?;
-    let mut parts = inner.registry.parts(&job.id).await?;
-    // A unit read in one pass (no key) cannot continue in the middle: start it again.
-    if let Some(last) = parts.last()
-        && !last.unit_done
-        && plan.units.get(last.unit).is_some_and(|u| u.key.is_empty())
-    {
-        let unit = last.unit;
-        let from = parts.iter().find(|p| p.unit == unit).map_or(0, |p| p.seq);
-        inner.registry.drop_parts_from(&job.id, from).await?;
-        parts.retain(|p| p.seq < from);
-    }
-    let processed: u64 = parts.iter().map(|p| p.rows).sum();
-    progress
-        .total
-        .store(total.max(processed), Ordering::Release);
-    progress.processed.store(processed, Ordering::Release);
-    let chunk_size = job
-        .request
-        .chunk_size
-        .unwrap_or(inner.config.chunk_size)
-        .max(1);
-    let mut run = Run {
-        inner,
-        job,
-        plan,
-        parts,
-        progress,
-        cancel,
-        slice_started: Instant::now(),
-        chunk_size,
-    };
-    let (first_unit, resume_key, next_part) = match run.parts.last() {
-        None => (0, None, 1),
-        Some(p) if p.unit_done => (p.unit + 1, None, 1),
-        Some(p) => (p.unit, p.last_key.clone(), p.part_no + 1),
-    };
+    let mut run = Run::resume(inner, job, plan, progress, cancel, total).await?;
+    let (first_unit, resume_key, next_part) = run.resume_point();
     for index in first_unit..run.plan.units.len() {
         let (after, part_no) = if index == first_unit {
             (
@@ -142,7 +112,62 @@ async fn run_in(
     run.finish().await
 }
 
-impl Run<'_> {
+impl<'a> Run<'a> {
+    /// A run continuing after the job's recorded parts. A unit that cannot continue in the
+    /// middle (read in one pass, or keyed by a row id valid in one snapshot only) starts again.
+    pub(super) async fn resume(
+        inner: &'a Inner,
+        job: &'a JobRow,
+        plan: JobPlan,
+        progress: Arc<Progress>,
+        cancel: CancellationToken,
+        total: u64,
+    ) -> Result<Run<'a>, Stop> {
+        inner.registry.start(&job.id, &plan, total, &now()).await?;
+        let mut parts = inner.registry.parts(&job.id).await?;
+        if let Some(last) = parts.last()
+            && !last.unit_done
+            && plan
+                .units
+                .get(last.unit)
+                .is_some_and(|u| u.key.is_empty() || u.key == ["ctid"])
+        {
+            let unit = last.unit;
+            let from = parts.iter().find(|p| p.unit == unit).map_or(0, |p| p.seq);
+            inner.registry.drop_parts_from(&job.id, from).await?;
+            parts.retain(|p| p.seq < from);
+        }
+        let processed: u64 = parts.iter().map(|p| p.rows).sum();
+        progress
+            .total
+            .store(total.max(processed), Ordering::Release);
+        progress.processed.store(processed, Ordering::Release);
+        let chunk_size = job
+            .request
+            .chunk_size
+            .unwrap_or(inner.config.chunk_size)
+            .max(1);
+        Ok(Run {
+            inner,
+            job,
+            plan,
+            parts,
+            progress,
+            cancel,
+            slice_started: Instant::now(),
+            chunk_size,
+        })
+    }
+
+    /// The unit to continue with, the key to continue after, and the next part's number.
+    pub(super) fn resume_point(&self) -> (usize, Option<serde_json::Value>, u64) {
+        match self.parts.last() {
+            None => (0, None, 1),
+            Some(p) if p.unit_done => (p.unit + 1, None, 1),
+            Some(p) => (p.unit, p.last_key.clone(), p.part_no + 1),
+        }
+    }
+
     async fn unit(
         &mut self,
         source: &mut DumpSource,
@@ -278,7 +303,7 @@ impl Run<'_> {
     }
 
     /// Stops for shutdown; pauses after each slice of work.
-    async fn pace(&mut self) -> Result<(), Stop> {
+    pub(super) async fn pace(&mut self) -> Result<(), Stop> {
         if self.cancel.is_cancelled() {
             return Err(Stop::Interrupted);
         }
@@ -296,7 +321,7 @@ impl Run<'_> {
     }
 
     /// Writes a part to storage, then records it and the progress (the checkpoint).
-    async fn write_part(
+    pub(super) async fn write_part(
         &mut self,
         unit: usize,
         part_no: u64,
@@ -341,7 +366,7 @@ impl Run<'_> {
     }
 
     /// Writes the manifest: the dump is complete once it exists.
-    async fn finish(self) -> Result<Manifest, Stop> {
+    pub(super) async fn finish(self) -> Result<Manifest, Stop> {
         let mut tables = Vec::new();
         let mut parts = Vec::new();
         for p in &self.parts {

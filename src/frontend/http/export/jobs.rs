@@ -35,13 +35,8 @@ pub(in crate::frontend::http) async fn handle_start_dump(
         serde_json::from_slice(&body)
     }
     .map_err(|e| DbError::invalid_parameter(format!("invalid dump request: {e}")))?;
-    let dialect = state.engine.dialect(&target);
     let base_url = base_url(&headers);
-    match state
-        .dumps
-        .submit(request, target.name(), dialect, &base_url)
-        .await
-    {
+    match state.dumps.submit(request, target.name(), &base_url).await {
         Ok(key) => Ok((
             StatusCode::ACCEPTED,
             axum::Json(serde_json::json!({
