@@ -34,6 +34,7 @@ impl DumpSink for PartSink<'_> {
     }
 }
 
+#[allow(clippy::needless_pass_by_value)] // used as `map_err(backend)`
 fn backend(e: starbase_backends::Error) -> Stop {
     Stop::Failed(e.to_db_error())
 }
