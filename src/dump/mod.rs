@@ -339,6 +339,7 @@ impl DumpService {
                 "totalRows": total,
                 "processedRows": processed,
                 "percentComplete": percent,
+                "bytes": job.bytes,
                 "startedAt": job.started_at,
                 "estimatedCompletion": estimated,
             },

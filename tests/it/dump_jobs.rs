@@ -539,3 +539,51 @@ async fn bad_requests_are_refused_precisely() {
     let (code, _, _) = download(&gw.client, &gw.url(""), &format!("{key}.csv"), None).await;
     assert_eq!(code, 409);
 }
+
+/// Runs `starbase dump …` against `gw`.
+async fn cli(gw: &TestGateway, args: &[&str]) -> std::process::Output {
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_starbase"))
+        .arg("dump")
+        .args(["--server", &gw.url(""), "--token", ADMIN])
+        .args(args)
+        .env_remove("STARBASE_ADMIN_TOKEN")
+        .output()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn cli_dump_downloads_a_loadable_file_and_fails_loudly() {
+    let data_dir = tempfile::tempdir().unwrap();
+    let gw = TestGateway::start_with(|c| c.data_dir = data_dir.path().to_path_buf()).await;
+    gw.query(SCHEMA, json!([])).await;
+    gw.query(&data(500), json!([])).await;
+    let expected = sqlite3_checksums(&data_dir.path().join("starbase.sqlite"));
+    let out_dir = tempfile::tempdir().unwrap();
+    let file = out_dir.path().join("backup.sql");
+    let out = cli(&gw, &["--format", "sql", "--to", file.to_str().unwrap()]).await;
+    assert!(out.status.success(), "{out:?}");
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let key = stdout.lines().next().unwrap().to_owned();
+    assert!(regex_like_key(&key), "{stdout}");
+    let restored = sqlite3_load(out_dir.path(), &std::fs::read(&file).unwrap());
+    assert!(
+        sqlite3_checksums(&restored) == expected,
+        "restored tables differ"
+    );
+
+    let out = cli(&gw, &["status", &key]).await;
+    assert!(out.status.success(), "{out:?}");
+    let status: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(status["status"], "completed");
+
+    // A failing dump exits non-zero with the reason.
+    let out = cli(&gw, &["--format", "csv", "--table", "nope"]).await;
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("nope"),
+        "{out:?}"
+    );
+    let out = cli(&gw, &["status", "dump_nope"]).await;
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+}
