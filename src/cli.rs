@@ -24,16 +24,56 @@ pub enum Command {
     Serve(CliArgs),
     /// Validate the configuration, print it with secrets masked, and exit.
     CheckConfig(CliArgs),
+    /// Dump a running server's database (`POST /export/dump`) with a progress bar, and
+    /// download it; `dump status <key>` prints a dump's status.
+    Dump(DumpArgs),
 }
 
 impl Command {
-    /// The flags given to the subcommand.
+    /// The gateway flags given to `serve` or `check-config`.
     #[must_use]
-    pub fn args(&self) -> &CliArgs {
+    pub fn args(&self) -> Option<&CliArgs> {
         match self {
-            Command::Serve(args) | Command::CheckConfig(args) => args,
+            Command::Serve(args) | Command::CheckConfig(args) => Some(args),
+            Command::Dump(_) => None,
         }
     }
+}
+
+/// `starbase dump`: a client of a running server.
+#[derive(Debug, Clone, Args)]
+pub struct DumpArgs {
+    /// `status <key>`: print a dump's status and exit.
+    #[command(subcommand)]
+    pub action: Option<DumpAction>,
+    /// The server [default: http://127.0.0.1:8787]
+    #[arg(long, value_name = "URL", global = true)]
+    pub server: Option<String>,
+    /// Bearer token [env: STARBASE_ADMIN_TOKEN, ADMIN_AUTHORIZATION_TOKEN]
+    #[arg(long, value_name = "TOKEN", global = true)]
+    pub token: Option<String>,
+    /// `sql`, `csv` or `json` [default: sql]
+    #[arg(long, value_name = "FORMAT")]
+    pub format: Option<String>,
+    /// Where to write the finished dump: a file, or `s3://bucket/key` (AWS_* variables)
+    #[arg(long, value_name = "FILE|S3_URL")]
+    pub to: Option<String>,
+    /// The data source (`X-Starbase-Source`) [default: internal]
+    #[arg(long, value_name = "NAME")]
+    pub source: Option<String>,
+    /// Only this table (repeatable)
+    #[arg(long = "table", value_name = "NAME")]
+    pub tables: Vec<String>,
+}
+
+/// `starbase dump` subcommands.
+#[derive(Debug, Clone, Subcommand)]
+pub enum DumpAction {
+    /// Print a dump's status as JSON; exit 1 when it failed.
+    Status {
+        /// The progress key.
+        key: String,
+    },
 }
 
 /// Flags shared by every subcommand. Each also exists as a `STARBASE_*` variable and as a key
@@ -90,6 +130,10 @@ pub struct CliArgs {
     /// PEM private key for --tls-cert [env: STARBASE_TLS_KEY]
     #[arg(long, value_name = "FILE")]
     pub tls_key: Option<String>,
+    /// Where dumps are stored: `s3://bucket/prefix` or a directory [env: STARBASE_DUMP_URL]
+    /// [default: DIR/dumps]
+    #[arg(long, value_name = "URL")]
+    pub dump_url: Option<String>,
 }
 
 #[cfg(test)]
@@ -135,7 +179,7 @@ mod tests {
                 "debug",
             ])
             .unwrap();
-            let a = cli.command.args();
+            let a = cli.command.args().unwrap();
             assert_eq!(a.config, Some(PathBuf::from("s.toml")));
             assert_eq!(a.data_dir, Some(PathBuf::from("/d")));
             assert_eq!(a.http_listen.as_deref(), Some("0.0.0.0:1"));
@@ -146,7 +190,10 @@ mod tests {
         }
         let cli = Cli::try_parse_from(["starbase", "check-config"]).unwrap();
         assert!(matches!(cli.command, Command::CheckConfig(_)));
-        assert!(cli.command.args().http_listen.is_none(), "no clap defaults");
+        assert!(
+            cli.command.args().unwrap().http_listen.is_none(),
+            "no clap defaults"
+        );
         assert!(Cli::try_parse_from(["starbase", "serve", "--bogus"]).is_err());
         assert!(Cli::try_parse_from(["starbase"]).is_err());
     }

@@ -7,6 +7,7 @@
 //! - [`auth`]: tokens → principals;
 //! - [`engine`]: request → plan → backend;
 //! - [`error`]: the gateway error and its client-facing form;
+//! - [`dump`]: asynchronous chunked dumps to object storage; [`dump_client`]: `starbase dump`;
 //! - [`meta`]: the gateway's own metadata database (jobs, policies, logs);
 //! - [`tls`]: TLS for both listeners (rustls).
 //!
@@ -15,6 +16,8 @@
 pub mod auth;
 pub mod cli;
 pub mod config;
+pub mod dump;
+pub mod dump_client;
 pub mod engine;
 pub mod error;
 pub mod frontend;

@@ -23,6 +23,15 @@ fn main() -> ExitCode {
             let _ = std::io::stdout().write_all(config.render_masked().as_bytes());
         }),
         Command::Serve(args) => Config::load(&args, &env).map(serve),
+        Command::Dump(args) => {
+            return match starbase::dump_client::run_blocking(args, &env) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    let _ = writeln!(std::io::stderr(), "starbase dump: {e}");
+                    ExitCode::from(1)
+                }
+            };
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -95,6 +95,7 @@ impl Server {
             .local_addr()
             .map_err(|e| Error::io("reading PostgreSQL-wire listener address", e))?;
         let engine = Engine::with_sources(sqlite, sources, config.statement_timeout);
+        let dumps = crate::dump::DumpService::open(config, engine.clone(), meta.clone()).await?;
         let client_token = config.client_token.as_ref().map(|t| t.expose().to_owned());
         let admin_token = admin.expose().to_owned();
         // PBKDF2 is slow by design: derive the SCRAM verifiers off the async workers.
@@ -128,6 +129,7 @@ impl Server {
         let state = AppState {
             engine,
             meta,
+            dumps,
             auth: Authenticator::new(admin, config.client_token.clone()),
             limits: HttpLimits {
                 max_request_bytes: config.max_request_bytes,
@@ -191,6 +193,11 @@ impl Server {
         self.state.shutdown = shutdown.clone();
         let engine = self.state.engine.clone();
         let meta = self.state.meta.clone();
+        let dumps = self.state.dumps.clone();
+        // Jobs a stop interrupted continue from their last checkpoint.
+        if let Err(e) = dumps.resume_unfinished().await {
+            tracing::error!(error = %e, "resuming interrupted dumps failed");
+        }
         tracing::info!(http = %self.http_addr, pg = %self.pg_addr, "starbase serving");
         let tracker = TaskTracker::new();
         tracker.spawn(pg::serve(
@@ -219,6 +226,7 @@ impl Server {
         shutdown.cancel();
         tracker.close();
         tracker.wait().await;
+        dumps.shutdown().await;
         engine.shutdown().await;
         meta.shutdown().await;
         tracing::info!("starbase stopped");

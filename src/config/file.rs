@@ -45,6 +45,22 @@ pub struct FileConfig {
     pub tls_cert: Option<PathBuf>,
     /// PEM private key for TLS on both listeners (with `tls_cert`).
     pub tls_key: Option<PathBuf>,
+    /// Where dumps are stored: `s3://bucket/prefix` or a directory (default `<data_dir>/dumps`).
+    pub dump_url: Option<String>,
+    /// Rows read per page of a dump (`DUMP_CHUNK_SIZE`).
+    pub dump_chunk_size: Option<FileValue>,
+    /// Pause after each time slice of a dump (`DUMP_BREATHING_INTERVAL`; a bare number is ms).
+    pub dump_breathing_interval: Option<FileValue>,
+    /// Length of a dump's time slice (`MAX_EXECUTION_TIME`; a bare number is ms).
+    pub max_execution_time: Option<FileValue>,
+    /// Size at which a dump part is closed (`"16MiB"`).
+    pub dump_part_bytes: Option<FileValue>,
+    /// Dumps running at once; more get 429.
+    pub dump_max_concurrent: Option<FileValue>,
+    /// Allow `http://` dump callbacks (`true`/`false`).
+    pub allow_http_callbacks: Option<FileValue>,
+    /// Key of the callbacks' HMAC-SHA256 signature (default: the admin token).
+    pub dump_callback_secret: Option<Secret>,
     /// External data sources (`[[sources]]` tables).
     pub sources: Option<Vec<FileSource>>,
 }
@@ -125,6 +141,10 @@ impl<'de> Deserialize<'de> for FileValue {
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<FileValue, E> {
                 Ok(i64::try_from(v)
                     .map_or_else(|_| FileValue::Text(v.to_string()), FileValue::Integer))
+            }
+
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<FileValue, E> {
+                Ok(FileValue::Text(v.to_string()))
             }
 
             fn visit_str<E: de::Error>(self, v: &str) -> Result<FileValue, E> {

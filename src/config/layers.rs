@@ -92,6 +92,40 @@ pub(super) const IDLE_IN_TRANSACTION_TIMEOUT: Setting = setting(
 );
 pub(super) const TLS_CERT: Setting = setting("tls_cert", &["STARBASE_TLS_CERT"], "--tls-cert");
 pub(super) const TLS_KEY: Setting = setting("tls_key", &["STARBASE_TLS_KEY"], "--tls-key");
+pub(super) const DUMP_URL: Setting = setting("dump_url", &["STARBASE_DUMP_URL"], "--dump-url");
+pub(super) const DUMP_CHUNK_SIZE: Setting = setting(
+    "dump_chunk_size",
+    &["STARBASE_DUMP_CHUNK_SIZE", "DUMP_CHUNK_SIZE"],
+    "",
+);
+pub(super) const DUMP_BREATHING_INTERVAL: Setting = setting(
+    "dump_breathing_interval",
+    &[
+        "STARBASE_DUMP_BREATHING_INTERVAL",
+        "DUMP_BREATHING_INTERVAL",
+    ],
+    "",
+);
+pub(super) const MAX_EXECUTION_TIME: Setting = setting(
+    "max_execution_time",
+    &["STARBASE_MAX_EXECUTION_TIME", "MAX_EXECUTION_TIME"],
+    "",
+);
+pub(super) const DUMP_PART_BYTES: Setting =
+    setting("dump_part_bytes", &["STARBASE_DUMP_PART_BYTES"], "");
+pub(super) const DUMP_MAX_CONCURRENT: Setting =
+    setting("dump_max_concurrent", &["STARBASE_DUMP_MAX_CONCURRENT"], "");
+pub(super) const ALLOW_HTTP_CALLBACKS: Setting = setting(
+    "allow_http_callbacks",
+    &["STARBASE_ALLOW_HTTP_CALLBACKS"],
+    "",
+);
+pub(super) const DUMP_CALLBACK_SECRET: Setting = Setting {
+    key: "dump_callback_secret",
+    env: &["STARBASE_DUMP_CALLBACK_SECRET"],
+    flag: "",
+    blank: Blank::Unset,
+};
 
 /// The three layers above the defaults, ready to be asked for one setting at a time.
 pub(super) struct Sources<'a> {
@@ -230,6 +264,7 @@ fn flag_layer(cli: &CliArgs) -> HashMap<&'static str, String> {
         ),
         (&TLS_CERT, &cli.tls_cert),
         (&TLS_KEY, &cli.tls_key),
+        (&DUMP_URL, &cli.dump_url),
     ]
     .into_iter()
     .filter_map(|(s, v)| v.clone().map(|v| (s.key, v)))
@@ -267,6 +302,14 @@ fn file_layer(f: FileConfig) -> HashMap<&'static str, String> {
             &TLS_KEY,
             f.tls_key.map(|p| p.to_string_lossy().into_owned()),
         ),
+        (&DUMP_URL, f.dump_url),
+        (&DUMP_CHUNK_SIZE, text(f.dump_chunk_size)),
+        (&DUMP_BREATHING_INTERVAL, text(f.dump_breathing_interval)),
+        (&MAX_EXECUTION_TIME, text(f.max_execution_time)),
+        (&DUMP_PART_BYTES, text(f.dump_part_bytes)),
+        (&DUMP_MAX_CONCURRENT, text(f.dump_max_concurrent)),
+        (&ALLOW_HTTP_CALLBACKS, text(f.allow_http_callbacks)),
+        (&DUMP_CALLBACK_SECRET, secret(f.dump_callback_secret)),
     ]
     .into_iter()
     .filter_map(|(s, v)| v.map(|v| (s.key, v)))

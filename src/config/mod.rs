@@ -28,6 +28,10 @@ use layers::{
     MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES, MAX_RESPONSE_ROWS, PG_LISTEN, SQLITE_READERS,
     STATEMENT_TIMEOUT, Sources, TLS_CERT, TLS_KEY,
 };
+use layers::{
+    ALLOW_HTTP_CALLBACKS, DUMP_BREATHING_INTERVAL, DUMP_CALLBACK_SECRET, DUMP_CHUNK_SIZE,
+    DUMP_MAX_CONCURRENT, DUMP_PART_BYTES, DUMP_URL, MAX_EXECUTION_TIME,
+};
 
 pub use error::{ConfigError, Origin};
 pub use file::{FileConfig, FileValue};
@@ -91,6 +95,75 @@ pub struct Config {
     pub tls: Option<TlsFiles>,
     /// External data sources (PostgreSQL, MySQL/MariaDB), names unique and never `internal`.
     pub sources: Vec<SourceConfig>,
+    /// Asynchronous dumps: storage, pacing, limits, callbacks.
+    pub dump: DumpConfig,
+}
+
+/// Rows read per page of a dump, by default (StarbaseDB's `chunkSize`).
+pub const DEFAULT_DUMP_CHUNK_SIZE: u64 = 1000;
+/// A dump works this long before it pauses, by default (`MAX_EXECUTION_TIME`).
+pub const DEFAULT_MAX_EXECUTION_TIME: Duration = Duration::from_secs(25);
+/// A dump pauses this long after each slice, by default (`DUMP_BREATHING_INTERVAL`).
+pub const DEFAULT_DUMP_BREATHING_INTERVAL: Duration = Duration::from_millis(500);
+/// A dump part is closed once it holds this many bytes, by default.
+pub const DEFAULT_DUMP_PART_BYTES: usize = 16 * 1024 * 1024;
+/// Dumps running at once, by default.
+pub const DEFAULT_DUMP_MAX_CONCURRENT: u64 = 2;
+
+/// Where dumps go and how they are paced.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DumpConfig {
+    /// `s3://bucket/prefix`, or `None` for the directory `<data_dir>/dumps`, or a directory.
+    pub url: Option<String>,
+    /// Rows per page.
+    pub chunk_size: u64,
+    /// Pause after each slice; zero: none.
+    pub breathing_interval: Duration,
+    /// Length of a slice of work between pauses.
+    pub max_execution_time: Duration,
+    /// A part is closed once it holds this many bytes.
+    pub part_bytes: usize,
+    /// Dumps running at once; one more is refused with 429.
+    pub max_concurrent: u64,
+    /// `http://` callback URLs are accepted.
+    pub allow_http_callbacks: bool,
+    /// Key of the callbacks' HMAC-SHA256 signature; `None`: the admin token.
+    pub callback_secret: Option<Secret>,
+    /// S3 settings from the standard AWS variables.
+    pub s3: S3Env,
+}
+
+/// The standard AWS variables, as the environment gave them.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct S3Env {
+    /// `AWS_ENDPOINT_URL` (any S3-compatible endpoint; path-style requests).
+    pub endpoint: Option<String>,
+    /// `AWS_REGION` (or `AWS_DEFAULT_REGION`).
+    pub region: Option<String>,
+    /// `AWS_ACCESS_KEY_ID`.
+    pub access_key_id: Option<String>,
+    /// `AWS_SECRET_ACCESS_KEY`.
+    pub secret_access_key: Option<Secret>,
+    /// `AWS_SESSION_TOKEN`.
+    pub session_token: Option<Secret>,
+}
+
+impl DumpConfig {
+    /// The defaults: local storage under the data directory.
+    #[must_use]
+    pub fn defaults() -> Self {
+        Self {
+            url: None,
+            chunk_size: DEFAULT_DUMP_CHUNK_SIZE,
+            breathing_interval: DEFAULT_DUMP_BREATHING_INTERVAL,
+            max_execution_time: DEFAULT_MAX_EXECUTION_TIME,
+            part_bytes: DEFAULT_DUMP_PART_BYTES,
+            max_concurrent: DEFAULT_DUMP_MAX_CONCURRENT,
+            allow_http_callbacks: false,
+            callback_secret: None,
+            s3: S3Env::default(),
+        }
+    }
 }
 
 /// PEM files for TLS.
@@ -154,6 +227,7 @@ impl Config {
             )?,
             tls: tls_files(&src)?,
             sources: source::gather(&src)?,
+            dump: dump_config(&src)?,
         };
         config.check_combinations(&src)?;
         Ok(config)
@@ -202,6 +276,7 @@ impl Config {
             idle_in_transaction_timeout: Some(Duration::from_secs(60)),
             tls: None,
             sources: Vec::new(),
+            dump: DumpConfig::defaults(),
         }
     }
 
@@ -229,6 +304,42 @@ impl Config {
     pub fn render_masked(&self) -> String {
         render::masked(self)
     }
+}
+
+/// The dump settings and the AWS variables.
+fn dump_config(src: &Sources<'_>) -> Result<DumpConfig, ConfigError> {
+    let d = DumpConfig::defaults();
+    let ms = |v: Duration| v.as_millis().to_string();
+    let pause = |text: &str| parse::millis(text);
+    Ok(DumpConfig {
+        url: src.optional(&DUMP_URL, |t| Ok(t.trim().to_owned()))?,
+        chunk_size: src.parse(&DUMP_CHUNK_SIZE, &d.chunk_size.to_string(), parse::count)?,
+        breathing_interval: src.parse(
+            &DUMP_BREATHING_INTERVAL,
+            &ms(d.breathing_interval),
+            pause,
+        )?,
+        max_execution_time: src.parse(&MAX_EXECUTION_TIME, &ms(d.max_execution_time), pause)?,
+        part_bytes: src.parse(&DUMP_PART_BYTES, &d.part_bytes.to_string(), parse::size)?,
+        max_concurrent: src.parse(
+            &DUMP_MAX_CONCURRENT,
+            &d.max_concurrent.to_string(),
+            parse::count,
+        )?,
+        allow_http_callbacks: src.parse(&ALLOW_HTTP_CALLBACKS, "false", parse::boolean)?,
+        callback_secret: src.secret(&DUMP_CALLBACK_SECRET),
+        s3: S3Env {
+            endpoint: src
+                .env_var("AWS_ENDPOINT_URL_S3")
+                .or_else(|| src.env_var("AWS_ENDPOINT_URL")),
+            region: src
+                .env_var("AWS_REGION")
+                .or_else(|| src.env_var("AWS_DEFAULT_REGION")),
+            access_key_id: src.env_var("AWS_ACCESS_KEY_ID"),
+            secret_access_key: src.env_var("AWS_SECRET_ACCESS_KEY").map(Secret::new),
+            session_token: src.env_var("AWS_SESSION_TOKEN").map(Secret::new),
+        },
+    })
 }
 
 /// `tls_cert` and `tls_key` go together.

@@ -78,6 +78,26 @@ pub(crate) fn duration(text: &str) -> Result<Option<Duration>, String> {
     Ok((!d.is_zero()).then_some(d))
 }
 
+/// Parses a pause: a bare number is milliseconds (as StarbaseDB's `DUMP_BREATHING_INTERVAL`
+/// and `MAX_EXECUTION_TIME`), otherwise a duration (`5s`); `0` is none.
+pub(crate) fn millis(text: &str) -> Result<Duration, String> {
+    let t = text.trim();
+    if let Ok(n) = t.parse::<u64>() {
+        return Ok(Duration::from_millis(n));
+    }
+    humantime::parse_duration(t)
+        .map_err(|e| format!("\"{text}\" is not milliseconds or a duration (e.g. 5000 or 5s): {e}"))
+}
+
+/// Parses `true`/`false` (also `1`/`0`, `yes`/`no`, `on`/`off`).
+pub(crate) fn boolean(text: &str) -> Result<bool, String> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Ok(true),
+        "false" | "0" | "no" | "off" | "" => Ok(false),
+        _ => Err(format!("\"{text}\" is not true or false")),
+    }
+}
+
 /// Parses a socket address such as `127.0.0.1:8787`, `0.0.0.0:8787` or `[::1]:5433`. Host
 /// names are refused: resolving them would make the meaning depend on DNS at start-up.
 pub(crate) fn addr(text: &str) -> Result<SocketAddr, String> {

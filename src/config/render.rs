@@ -58,6 +58,36 @@ pub(super) fn masked(c: &Config) -> String {
         ),
     ];
     write_lines(&mut out, lines);
+    let d = &c.dump;
+    let dump_lines = [
+        (
+            "dump_url",
+            d.url.as_deref().map_or_else(
+                || format!("# {}", c.data_dir.join("dumps").display()),
+                quoted,
+            ),
+        ),
+        ("dump_chunk_size", d.chunk_size.to_string()),
+        (
+            "dump_breathing_interval",
+            quoted(&humantime::format_duration(d.breathing_interval).to_string()),
+        ),
+        (
+            "max_execution_time",
+            quoted(&humantime::format_duration(d.max_execution_time).to_string()),
+        ),
+        ("dump_part_bytes", size(d.part_bytes)),
+        ("dump_max_concurrent", d.max_concurrent.to_string()),
+        ("allow_http_callbacks", d.allow_http_callbacks.to_string()),
+        (
+            "dump_callback_secret",
+            secret(
+                d.callback_secret.as_ref(),
+                "the admin token signs callbacks",
+            ),
+        ),
+    ];
+    write_lines(&mut out, dump_lines);
     for source in &c.sources {
         out.push_str("\n[[sources]]\n");
         write_lines(&mut out, source_lines(source));

@@ -9,7 +9,7 @@ use serde_json::json;
 
 const BIN: &str = env!("CARGO_BIN_EXE_starbase");
 
-fn command(args: &[&str]) -> Command {
+pub(crate) fn command(args: &[&str]) -> Command {
     let mut cmd = Command::new(BIN);
     cmd.args(args);
     for var in [

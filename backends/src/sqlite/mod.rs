@@ -18,6 +18,7 @@
 //!   boundaries; `convert`: values and columns; [`error`]: SQLite errors to SQLSTATEs;
 //! - `snapshot`: readers keep their read transaction between jobs while nothing was
 //!   committed; `inline`: short reads run on the caller's thread;
+//! - `dump`: one read transaction held on a connection of its own for a dump;
 //! - `lease`: one writer transaction spanning several plans (imports); `session`,
 //!   `session_lease`, `txn`: interactive sessions with PostgreSQL's transaction rules.
 
@@ -25,6 +26,7 @@ pub mod error;
 
 mod catalog;
 mod convert;
+mod dump;
 mod exec;
 mod inline;
 mod job;
@@ -48,6 +50,7 @@ use starbase_protocol::{ExecMode, Plan};
 use tokio::sync::oneshot;
 
 pub use self::catalog::{DATABASE_NAME, catalog_column_type};
+pub use self::dump::DumpSnapshot;
 use self::job::{Job, Work};
 pub use self::lease::WriterLease;
 pub use self::session::{DEFAULT_IDLE_IN_TRANSACTION_TIMEOUT, SessionConfig, SqliteSession};

@@ -5,7 +5,7 @@
 
 mod body;
 pub mod error;
-mod export;
+pub(crate) mod export;
 mod import;
 mod query;
 pub mod render;
@@ -44,6 +44,8 @@ pub struct AppState {
     pub engine: Engine,
     /// The gateway's own metadata database (never reachable by client SQL).
     pub meta: crate::meta::MetaDb,
+    /// Asynchronous dumps.
+    pub dumps: crate::dump::DumpService,
     /// Checks tokens.
     pub auth: Authenticator,
     /// Request and response limits.
@@ -58,7 +60,22 @@ pub fn router(state: AppState) -> Router {
         .route("/query", post(query::handle_query))
         .route("/query/raw", post(query::handle_query_raw))
         .route("/status/database", get(status::handle_status_database))
-        .route("/export/dump", get(export::handle_export_dump))
+        .route(
+            "/export/dump",
+            get(export::handle_export_dump).post(export::jobs::handle_start_dump),
+        )
+        .route(
+            "/export/dump/status/{key}",
+            get(export::jobs::handle_dump_status),
+        )
+        .route(
+            "/export/dump/download/{file}",
+            get(export::jobs::handle_dump_download),
+        )
+        .route(
+            "/export/dump/resume/{key}",
+            post(export::jobs::handle_dump_resume),
+        )
         .route("/export/json/{table}", get(export::handle_export_json))
         .route("/export/csv/{table}", get(export::handle_export_csv))
         .route(

@@ -228,7 +228,7 @@ impl Writer {
 
 /// Object keys for `/query` rows: duplicate names collapse to the last column of that name,
 /// as a JavaScript object built from the row would.
-pub(super) fn object_keys(columns: &[Column]) -> Vec<Option<Vec<u8>>> {
+pub(crate) fn object_keys(columns: &[Column]) -> Vec<Option<Vec<u8>>> {
     let mut seen = HashSet::new();
     let mut keys: Vec<Option<Vec<u8>>> = columns
         .iter()
@@ -246,7 +246,7 @@ pub(super) fn object_keys(columns: &[Column]) -> Vec<Option<Vec<u8>>> {
     keys
 }
 
-pub(super) fn write_json<T: serde::Serialize + ?Sized>(buf: &mut Vec<u8>, value: &T) {
+pub(crate) fn write_json<T: serde::Serialize + ?Sized>(buf: &mut Vec<u8>, value: &T) {
     // Serialising values, strings and vectors of them into a Vec cannot fail.
     if serde_json::to_writer(&mut *buf, value).is_err() {
         buf.extend_from_slice(b"null");

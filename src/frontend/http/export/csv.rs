@@ -9,7 +9,7 @@
 use starbase_protocol::Value;
 
 /// Appends one record.
-pub(super) fn record<'a>(out: &mut Vec<u8>, fields: impl Iterator<Item = Field<'a>>) {
+pub(crate) fn record<'a>(out: &mut Vec<u8>, fields: impl Iterator<Item = Field<'a>>) {
     for (i, field) in fields.enumerate() {
         if i > 0 {
             out.push(b',');
@@ -23,7 +23,7 @@ pub(super) fn record<'a>(out: &mut Vec<u8>, fields: impl Iterator<Item = Field<'
 }
 
 /// A header name or a value.
-pub(super) enum Field<'a> {
+pub(crate) enum Field<'a> {
     /// A column name.
     Name(&'a str),
     /// A row value.

@@ -8,11 +8,12 @@
 //! (`external`) and streamed from it the same way. Must not know SQLite beyond the catalog
 //! lookup shared with REST.
 
-mod csv;
+pub(crate) mod csv;
 mod dump;
 mod external;
 mod external_dump;
-mod sql;
+pub(super) mod jobs;
+pub(crate) mod sql;
 
 pub(super) use dump::handle_export_dump;
 

