@@ -189,3 +189,210 @@ async fn a_mysql_source_is_served_over_the_wire() {
     assert_eq!(err.code().map(|s| s.code()), Some("23505"));
     db.finish().await;
 }
+
+async fn connect_as(gw: &TestGateway, application_name: &str) -> tokio_postgres::Client {
+    let config = format!(
+        "host=127.0.0.1 port={} user=anyone password={ADMIN} dbname=external \
+         application_name={application_name}",
+        gw.pg.port()
+    );
+    let (client, connection) = tokio_postgres::connect(&config, NoTls).await.unwrap();
+    tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    client
+}
+
+async fn direct_postgres() -> tokio_postgres::Client {
+    let (client, connection) =
+        tokio_postgres::connect("host=127.0.0.1 port=5432 user=postgres dbname=test", NoTls)
+            .await
+            .unwrap();
+    tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    client
+}
+
+async fn show(c: &tokio_postgres::Client, what: &str) -> String {
+    let sql = if what == "pid" {
+        "SELECT pg_backend_pid()".to_owned()
+    } else {
+        format!("SHOW {what}")
+    };
+    let rows = c.simple_query(&sql).await.unwrap();
+    rows.iter()
+        .find_map(|m| match m {
+            tokio_postgres::SimpleQueryMessage::Row(row) => row.get(0).map(str::to_owned),
+            _ => None,
+        })
+        .unwrap()
+}
+
+/// The server process a client's statement runs on (a simple query: nothing else is sent
+/// in the background, unlike a prepared statement's later `Close`).
+async fn backend_pid(c: &tokio_postgres::Client) -> i32 {
+    show(c, "pid").await.parse().unwrap()
+}
+
+#[tokio::test]
+async fn clients_share_pooled_server_connections_and_transactions_stay_on_one() {
+    let Some(target) = local_postgres_target().await else {
+        return;
+    };
+    let gw = TestGateway::start_with_proxy(vec![target]).await;
+    let app = format!("pooltest_{}", std::process::id());
+    let clients = [
+        connect_as(&gw, &app).await,
+        connect_as(&gw, &app).await,
+        connect_as(&gw, &app).await,
+    ];
+    let mut pids = std::collections::BTreeSet::new();
+    for _ in 0..5 {
+        for c in &clients {
+            pids.insert(backend_pid(c).await);
+        }
+    }
+    // One at a time, three clients need one server connection, not three.
+    assert_eq!(pids.len(), 1, "{pids:?}");
+    let direct = direct_postgres().await;
+    let on_server: i64 = direct
+        .query_one(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1",
+            &[&app],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(on_server, 1);
+    // A transaction keeps its connection while others run beside it.
+    let [a, b, _] = &clients;
+    a.batch_execute("BEGIN").await.unwrap();
+    let first = backend_pid(a).await;
+    let other = backend_pid(b).await;
+    assert_ne!(
+        first, other,
+        "another client got the connection of an open transaction"
+    );
+    let again = backend_pid(a).await;
+    a.batch_execute("COMMIT").await.unwrap();
+    assert_eq!(first, again);
+}
+
+#[tokio::test]
+async fn a_clients_set_does_not_reach_other_clients() {
+    let Some(mut target) = local_postgres_target().await else {
+        return;
+    };
+    // One server connection: every client runs on the same one.
+    target.pool_size = 1;
+    let gw = TestGateway::start_with_proxy(vec![target]).await;
+    let a = connect_as(&gw, "client_a").await;
+    let b = connect_as(&gw, "client_b").await;
+    assert_eq!(backend_pid(&a).await, backend_pid(&b).await);
+    a.batch_execute("SET statement_timeout = '1234ms'; SET search_path TO pg_catalog")
+        .await
+        .unwrap();
+    assert_eq!(show(&b, "statement_timeout").await, "0");
+    assert_eq!(show(&b, "application_name").await, "client_b");
+    assert_eq!(show(&a, "statement_timeout").await, "1234ms");
+    assert_eq!(show(&a, "search_path").await, "pg_catalog");
+    assert_eq!(show(&a, "application_name").await, "client_a");
+    assert_ne!(show(&b, "search_path").await, "pg_catalog");
+    // A failed SET changes nothing; RESET returns to the start-up value.
+    a.batch_execute("SET statement_timeout = '5s'; SELECT 1/0")
+        .await
+        .unwrap_err();
+    assert_eq!(show(&a, "statement_timeout").await, "1234ms");
+    a.batch_execute("RESET statement_timeout").await.unwrap();
+    assert_eq!(show(&a, "statement_timeout").await, "0");
+    // SET LOCAL ends with its transaction.
+    b.batch_execute("BEGIN; SET LOCAL work_mem = '7MB'; COMMIT")
+        .await
+        .unwrap();
+    assert_ne!(show(&a, "work_mem").await, "7MB");
+    assert_ne!(show(&b, "work_mem").await, "7MB");
+}
+
+#[tokio::test]
+async fn named_prepared_statements_follow_the_client_across_connections() {
+    let Some(target) = local_postgres_target().await else {
+        return;
+    };
+    let gw = TestGateway::start_with_proxy(vec![target]).await;
+    let a = connect_as(&gw, "prepared_a").await;
+    let b = connect_as(&gw, "prepared_b").await;
+    let statement = a
+        .prepare("SELECT $1::int4 + 1, pg_backend_pid()")
+        .await
+        .unwrap();
+    let row = a.query_one(&statement, &[&41i32]).await.unwrap();
+    assert_eq!(row.get::<_, i32>(0), 42);
+    // b holds that connection in a transaction: a's statement runs on another one.
+    b.batch_execute("BEGIN").await.unwrap();
+    let held = backend_pid(&b).await;
+    let row = a.query_one(&statement, &[&1i32]).await.unwrap();
+    assert_eq!(row.get::<_, i32>(0), 2);
+    assert_ne!(
+        row.get::<_, i32>(1),
+        held,
+        "the statement ran on b's connection"
+    );
+    // b prepares the same text inside its transaction, on the connection that has it.
+    let same = b
+        .prepare("SELECT $1::int4 + 1, pg_backend_pid()")
+        .await
+        .unwrap();
+    let row = b.query_one(&same, &[&9i32]).await.unwrap();
+    assert_eq!((row.get::<_, i32>(0), row.get::<_, i32>(1)), (10, held));
+    b.batch_execute("COMMIT").await.unwrap();
+    // Closing a's statement does not close b's.
+    drop(statement);
+    let row = b.query_one(&same, &[&2i32]).await.unwrap();
+    assert_eq!(row.get::<_, i32>(0), 3);
+    // Errors in a pipeline leave the client's statements consistent.
+    let err = a
+        .prepare("SELECT * FROM no_such_table_here")
+        .await
+        .unwrap_err();
+    assert_eq!(err.code().map(|s| s.code()), Some("42P01"));
+    let ok = a.prepare("SELECT 'after' AS x").await.unwrap();
+    let row = a.query_one(&ok, &[]).await.unwrap();
+    assert_eq!(row.get::<_, &str>(0), "after");
+}
+
+#[tokio::test]
+async fn a_lost_server_connection_is_reported_and_never_pooled_again() {
+    let Some(target) = local_postgres_target().await else {
+        return;
+    };
+    let gw = TestGateway::start_with_proxy(vec![target]).await;
+    let direct = direct_postgres().await;
+    let a = connect_as(&gw, "lost_a").await;
+    a.batch_execute("BEGIN").await.unwrap();
+    let pid = backend_pid(&a).await;
+    let killed: bool = direct
+        .query_one("SELECT pg_terminate_backend($1, 5000)", &[&pid])
+        .await
+        .unwrap()
+        .get(0);
+    assert!(killed);
+    let err = a.simple_query("SELECT 1").await.unwrap_err();
+    let code = err.code().map(|s| s.code().to_owned());
+    assert!(
+        matches!(code.as_deref(), Some("57P01" | "08006")) || err.is_closed(),
+        "{err:?}"
+    );
+    // An idle pooled connection the server dropped is not handed out either.
+    let b = connect_as(&gw, "lost_b").await;
+    let idle = backend_pid(&b).await;
+    let killed: bool = direct
+        .query_one("SELECT pg_terminate_backend($1, 5000)", &[&idle])
+        .await
+        .unwrap()
+        .get(0);
+    assert!(killed);
+    let fresh = backend_pid(&b).await;
+    assert_ne!(fresh, idle);
+    assert_ne!(fresh, pid);
+}

@@ -31,6 +31,7 @@ mod infer;
 mod intervals;
 mod lex;
 mod operators;
+mod pooling;
 mod portable;
 mod rewrite;
 mod scope;
@@ -46,6 +47,7 @@ mod tests;
 
 use std::collections::HashMap;
 
+pub use self::pooling::{SessionEffect, session_effects};
 pub use self::session_relations::PG_DATABASE_COLUMNS;
 
 use crate::error::DbError;
