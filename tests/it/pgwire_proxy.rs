@@ -396,3 +396,88 @@ async fn a_lost_server_connection_is_reported_and_never_pooled_again() {
     assert_ne!(fresh, idle);
     assert_ne!(fresh, pid);
 }
+
+#[tokio::test]
+async fn postgresql_syntax_is_translated_or_refused_on_a_mysql_source() {
+    let Some(db) = ExternalDb::start(SourceKind::MySql).await else {
+        return;
+    };
+    let gw =
+        TestGateway::start_with_wire_sources([("maria".to_owned(), db.backend("maria"))].into())
+            .await;
+    let config = format!(
+        "host=127.0.0.1 port={} user=anyone password={ADMIN} dbname=maria",
+        gw.pg.port()
+    );
+    let (c, connection) = tokio_postgres::connect(&config, NoTls).await.unwrap();
+    tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    c.batch_execute(
+        "CREATE TABLE \"People\" (id SERIAL PRIMARY KEY, first VARCHAR(20), last VARCHAR(20), \
+         visits int4 NOT NULL DEFAULT 0, doc jsonb)",
+    )
+    .await
+    .unwrap();
+    c.batch_execute(
+        "INSERT INTO \"People\" (first, last) VALUES ('Ada', 'Lovelace'), (E'O\\'Neil', 'x\\y')",
+    )
+    .await
+    .unwrap();
+    // ON CONFLICT in both forms.
+    c.execute(
+        "INSERT INTO \"People\" (id, first) VALUES (1, 'Dup') ON CONFLICT DO NOTHING",
+        &[],
+    )
+    .await
+    .unwrap();
+    c.execute(
+        "INSERT INTO \"People\" (id, first, visits) VALUES ($1, 'Ada', 5) \
+         ON CONFLICT (id) DO UPDATE SET visits = EXCLUDED.visits",
+        &[&1i32],
+    )
+    .await
+    .unwrap();
+    let rows = c
+        .query(
+            "SELECT first || ' ' || last AS name, visits::text AS v, id::int8 AS id \
+             FROM \"People\" WHERE first ILIKE $1 ORDER BY id",
+            &[&"ADA"],
+        )
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].get::<_, &str>("name"), "Ada Lovelace");
+    assert_eq!(rows[0].get::<_, &str>("v"), "5");
+    assert_eq!(rows[0].get::<_, i64>("id"), 1);
+    // E'' escapes and backslashes in standard strings arrive as PostgreSQL reads them.
+    let row = c
+        .query_one("SELECT first, last FROM \"People\" WHERE id = 2", &[])
+        .await
+        .unwrap();
+    assert_eq!(row.get::<_, &str>(0), "O'Neil");
+    assert_eq!(row.get::<_, &str>(1), "x\\y");
+    // What has no MySQL form is refused by name.
+    for (sql, what) in [
+        (
+            "SELECT DISTINCT ON (first) first FROM \"People\"",
+            "DISTINCT ON",
+        ),
+        ("SELECT ARRAY[1, 2]", "array syntax"),
+        ("SELECT * FROM generate_series(1, 3)", "generate_series"),
+        (
+            "UPDATE \"People\" SET visits = 1 RETURNING id",
+            "UPDATE ... RETURNING",
+        ),
+        ("SELECT 'People'::regclass", "::regclass"),
+    ] {
+        let err = c.simple_query(sql).await.unwrap_err();
+        let db_err = err.as_db_error().unwrap();
+        assert_eq!(db_err.code().code(), "0A000", "{sql}");
+        assert_eq!(
+            db_err.message(),
+            format!("{what} is not supported on a MySQL source")
+        );
+    }
+    db.finish().await;
+}

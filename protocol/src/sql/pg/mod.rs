@@ -30,6 +30,7 @@ mod functions;
 mod infer;
 mod intervals;
 mod lex;
+mod mysql;
 mod operators;
 mod pooling;
 mod portable;
@@ -47,6 +48,7 @@ mod tests;
 
 use std::collections::HashMap;
 
+pub use self::mysql::to_mysql;
 pub use self::pooling::{SessionEffect, session_effects};
 pub use self::session_relations::PG_DATABASE_COLUMNS;
 
