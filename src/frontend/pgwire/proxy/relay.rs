@@ -159,6 +159,9 @@ pub(super) struct Relay<'a, C> {
     /// The server is in COPY-in mode of an extended query and the client has not ended it:
     /// the server ignores `Sync` and `Flush` until then.
     pub(super) copy_in_open: bool,
+    /// The server reported an extended-protocol error and skips the client's messages up
+    /// to its next `Sync`: those get no answer.
+    pub(super) server_skipping: bool,
 }
 
 impl<C> std::fmt::Debug for Relay<'_, C> {
@@ -195,6 +198,7 @@ impl<'a, C: AsyncRead + AsyncWrite + Unpin> Relay<'a, C> {
             skip_to_sync: false,
             setup_failed: false,
             copy_in_open: false,
+            server_skipping: false,
         }
     }
 
@@ -209,7 +213,11 @@ impl<'a, C: AsyncRead + AsyncWrite + Unpin> Relay<'a, C> {
                 Step::ClientGone => break,
                 Step::ServerLost => {
                     self.hold = None;
-                    self.client_out.clear();
+                    // What the server said last (often its own FATAL) goes first; a message
+                    // streamed halfway cannot be followed by another.
+                    if self.server_stream.remaining > 0 && self.server_stream.forward {
+                        break;
+                    }
                     let message = format!(
                         "the connection to source \"{}\" was lost",
                         self.pool.target().name

@@ -95,6 +95,14 @@ impl<C: AsyncRead + AsyncWrite + Unpin> Relay<'_, C> {
 
     fn on_client_message(&mut self, kind: u8, message: &Bytes) {
         let body = &message[5..];
+        if self.server_skipping {
+            if kind != b'S' {
+                // The server ignores it after its error: no answer, nothing to track.
+                self.server_out.extend_from_slice(message);
+                return;
+            }
+            self.server_skipping = false;
+        }
         match kind {
             b'Q' => self.on_query(message, body),
             b'P' => self.on_parse(message, body),

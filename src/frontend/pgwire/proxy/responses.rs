@@ -139,12 +139,14 @@ impl<C: AsyncRead + AsyncWrite + Unpin> Relay<'_, C> {
         // Extended protocol: the server skips to `Sync`.
         while let Some(entry) = self.queue.front() {
             if entry.kind == Kind::Sync {
-                break;
+                return;
             }
             if let Some(entry) = self.queue.pop_front() {
                 self.undo_parse(entry);
             }
         }
+        // The client's `Sync` is still to come: what it sends until then is skipped too.
+        self.server_skipping = true;
     }
 
     /// An extended query's COPY FROM STDIN started: the server ignores the `Sync`s the
