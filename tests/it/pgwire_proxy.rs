@@ -481,3 +481,49 @@ async fn postgresql_syntax_is_translated_or_refused_on_a_mysql_source() {
     }
     db.finish().await;
 }
+
+#[tokio::test]
+async fn session_level_features_pin_the_session_to_its_connection() {
+    let Some(target) = local_postgres_target().await else {
+        return;
+    };
+    let gw = TestGateway::start_with_proxy(vec![target]).await;
+    let a = connect_as(&gw, "pinned_a").await;
+    let b = connect_as(&gw, "pinned_b").await;
+    a.batch_execute("CREATE TEMP TABLE pinned_tt (x int)")
+        .await
+        .unwrap();
+    let pinned = backend_pid(&a).await;
+    // b cannot get a's connection any more, whatever it runs.
+    for _ in 0..3 {
+        assert_ne!(backend_pid(&b).await, pinned);
+    }
+    a.execute("INSERT INTO pinned_tt VALUES (1)", &[])
+        .await
+        .unwrap();
+    let n: i64 = a
+        .query_one("SELECT count(*) FROM pinned_tt", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 1);
+    assert_eq!(backend_pid(&a).await, pinned);
+    // A session advisory lock stays with its session too.
+    b.query_one("SELECT pg_advisory_lock(424242)", &[])
+        .await
+        .unwrap();
+    let held_by_b = backend_pid(&b).await;
+    let direct = direct_postgres().await;
+    let holder: i32 = direct
+        .query_one(
+            "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND objid = 424242",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(holder, held_by_b);
+    b.query_one("SELECT pg_advisory_unlock(424242)", &[])
+        .await
+        .unwrap();
+}

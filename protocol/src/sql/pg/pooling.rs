@@ -54,33 +54,52 @@ pub fn session_effects(sql: &str) -> Vec<SessionEffect> {
         .collect()
 }
 
-/// A cheap byte scan: false when no keyword that starts an effect appears anywhere.
+/// A cheap pre-check: false when no statement can have an effect. One statement (no `;`)
+/// is decided by its first word and a search for the two functions that pin; anything with
+/// a `;` goes to the lexer.
 fn might_affect_session(sql: &str) -> bool {
-    const NEEDLES: [&[u8]; 17] = [
-        b"set",
-        b"begin",
-        b"start",
-        b"commit",
-        b"end",
-        b"rollback",
-        b"abort",
-        b"savepoint",
-        b"release",
-        b"discard",
-        b"deallocate",
-        b"listen",
-        b"advisory",
-        b"hold",
-        b"temp",
-        b"prepare",
-        b"load",
+    const FIRST_WORDS: [&str; 16] = [
+        "SET",
+        "RESET",
+        "BEGIN",
+        "START",
+        "COMMIT",
+        "END",
+        "ROLLBACK",
+        "ABORT",
+        "SAVEPOINT",
+        "RELEASE",
+        "PREPARE",
+        "DISCARD",
+        "DEALLOCATE",
+        "LISTEN",
+        "LOAD",
+        "DECLARE",
     ];
-    let bytes = sql.as_bytes();
-    NEEDLES.iter().any(|needle| {
-        bytes
-            .windows(needle.len())
-            .any(|w| w.eq_ignore_ascii_case(needle))
-    })
+    if sql.trim_end().trim_end_matches(';').contains(';') {
+        return true;
+    }
+    let start = sql.trim_start_matches(|c: char| c.is_whitespace() || c == '(');
+    if start.starts_with("--") || start.starts_with("/*") {
+        return true;
+    }
+    let word: &str = start
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .next()
+        .unwrap_or("");
+    if FIRST_WORDS.iter().any(|w| w.eq_ignore_ascii_case(word)) {
+        return true;
+    }
+    if word.eq_ignore_ascii_case("CREATE") {
+        return contains_ignore_case(sql, b"temp");
+    }
+    contains_ignore_case(sql, b"advisory") || contains_ignore_case(sql, b"set_config")
+}
+
+fn contains_ignore_case(text: &str, needle: &[u8]) -> bool {
+    text.as_bytes()
+        .windows(needle.len())
+        .any(|w| w.eq_ignore_ascii_case(needle))
 }
 
 fn effect(text: &str, tokens: &[Token]) -> Option<SessionEffect> {

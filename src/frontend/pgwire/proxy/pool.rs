@@ -122,8 +122,18 @@ impl Pool {
     /// `53300` when none became free within the acquire timeout; `08006` (or the server's
     /// error) when logging in to a new one failed.
     pub(super) async fn acquire(&self) -> Result<Held, AcquireError> {
-        let wait = self.permits.clone().acquire_owned();
-        let Ok(Ok(permit)) = tokio::time::timeout(self.target.acquire_timeout, wait).await else {
+        // The usual case (a free slot) skips the timer.
+        let permit = match self.permits.clone().try_acquire_owned() {
+            Ok(permit) => Ok(permit),
+            Err(_) => {
+                let wait = self.permits.clone().acquire_owned();
+                tokio::time::timeout(self.target.acquire_timeout, wait)
+                    .await
+                    .map_err(|_| ())
+                    .and_then(|p| p.map_err(|_| ()))
+            }
+        };
+        let Ok(permit) = permit else {
             return Err(AcquireError::Gateway(DbError::new(
                 SqlState::TOO_MANY_CONNECTIONS,
                 format!(
