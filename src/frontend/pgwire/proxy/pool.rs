@@ -66,9 +66,21 @@ pub(super) struct ServerConn {
 
 impl ServerConn {
     /// False when the server closed the connection (or sent something unasked) while idle.
+    /// The socket's readiness answers without a system call in the usual case: the relay's
+    /// last read left it not readable, and only the server's FATAL or close makes it so.
     fn is_healthy(&self) -> bool {
-        let mut probe = [0u8; 1];
-        matches!(self.io.try_read(&mut probe), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock)
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        match self.io.poll_read_ready(&mut cx) {
+            std::task::Poll::Pending => true,
+            std::task::Poll::Ready(Err(_)) => false,
+            std::task::Poll::Ready(Ok(())) => {
+                let mut probe = [0u8; 1];
+                matches!(
+                    self.io.try_read(&mut probe),
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock
+                )
+            }
+        }
     }
 }
 
