@@ -527,3 +527,39 @@ async fn session_level_features_pin_the_session_to_its_connection() {
         .await
         .unwrap();
 }
+
+#[tokio::test]
+async fn a_server_connection_keeps_a_bounded_number_of_prepared_statements() {
+    let Some(mut target) = local_postgres_target().await else {
+        return;
+    };
+    target.pool_size = 1;
+    let gw = TestGateway::start_with_proxy(vec![target]).await;
+    let c = connect_as(&gw, "bounded").await;
+    let mut statements = Vec::new();
+    for n in 0..520i32 {
+        statements.push(c.prepare(&format!("SELECT {n}::int4")).await.unwrap());
+    }
+    // The next hold closes the least recently used ones on the server.
+    backend_pid(&c).await;
+    let rows = c
+        .simple_query("SELECT count(*) FROM pg_prepared_statements")
+        .await
+        .unwrap();
+    let count: i64 = rows
+        .iter()
+        .find_map(|m| match m {
+            tokio_postgres::SimpleQueryMessage::Row(row) => row.get(0).map(|v| v.parse().unwrap()),
+            _ => None,
+        })
+        .unwrap();
+    assert!(
+        count <= 500,
+        "{count} statements prepared on one connection"
+    );
+    // An evicted statement is prepared again when used.
+    let row = c.query_one(&statements[0], &[]).await.unwrap();
+    assert_eq!(row.get::<_, i32>(0), 0);
+    let row = c.query_one(&statements[519], &[]).await.unwrap();
+    assert_eq!(row.get::<_, i32>(0), 519);
+}

@@ -54,8 +54,11 @@ pub(super) struct ServerConn {
     pub(super) key: Option<(i32, Vec<u8>)>,
     /// The server's address (for cancel requests).
     pub(super) addr: SocketAddr,
-    /// Server names of the statements prepared on this connection.
-    pub(super) prepared: HashMap<Arc<str>, ()>,
+    /// Server names of the statements prepared on this connection, with when each was last
+    /// used (a counter), so the least recently used goes first past the cap.
+    pub(super) prepared: HashMap<Arc<str>, u64>,
+    /// The use counter.
+    pub(super) uses: u64,
     /// Whose unnamed statement the server holds: (client id, that client's parse number).
     pub(super) unnamed: Option<(u64, u64)>,
     /// The client settings applied (after `RESET ALL`); `None` when unknown.
@@ -187,6 +190,7 @@ impl Pool {
                 key: backend.key,
                 addr,
                 prepared: HashMap::new(),
+                uses: 0,
                 unnamed: None,
                 applied: Some(Settings::default()),
                 reported,

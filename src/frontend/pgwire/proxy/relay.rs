@@ -255,6 +255,7 @@ impl<'a, C: AsyncRead + AsyncWrite + Unpin> Relay<'a, C> {
         }
         self.cancel.set(held.conn.key.clone(), held.conn.addr);
         self.hold = Some(held);
+        self.evict_prepared();
     }
 
     /// Returns the connection to the pool once the transaction is over.

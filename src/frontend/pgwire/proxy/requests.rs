@@ -22,6 +22,9 @@ use super::settings::Settings;
 const MAX_CLIENT_MESSAGE: usize = 1 << 30;
 const PARSE_COMPLETE: &[u8] = &[b'1', 0, 0, 0, 4];
 const CLOSE_COMPLETE: &[u8] = &[b'3', 0, 0, 0, 4];
+/// Statements one server connection keeps prepared; past it the least recently used one is
+/// closed (it is prepared again when a client needs it).
+const MAX_PREPARED_PER_CONNECTION: usize = 500;
 
 /// The whole length (type byte included) of the message at the start of `buf`, when its
 /// header is there.
@@ -218,13 +221,62 @@ impl<C: AsyncRead + AsyncWrite + Unpin> Relay<'_, C> {
 
     fn inject_parse(&mut self, def: &Arc<super::pool::StatementDef>) {
         def.parse_message(&mut self.server_out);
-        self.conn().prepared.insert(def.name.clone(), ());
+        self.note_prepared(&def.name);
         let mut expect = Expect::new(Kind::Parse, Mode::Swallow);
         expect.parse = Some(ParseNote {
             created: Some(def.name.clone()),
             ..ParseNote::default()
         });
         self.queue.push_back(expect);
+    }
+
+    /// Marks a server statement used now; false when the connection does not have it.
+    fn touch(&mut self, name: &Arc<str>) -> bool {
+        let conn = self.conn();
+        conn.uses += 1;
+        let now = conn.uses;
+        match conn.prepared.get_mut(name) {
+            Some(used) => {
+                *used = now;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Records a statement prepared on the connection.
+    fn note_prepared(&mut self, name: &Arc<str>) {
+        let conn = self.conn();
+        conn.uses += 1;
+        let now = conn.uses;
+        conn.prepared.insert(name.clone(), now);
+    }
+
+    /// At the start of a hold: closes the least recently used statements past the cap, in a
+    /// batch of its own (`Close`s and a `Sync`, answers swallowed) so no error of the
+    /// client's can make the server skip them.
+    pub(super) fn evict_prepared(&mut self) {
+        let conn = self.conn();
+        let excess = conn
+            .prepared
+            .len()
+            .saturating_sub(MAX_PREPARED_PER_CONNECTION);
+        if excess == 0 {
+            return;
+        }
+        // Down to three quarters of the cap, so this happens once in a while, not per hold.
+        let drop = excess + MAX_PREPARED_PER_CONNECTION / 4;
+        let mut by_use: Vec<(u64, Arc<str>)> =
+            conn.prepared.iter().map(|(n, u)| (*u, n.clone())).collect();
+        by_use.sort_unstable();
+        for (_, name) in by_use.into_iter().take(drop) {
+            self.conn().prepared.remove(&name);
+            put_message(&mut self.server_out, b'C', &[b"S", name.as_bytes(), &[0]]);
+            self.queue
+                .push_back(Expect::new(Kind::Close, Mode::Swallow));
+        }
+        put_message(&mut self.server_out, b'S', &[]);
+        self.queue.push_back(Expect::new(Kind::Sync, Mode::Swallow));
     }
 
     fn on_parse(&mut self, message: &[u8], body: &[u8]) {
@@ -301,11 +353,11 @@ impl<C: AsyncRead + AsyncWrite + Unpin> Relay<'_, C> {
             client_name: Some(client_name),
             ..ParseNote::default()
         };
-        let mode = if self.conn().prepared.contains_key(&def.name) {
+        let mode = if self.touch(&def.name) {
             Mode::Synth(Bytes::from_static(PARSE_COMPLETE))
         } else {
             def.parse_message(&mut self.server_out);
-            self.conn().prepared.insert(def.name.clone(), ());
+            self.note_prepared(&def.name);
             note.created = Some(def.name.clone());
             Mode::Forward
         };
@@ -333,7 +385,7 @@ impl<C: AsyncRead + AsyncWrite + Unpin> Relay<'_, C> {
             return None;
         }
         let def = self.state.statements.get(name)?.clone();
-        if !self.conn().prepared.contains_key(&def.name) {
+        if !self.touch(&def.name) {
             self.inject_parse(&def);
         }
         Some(def.name.clone())
