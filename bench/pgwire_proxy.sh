@@ -2,7 +2,8 @@
 # PostgreSQL-wire proxy benchmark, loopback only, bounded in time.
 #
 # pgbench -S (select-only, scale SCALE) against the same local PostgreSQL database three ways
-# in one run: directly, through Starbase's wire proxy (database `external`), and through
+# in one run: directly, through Starbase's wire proxy (database `external`, transaction
+# pooling, 32 server connections), and through
 # PgBouncer (Debian package, transaction pooling); -M extended and -M simple; CLIENTS_LIST
 # clients. Prints TPS and the ratios to direct as Markdown.
 #
@@ -45,11 +46,12 @@ dropdb "${direct[@]}" --if-exists "$DB" >/dev/null 2>&1 || true
 createdb "${direct[@]}" "$DB"
 pgbench "${direct[@]}" -i -q -s "$SCALE" "$DB" >/dev/null 2>&1
 
-# Starbase: the wire proxy to the local PostgreSQL as source `external`.
+# Starbase: the wire proxy to the local PostgreSQL as source `external`, transaction pooling
+# with as many server connections as PgBouncer's pool below.
 port=$(free_port)
 mkdir -p "$work/data"
 EXTERNAL_DB_TYPE=postgresql EXTERNAL_DB_HOST=127.0.0.1 EXTERNAL_DB_PORT=5432 EXTERNAL_DB_USER=postgres \
-  EXTERNAL_DB_DATABASE="$DB" ADMIN_AUTHORIZATION_TOKEN="$TOKEN" STARBASE_LOG=warn \
+  EXTERNAL_DB_DATABASE="$DB" STARBASE_EXTERNAL_POOL_SIZE=32 ADMIN_AUTHORIZATION_TOKEN="$TOKEN" STARBASE_LOG=warn \
   "$BIN" serve --data-dir "$work/data" --http-listen 127.0.0.1:0 --pg-listen "127.0.0.1:$port" \
   >"$work/starbase.log" 2>&1 &
 pids+=($!)

@@ -250,6 +250,8 @@ fn proxy_targets(config: &Config) -> Vec<pg::proxy::ProxyTarget> {
             database: s.server.database.clone(),
             connect_timeout: s.server.connect_timeout,
             tls_required: s.server.tls == starbase_backends::external::config::TlsMode::Require,
+            pool_size: s.server.pool_size.max(1),
+            acquire_timeout: s.server.acquire_timeout,
         })
         .collect()
 }

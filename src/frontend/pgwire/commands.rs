@@ -75,7 +75,8 @@ pub async fn translate<C: ClientInfo>(
 
 /// Statements for an external MySQL source: the gateway still answers `SET`/`SHOW`, advisory
 /// locks and empty statements itself, but every other statement goes to the server as the
-/// client wrote it (its `$n` placeholders become MySQL's `?` in the backend); the command tag
+/// client wrote it, PostgreSQL-only syntax translated (`dialect::to_mysql`; its `$n`
+/// placeholders become MySQL's `?` in the backend); the command tag
 /// and the parameter types (inferred against the server's columns) come from the translator.
 fn passthrough(
     sql: &str,
@@ -88,12 +89,16 @@ fn passthrough(
         if text.is_empty() {
             continue;
         }
+        // Refusals first, so an untranslatable construct is named for MySQL.
+        let mysql = dialect::to_mysql(text)?;
         for statement in dialect::translate(text, ctx, schema)? {
             out.push(match statement {
                 PgStatement::Query(mut t) => {
                     // The translator's parameter types come from the client's text and the
                     // server's columns; its result types are SQLite's, so the server decides.
-                    t.sql = text.to_owned();
+                    // The text itself is the client's with PostgreSQL-only syntax rewritten
+                    // for MySQL (or refused with 0A000 naming it).
+                    t.sql.clone_from(&mysql);
                     t.columns.clear();
                     PgStatement::Query(t)
                 }

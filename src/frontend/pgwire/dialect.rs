@@ -6,5 +6,5 @@
 
 pub use starbase_protocol::sql::pg::{
     Advisory, AdvisoryParams, PgStatement, Schema, SchemaColumn, SessionContext, SetCommand,
-    Translated, translate,
+    Translated, to_mysql, translate,
 };

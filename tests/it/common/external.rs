@@ -282,6 +282,8 @@ pub async fn local_postgres_target() -> Option<starbase::frontend::pgwire::proxy
         database: config.database,
         connect_timeout: Duration::from_secs(5),
         tls_required: false,
+        pool_size: 4,
+        acquire_timeout: Duration::from_secs(5),
     })
 }
 

@@ -30,7 +30,9 @@ mod functions;
 mod infer;
 mod intervals;
 mod lex;
+mod mysql;
 mod operators;
+mod pooling;
 mod portable;
 mod rewrite;
 mod scope;
@@ -46,6 +48,8 @@ mod tests;
 
 use std::collections::HashMap;
 
+pub use self::mysql::to_mysql;
+pub use self::pooling::{SessionEffect, session_effects};
 pub use self::session_relations::PG_DATABASE_COLUMNS;
 
 use crate::error::DbError;

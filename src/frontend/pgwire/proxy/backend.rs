@@ -1,13 +1,11 @@
 //! Logging in to the external PostgreSQL server for a proxied session.
 //!
-//! Owns connecting (with a timeout), the start-up packet (the source's user and database,
-//! plus the client's own start-up options such as `application_name`), and the server's
+//! Owns connecting (with a timeout), the start-up packet (the source's user and database
+//! only: clients' own start-up options are applied per client by the pool), and the server's
 //! authentication request: trust, cleartext, MD5 or SCRAM-SHA-256 (whose server signature
 //! is checked). Returns the server's start-up messages for the client. A server that cannot
 //! be reached is `08006`; one that rejects the source's credentials keeps its own error.
 //! Must not know the client side.
-
-use std::collections::BTreeMap;
 
 use bytes::{Buf, BytesMut};
 use starbase_protocol::{DbError, SqlState};
@@ -55,10 +53,7 @@ fn unreachable(target: &ProxyTarget, what: impl std::fmt::Display) -> LoginError
 ///
 /// # Errors
 /// See [`LoginError`].
-pub(super) async fn login(
-    target: &ProxyTarget,
-    client_params: &BTreeMap<String, String>,
-) -> Result<Backend, LoginError> {
+pub(super) async fn login(target: &ProxyTarget) -> Result<Backend, LoginError> {
     if target.tls_required {
         return Err(unreachable(
             target,
@@ -72,7 +67,7 @@ pub(super) async fn login(
         .map_err(|e| unreachable(target, e))?;
     let _ = tcp.set_nodelay(true);
     let mut wire = Wire::new(tcp, BytesMut::new());
-    send_startup(&mut wire, target, client_params)
+    send_startup(&mut wire, target)
         .await
         .map_err(|e| unreachable(target, e))?;
     authenticate(&mut wire, target).await?;
@@ -111,20 +106,9 @@ async fn next(
     }
 }
 
-async fn send_startup(
-    wire: &mut Wire<TcpStream>,
-    target: &ProxyTarget,
-    client_params: &BTreeMap<String, String>,
-) -> std::io::Result<()> {
+async fn send_startup(wire: &mut Wire<TcpStream>, target: &ProxyTarget) -> std::io::Result<()> {
     let mut body = 196_608u32.to_be_bytes().to_vec();
-    let mut params: BTreeMap<&str, &str> = client_params
-        .iter()
-        .filter(|(k, _)| !matches!(k.as_str(), "user" | "database" | "replication"))
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    params.insert("user", &target.user);
-    params.insert("database", &target.database);
-    for (k, v) in params {
+    for (k, v) in [("user", &target.user), ("database", &target.database)] {
         body.extend(cstring(k));
         body.extend(cstring(v));
     }

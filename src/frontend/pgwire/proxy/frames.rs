@@ -84,6 +84,26 @@ pub fn frame(kind: u8, body: &[u8]) -> Vec<u8> {
     out
 }
 
+/// Appends one message made of `parts` (the body, in pieces) to `out`.
+pub fn put_message(out: &mut BytesMut, kind: u8, parts: &[&[u8]]) {
+    let len: usize = parts.iter().map(|p| p.len()).sum::<usize>() + 4;
+    out.reserve(len + 1);
+    out.put_u8(kind);
+    out.put_u32(u32::try_from(len).unwrap_or(u32::MAX));
+    for part in parts {
+        out.put_slice(part);
+    }
+}
+
+/// A `ParameterStatus` body's name and value.
+#[must_use]
+pub fn parameter_status(body: &[u8]) -> Option<(String, String)> {
+    let mut fields = body.split(|b| *b == 0);
+    let name = String::from_utf8_lossy(fields.next()?).into_owned();
+    let value = String::from_utf8_lossy(fields.next()?).into_owned();
+    Some((name, value))
+}
+
 /// An `Authentication` message body: the code and its data.
 #[must_use]
 pub fn authentication(code: i32, data: &[u8]) -> Vec<u8> {

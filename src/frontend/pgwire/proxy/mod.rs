@@ -2,30 +2,43 @@
 //! source) is authenticated by the gateway (SCRAM against the tokens, as for the embedded
 //! database) and then talks to the external PostgreSQL server itself.
 //!
-//! Owns routing by database name, the proxied session's life, and cancel forwarding. After
-//! the log-in, bytes are relayed unchanged in both directions, so the server's own type
-//! OIDs, catalog, COPY, errors (with every field) and extended protocol reach the client
-//! exactly as they would directly. A proxied session keeps one server connection for its
-//! whole life (session pinning). Must not know SQL.
+//! Owns routing by database name, the proxied session's life, and cancel forwarding. The
+//! server's own messages reach the client unchanged, so its type OIDs, catalog, COPY,
+//! errors (with every field) and extended protocol are the server's. Sessions share a pool
+//! of server connections per source (transaction pooling): a client holds one from its
+//! first message until `ReadyForQuery` says idle, so a transaction stays on one connection;
+//! its settings and prepared statements follow it to whichever connection it gets next, and
+//! session-level features pin it to its connection. Must not know SQL beyond the session
+//! effects `starbase_protocol` classifies.
 //!
 //! Layout: `frames` (raw messages), `client` (the client side's SCRAM), `backend` (the log-in
-//! to the server).
+//! to the server), `pool` (server connections and shared statements), `settings` (a
+//! client's settings), `relay` (the session's poll loop and state), `requests` and
+//! `responses` (the per-message rules of each direction).
 
 mod backend;
 mod client;
 pub mod frames;
+mod pool;
+mod relay;
+mod requests;
+mod responses;
+mod settings;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::{Mutex, PoisonError};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use bytes::BytesMut;
 use pgwire::messages::cancel::CancelRequest;
 use pgwire::messages::startup::Startup;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use self::backend::{LoginError, login};
-use self::frames::{Wire, authentication, error_body, frame};
+use self::frames::{Wire, authentication, error_body, frame, put_message};
+use self::pool::{AcquireError, Pool, ServerConn};
+use self::settings::Settings;
 use super::PgFrontend;
 use super::connection::Socket;
 use super::error::error_info;
@@ -50,6 +63,10 @@ pub struct ProxyTarget {
     /// The source requires TLS to the server, which the proxy does not speak yet: its
     /// sessions are refused rather than sent in plain text.
     pub tls_required: bool,
+    /// Server connections the pool opens at most (the source's pool size).
+    pub pool_size: usize,
+    /// How long a client waits for a free server connection before `53300`.
+    pub acquire_timeout: Duration,
 }
 
 impl std::fmt::Debug for ProxyTarget {
@@ -61,53 +78,93 @@ impl std::fmt::Debug for ProxyTarget {
             .field("user", &self.user)
             .field("password", &self.password.as_ref().map(|_| "***"))
             .field("database", &self.database)
-            .finish()
+            .field("pool_size", &self.pool_size)
+            .finish_non_exhaustive()
     }
 }
 
-/// The sources clients can reach through the wire, and the cancel keys of live sessions.
+/// Where a client's cancel request goes: the server connection it holds, if any.
+#[derive(Debug, Default)]
+pub(super) struct CancelSlot(Mutex<Option<(CancelKey, SocketAddr)>>);
+
+/// A cancel key: process id and secret.
+type CancelKey = (i32, Vec<u8>);
+
+impl CancelSlot {
+    fn set(&self, key: Option<CancelKey>, addr: SocketAddr) {
+        *self.0.lock().unwrap_or_else(PoisonError::into_inner) = key.map(|k| (k, addr));
+    }
+
+    fn clear(&self) {
+        *self.0.lock().unwrap_or_else(PoisonError::into_inner) = None;
+    }
+
+    fn get(&self) -> Option<(CancelKey, SocketAddr)> {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+}
+
+/// The sources clients can reach through the wire (a pool each), and the cancel keys the
+/// proxy gave its sessions.
 #[derive(Debug, Default)]
 pub struct Proxy {
-    targets: HashMap<String, ProxyTarget>,
-    keys: Mutex<HashMap<(i32, Vec<u8>), SocketAddr>>,
+    pools: HashMap<String, Arc<Pool>>,
+    keys: Mutex<HashMap<CancelKey, Arc<CancelSlot>>>,
+    next_client: AtomicU64,
 }
+
+/// A source's pool, as [`Proxy::target_for`] finds it.
+#[derive(Debug, Clone)]
+pub struct ProxyPool(Arc<Pool>);
 
 impl Proxy {
     /// A proxy to these sources (by name).
     #[must_use]
     pub fn new(targets: Vec<ProxyTarget>) -> Self {
         Self {
-            targets: targets.into_iter().map(|t| (t.name.clone(), t)).collect(),
+            pools: targets
+                .into_iter()
+                .map(|t| (t.name.clone(), Arc::new(Pool::new(t))))
+                .collect(),
             keys: Mutex::default(),
+            next_client: AtomicU64::new(1),
         }
     }
 
     /// The source a start-up packet's database names, if any.
     #[must_use]
-    pub fn target_for(&self, startup: &Startup) -> Option<ProxyTarget> {
+    pub fn target_for(&self, startup: &Startup) -> Option<ProxyPool> {
         let database = startup.parameters.get("database")?;
-        self.targets.get(database).cloned()
+        self.pools.get(database).cloned().map(ProxyPool)
     }
 
-    /// Forwards a `CancelRequest` whose key belongs to a proxied session; false when it is
-    /// not one (the embedded database's cancel handler takes it).
+    /// Forwards a `CancelRequest` whose key belongs to a proxied session to the server
+    /// connection that session holds; false when the key is not one of the proxy's (the
+    /// embedded database's cancel handler takes it).
     pub async fn cancel(&self, request: &CancelRequest) -> bool {
         let key = (request.pid, request.secret_key.to_bytes().to_vec());
-        let addr = self
+        let slot = self
             .keys
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .get(&key)
-            .copied();
-        let Some(addr) = addr else {
+            .cloned();
+        let Some(slot) = slot else {
             return false;
         };
+        // Nothing held: nothing runs, nothing to cancel.
+        let Some(((pid, secret), addr)) = slot.get() else {
+            return true;
+        };
         let mut packet = Vec::with_capacity(16);
-        let len = u32::try_from(12 + key.1.len()).unwrap_or(16);
+        let len = u32::try_from(12 + secret.len()).unwrap_or(16);
         packet.extend_from_slice(&len.to_be_bytes());
         packet.extend_from_slice(&80_877_102u32.to_be_bytes());
-        packet.extend_from_slice(&key.0.to_be_bytes());
-        packet.extend_from_slice(&key.1);
+        packet.extend_from_slice(&pid.to_be_bytes());
+        packet.extend_from_slice(&secret);
         if let Ok(Ok(mut socket)) =
             tokio::time::timeout(Duration::from_secs(5), tokio::net::TcpStream::connect(addr)).await
         {
@@ -116,11 +173,18 @@ impl Proxy {
         true
     }
 
-    fn register(&self, key: (i32, Vec<u8>), addr: SocketAddr) {
-        self.keys
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(key, addr);
+    /// A fresh cancel key for a session, registered with its slot.
+    fn register(&self, slot: Arc<CancelSlot>) -> (i32, Vec<u8>) {
+        let mut keys = self.keys.lock().unwrap_or_else(PoisonError::into_inner);
+        loop {
+            let pid = rand::random::<i32>() & i32::MAX;
+            let secret = rand::random::<[u8; 4]>().to_vec();
+            let key = (pid, secret);
+            if pid != 0 && !keys.contains_key(&key) {
+                keys.insert(key.clone(), slot);
+                return key;
+            }
+        }
     }
 
     fn unregister(&self, key: &(i32, Vec<u8>)) {
@@ -131,55 +195,124 @@ impl Proxy {
     }
 }
 
-/// Serves a proxied session: authenticate the client, log in to the server, relay.
+/// Serves a proxied session: authenticate the client, apply its settings on a pooled server
+/// connection and greet it with what that server reported, then relay.
 ///
 /// # Errors
 /// Socket failures.
 pub async fn run(
     socket: Socket,
     startup: Startup,
-    target: ProxyTarget,
+    pool: ProxyPool,
     frontend: &PgFrontend,
 ) -> std::io::Result<()> {
+    let pool = pool.0;
     let parts = socket.into_parts();
     let mut client = Wire::new(parts.io, parts.read_buf);
     if !client::authenticate(&mut client, &frontend.scram, &startup).await? {
         return Ok(());
     }
-    let mut server = match login(&target, &startup.parameters).await {
-        Ok(server) => server,
-        Err(LoginError::Server(body)) => return client.write(b'E', &body).await,
-        Err(LoginError::Gateway(error)) => {
+    let startup_settings = settings::from_startup(&startup.parameters);
+    let mut held = match pool.acquire().await {
+        Ok(held) => held,
+        Err(AcquireError::Server(body)) => return client.write(b'E', &body).await,
+        Err(AcquireError::Gateway(error)) => {
             let info = error_info(&error);
             let body = error_body("FATAL", &info.code, &info.message);
             return client.write(b'E', &body).await;
         }
     };
-    let mut hello = frame(b'R', &authentication(0, &[]));
-    for (kind, body) in &server.greeting {
-        hello.extend(frame(*kind, body));
+    if held.conn.applied.as_ref() != Some(&startup_settings)
+        && let Err(body) = apply_settings(&mut held.conn, &startup_settings, pool.target()).await
+    {
+        // The server refused a start-up parameter (or went away): FATAL for the client,
+        // as the server itself answers a bad start-up packet.
+        return client.write(b'E', &body).await;
     }
-    client.io.write_all(&hello).await?;
-    client.io.flush().await?;
-    let peer = server.wire.io.peer_addr()?;
-    if let Some(key) = &server.key {
-        frontend.proxy.register(key.clone(), peer);
+    let slot = Arc::new(CancelSlot::default());
+    let key = frontend.proxy.register(slot.clone());
+    let mut hello = BytesMut::from(&frame(b'R', &authentication(0, &[]))[..]);
+    for (name, value) in &held.conn.reported {
+        put_message(
+            &mut hello,
+            b'S',
+            &[name.as_bytes(), &[0], value.as_bytes(), &[0]],
+        );
     }
-    // Anything either side sent ahead of the relay goes first.
-    if !client.buf.is_empty() {
-        server.wire.io.write_all(&client.buf).await?;
+    put_message(&mut hello, b'K', &[&key.0.to_be_bytes(), &key.1]);
+    put_message(&mut hello, b'Z', &[b"I"]);
+    pool.release(held);
+    let written = async {
+        client.io.write_all(&hello).await?;
+        client.io.flush().await
     }
-    if !server.wire.buf.is_empty() {
-        client.io.write_all(&server.wire.buf).await?;
+    .await;
+    if written.is_ok() {
+        let id = frontend.proxy.next_client.fetch_add(1, Ordering::Relaxed);
+        let state = relay::client_state(id, startup_settings);
+        relay::Relay::new(&pool, client.io, client.buf, state, slot)
+            .run()
+            .await;
     }
-    let relayed = tokio::io::copy_bidirectional(&mut client.io, &mut server.wire.io).await;
-    if let Some(key) = &server.key {
-        frontend.proxy.unregister(key);
+    frontend.proxy.unregister(&key);
+    written
+}
+
+/// Runs the settings statement on a connection at a client's log-in, recording what the
+/// server reports; the server's error body when it fails.
+async fn apply_settings(
+    conn: &mut ServerConn,
+    settings: &Settings,
+    target: &ProxyTarget,
+) -> Result<(), Vec<u8>> {
+    let lost = || {
+        error_body(
+            "FATAL",
+            "08006",
+            &format!("the connection to source \"{}\" was lost", target.name),
+        )
+    };
+    let sql = settings::setup_sql(settings);
+    let mut out = BytesMut::new();
+    put_message(&mut out, b'Q', &[sql.as_bytes(), &[0]]);
+    conn.io.write_all(&out).await.map_err(|_| lost())?;
+    let mut error = None;
+    loop {
+        let Some(len) = requests::message_len(&conn.buf) else {
+            read_more(conn, target).await.map_err(|()| lost())?;
+            continue;
+        };
+        if conn.buf.len() < len {
+            read_more(conn, target).await.map_err(|()| lost())?;
+            continue;
+        }
+        let message = conn.buf.split_to(len);
+        match message[0] {
+            b'S' => {
+                if let Some((name, value)) = frames::parameter_status(&message[5..]) {
+                    conn.reported.insert(name, value);
+                }
+            }
+            b'E' => error = Some(message[5..].to_vec()),
+            b'Z' => break,
+            _ => {}
+        }
     }
-    match relayed {
-        Ok(_) => Ok(()),
-        // A peer that resets the connection ends the session; nothing to report.
-        Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => Ok(()),
-        Err(e) => Err(e),
+    match error {
+        Some(body) => {
+            conn.applied = None;
+            Err(body)
+        }
+        None => {
+            conn.applied = Some(settings.clone());
+            Ok(())
+        }
+    }
+}
+
+async fn read_more(conn: &mut ServerConn, target: &ProxyTarget) -> Result<(), ()> {
+    match tokio::time::timeout(target.connect_timeout, conn.io.read_buf(&mut conn.buf)).await {
+        Ok(Ok(n)) if n > 0 => Ok(()),
+        _ => Err(()),
     }
 }
