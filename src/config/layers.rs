@@ -30,6 +30,32 @@ pub(super) struct Setting {
     pub(super) blank: Blank,
 }
 
+/// Every setting, for listing the environment variables the gateway reads.
+pub(super) const ALL: [&Setting; 22] = [
+    &DATA_DIR,
+    &HTTP_LISTEN,
+    &PG_LISTEN,
+    &ADMIN_TOKEN,
+    &CLIENT_TOKEN,
+    &MAX_REQUEST_BYTES,
+    &MAX_RESPONSE_BYTES,
+    &MAX_RESPONSE_ROWS,
+    &STATEMENT_TIMEOUT,
+    &SQLITE_READERS,
+    &LOG,
+    &IDLE_IN_TRANSACTION_TIMEOUT,
+    &TLS_CERT,
+    &TLS_KEY,
+    &DUMP_URL,
+    &DUMP_CHUNK_SIZE,
+    &DUMP_BREATHING_INTERVAL,
+    &MAX_EXECUTION_TIME,
+    &DUMP_PART_BYTES,
+    &DUMP_MAX_CONCURRENT,
+    &ALLOW_HTTP_CALLBACKS,
+    &DUMP_CALLBACK_SECRET,
+];
+
 const fn setting(key: &'static str, env: &'static [&'static str], flag: &'static str) -> Setting {
     Setting {
         key,

@@ -329,17 +329,37 @@ fn dump_config(src: &Sources<'_>) -> Result<DumpConfig, ConfigError> {
         allow_http_callbacks: src.parse(&ALLOW_HTTP_CALLBACKS, "false", parse::boolean)?,
         callback_secret: src.secret(&DUMP_CALLBACK_SECRET),
         s3: S3Env {
-            endpoint: src
-                .env_var("AWS_ENDPOINT_URL_S3")
-                .or_else(|| src.env_var("AWS_ENDPOINT_URL")),
-            region: src
-                .env_var("AWS_REGION")
-                .or_else(|| src.env_var("AWS_DEFAULT_REGION")),
-            access_key_id: src.env_var("AWS_ACCESS_KEY_ID"),
-            secret_access_key: src.env_var("AWS_SECRET_ACCESS_KEY").map(Secret::new),
-            session_token: src.env_var("AWS_SESSION_TOKEN").map(Secret::new),
+            endpoint: src.env_var(AWS_ENV[0]).or_else(|| src.env_var(AWS_ENV[1])),
+            region: src.env_var(AWS_ENV[2]).or_else(|| src.env_var(AWS_ENV[3])),
+            access_key_id: src.env_var(AWS_ENV[4]),
+            secret_access_key: src.env_var(AWS_ENV[5]).map(Secret::new),
+            session_token: src.env_var(AWS_ENV[6]).map(Secret::new),
         },
     })
+}
+
+/// The standard AWS variables the S3 dump storage reads, in the order `S3Env` uses them.
+const AWS_ENV: [&str; 7] = [
+    "AWS_ENDPOINT_URL_S3",
+    "AWS_ENDPOINT_URL",
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+];
+
+/// Every environment variable the gateway reads (settings, the configuration file, the
+/// `external` source, S3 storage); what deployment files may set.
+#[must_use]
+pub fn environment_variables() -> Vec<&'static str> {
+    layers::ALL
+        .iter()
+        .flat_map(|s| s.env.iter().copied())
+        .chain(std::iter::once(layers::CONFIG_ENV))
+        .chain(source::env_names())
+        .chain(AWS_ENV)
+        .collect()
 }
 
 /// `tls_cert` and `tls_key` go together.
@@ -375,6 +395,8 @@ fn data_dir(cli: &CliArgs, src: &Sources<'_>) -> Result<PathBuf, ConfigError> {
     }
 }
 
+#[cfg(test)]
+mod compose_tests;
 #[cfg(test)]
 mod source_tests;
 #[cfg(test)]

@@ -38,6 +38,13 @@ const POOL_ENV: [(Field, &str); 5] = [
     (Field::SearchPath, "STARBASE_EXTERNAL_SEARCH_PATH"),
 ];
 
+/// The environment variables that configure the `external` source.
+pub(super) fn env_names() -> impl Iterator<Item = &'static str> {
+    std::iter::once(EXTERNAL_URL_ENV)
+        .chain(STARBASEDB_ENV.iter().map(|(_, name)| *name))
+        .chain(POOL_ENV.iter().map(|(_, name)| *name))
+}
+
 /// Which engine an external source runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum SourceKind {
