@@ -147,11 +147,9 @@ async fn the_proxy_checks_the_gateway_password_and_reports_unreachable_servers()
     c.simple_query("SELECT 1").await.unwrap();
 }
 
-#[tokio::test]
-async fn a_mysql_source_is_served_over_the_wire() {
-    let Some(db) = ExternalDb::start(SourceKind::MySql).await else {
-        return;
-    };
+/// A gateway serving `db` (a MySQL source) over pgwire as the database `maria`, and a
+/// client connected to it.
+async fn mysql_over_the_wire(db: &ExternalDb) -> (TestGateway, tokio_postgres::Client) {
     let gw =
         TestGateway::start_with_wire_sources([("maria".to_owned(), db.backend("maria"))].into())
             .await;
@@ -163,6 +161,15 @@ async fn a_mysql_source_is_served_over_the_wire() {
     tokio::spawn(async move {
         let _ = connection.await;
     });
+    (gw, c)
+}
+
+#[tokio::test]
+async fn a_mysql_source_is_served_over_the_wire() {
+    let Some(db) = ExternalDb::start(SourceKind::MySql).await else {
+        return;
+    };
+    let (_gw, c) = mysql_over_the_wire(&db).await;
     c.batch_execute(
         "SET extra_float_digits = 3; CREATE TABLE t (id BIGINT PRIMARY KEY, name VARCHAR(20), \
          price DECIMAL(10,2), ok BOOLEAN)",
@@ -402,17 +409,7 @@ async fn postgresql_syntax_is_translated_or_refused_on_a_mysql_source() {
     let Some(db) = ExternalDb::start(SourceKind::MySql).await else {
         return;
     };
-    let gw =
-        TestGateway::start_with_wire_sources([("maria".to_owned(), db.backend("maria"))].into())
-            .await;
-    let config = format!(
-        "host=127.0.0.1 port={} user=anyone password={ADMIN} dbname=maria",
-        gw.pg.port()
-    );
-    let (c, connection) = tokio_postgres::connect(&config, NoTls).await.unwrap();
-    tokio::spawn(async move {
-        let _ = connection.await;
-    });
+    let (_gw, c) = mysql_over_the_wire(&db).await;
     c.batch_execute(
         "CREATE TABLE \"People\" (id SERIAL PRIMARY KEY, first VARCHAR(20), last VARCHAR(20), \
          visits int4 NOT NULL DEFAULT 0, doc jsonb)",

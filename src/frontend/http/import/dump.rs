@@ -61,20 +61,8 @@ pub(super) async fn import(
             Some(chunk) => pending.extend_from_slice(&chunk?),
             None => at_end = true,
         }
-        // Decode what is complete UTF-8; keep a split character for the next chunk.
-        let valid = match std::str::from_utf8(&pending) {
-            Ok(s) => s.len(),
-            Err(e) if e.error_len().is_none() && !at_end => e.valid_up_to(),
-            Err(e) => {
-                return Err(DbError::invalid_parameter(format!(
-                    "the SQL file is not valid UTF-8 (byte {})",
-                    e.valid_up_to()
-                ))
-                .into());
-            }
-        };
-        text.push_str(std::str::from_utf8(&pending[..valid]).unwrap_or_default());
-        pending.drain(..valid);
+        let chunk_text = super::utf8::take_complete(&mut pending, at_end)?;
+        text.push_str(&chunk_text);
         if first_line {
             const MARKER: &str = "SQLite format 3";
             if text.starts_with(MARKER) {

@@ -253,20 +253,8 @@ async fn feed(
             Some(chunk) => pending.extend_from_slice(&chunk?),
             None => at_end = true,
         }
-        // Decode what is complete UTF-8; keep a split character for the next chunk.
-        let valid = match std::str::from_utf8(&pending) {
-            Ok(s) => s.len(),
-            Err(e) if e.error_len().is_none() && !at_end => e.valid_up_to(),
-            Err(e) => {
-                return Err(DbError::invalid_parameter(format!(
-                    "the SQL file is not valid UTF-8 (byte {})",
-                    e.valid_up_to()
-                ))
-                .into());
-            }
-        };
-        splitter.push(std::str::from_utf8(&pending[..valid]).unwrap_or_default());
-        pending.drain(..valid);
+        let text = super::utf8::take_complete(&mut pending, at_end)?;
+        splitter.push(&text);
         if at_end {
             splitter.finish();
         }

@@ -15,6 +15,7 @@ mod dump;
 mod external_dump;
 mod json;
 mod json_scan;
+mod utf8;
 
 use std::collections::HashMap;
 
