@@ -6,6 +6,8 @@
 
 mod token;
 
+use std::sync::Arc;
+
 pub use token::Authenticator;
 
 /// What a principal may do.
@@ -28,9 +30,43 @@ impl Role {
     }
 }
 
+/// The verified claims of a JWT: `sub` and any others, as the token carried them.
+pub type Claims = serde_json::Map<String, serde_json::Value>;
+
 /// An authenticated caller.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Principal {
     /// Its role.
     pub role: Role,
+    /// The token's verified claims for a JWT user; `None` for the admin and client tokens.
+    pub claims: Option<Arc<Claims>>,
+}
+
+impl Principal {
+    /// A caller authenticated by a static token (no claims).
+    #[must_use]
+    pub fn new(role: Role) -> Self {
+        Self { role, claims: None }
+    }
+
+    /// A JWT user: the client role with the token's claims.
+    #[must_use]
+    pub fn with_claims(claims: Claims) -> Self {
+        Self {
+            role: Role::Client,
+            claims: Some(Arc::new(claims)),
+        }
+    }
+
+    /// The caller's subject (`sub` claim), what policies call `context.id()`.
+    #[must_use]
+    pub fn subject(&self) -> Option<&str> {
+        self.claim("sub").and_then(serde_json::Value::as_str)
+    }
+
+    /// Claim `name` of a JWT user, what policies call `context.claim('name')`.
+    #[must_use]
+    pub fn claim(&self, name: &str) -> Option<&serde_json::Value> {
+        self.claims.as_deref().and_then(|c| c.get(name))
+    }
 }

@@ -53,9 +53,9 @@ impl Authenticator {
             .as_ref()
             .is_some_and(|c| ct_eq(token, c.expose()));
         if is_admin {
-            Ok(Principal { role: Role::Admin })
+            Ok(Principal::new(Role::Admin))
         } else if is_client {
-            Ok(Principal { role: Role::Client })
+            Ok(Principal::new(Role::Client))
         } else {
             Err(DbError::new(
                 SqlState::INVALID_PASSWORD,
