@@ -193,3 +193,61 @@ async fn shutdown_closes_open_sockets() {
         other => panic!("expected a close frame, got {other:?}"),
     }
 }
+
+/// Rows in `sent`, counted over HTTP while the socket under test is stalled.
+async fn executed(gw: &TestGateway) -> i64 {
+    gw.query("SELECT count(*) AS n FROM sent", json!([]))
+        .await
+        .pointer("/0/n")
+        .and_then(Value::as_i64)
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_client_that_stops_reading_stalls_only_its_own_socket() {
+    const REQUESTS: i64 = 300;
+    let gw = TestGateway::start().await;
+    gw.query("CREATE TABLE sent (n INTEGER)", json!([])).await;
+    let mut ws = connect(&gw, ADMIN).await;
+    // Each request records that it ran, then asks for a 1 MiB reply. The client sends them
+    // all and reads nothing: a server that queued replies would run every request and hold
+    // ~300 MiB of replies; ours stops reading once the socket's buffers are full.
+    for n in 0..REQUESTS {
+        let request = json!({"action": "query", "id": n, "transaction": [
+            {"sql": "INSERT INTO sent VALUES (?)", "params": [n]},
+            {"sql": "SELECT hex(randomblob(524288)) AS big"},
+        ]});
+        ws.send(Message::text(request.to_string())).await.unwrap();
+    }
+    // Wait until the server has stopped making progress on the stalled socket.
+    let (mut last, mut quiet) = (-1, 0);
+    while quiet < 10 {
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        let now = executed(&gw).await;
+        quiet = if now == last { quiet + 1 } else { 0 };
+        last = now;
+    }
+    assert!(
+        last < REQUESTS / 3,
+        "{last} of {REQUESTS} requests ran although their replies were not read"
+    );
+    // Other clients are served meanwhile.
+    let mut other = connect(&gw, ADMIN).await;
+    let reply = ask(
+        &mut other,
+        json!({"action": "query", "sql": "SELECT 2 AS two"}),
+    )
+    .await;
+    assert_eq!(reply, json!([{"two": 2}]));
+    // Once the client reads again, every reply arrives, in order, and nothing was dropped.
+    for n in 0..REQUESTS {
+        let reply = next_json(&mut ws).await;
+        assert_eq!(reply["id"], n, "reply out of order");
+        assert_eq!(
+            reply["result"][1][0]["big"].as_str().map(str::len),
+            Some(1 << 20)
+        );
+    }
+    assert_eq!(executed(&gw).await, REQUESTS);
+    gw.stop().await;
+}
