@@ -13,6 +13,7 @@
 //! - [`sqlstate`], [`error`]: the error model;
 //! - [`api`]: StarbaseDB request/response DTOs.
 
+pub mod access;
 pub mod api;
 pub mod csv;
 pub mod error;
@@ -23,6 +24,7 @@ pub mod sql;
 pub mod sqlstate;
 pub mod value;
 
+pub use access::AccessRule;
 pub use error::{DbError, ErrorObject, Severity};
 pub use params::{Params, Placeholder};
 pub use pgtype::PgType;

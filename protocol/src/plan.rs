@@ -6,6 +6,7 @@
 
 use std::sync::Arc;
 
+use crate::AccessRule;
 use crate::params::Params;
 use crate::sql::classify;
 
@@ -60,6 +61,9 @@ pub struct Statement {
     pub kind: StmtKind,
     /// Parameters to bind.
     pub params: Params,
+    /// For a restricted caller's statement: what it may touch, enforced again by backends
+    /// that can watch it run (SQLite's authorizer). `None`: unrestricted.
+    pub access: Option<Arc<AccessRule>>,
 }
 
 impl Statement {
@@ -73,6 +77,7 @@ impl Statement {
             dialect,
             kind,
             params,
+            access: None,
         }
     }
 }

@@ -217,8 +217,9 @@ pub(super) fn describe_steps(
     out: &Output,
 ) -> Result<(), Failure> {
     let total = plan.steps.len();
-    for (i, pieces) in scripts.iter().enumerate() {
+    for (i, (pieces, step)) in scripts.iter().zip(&plan.steps).enumerate() {
         out.send(Event::Step(i))?;
+        let _access = super::access::Scope::enter(step.access.as_ref());
         describe_step(pieces, conn, out).map_err(|f| at_step(f, i, total))?;
     }
     Ok(())

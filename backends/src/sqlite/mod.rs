@@ -24,6 +24,8 @@
 
 pub mod error;
 
+mod access;
+
 mod catalog;
 mod convert;
 mod dump;

@@ -14,6 +14,7 @@ use std::rc::Rc;
 use rusqlite::{Batch, CachedStatement, Connection};
 use starbase_protocol::{DbError, Params, Placeholder, Row, SqlState, Statement};
 
+use super::access::Scope;
 use super::catalog;
 use super::convert;
 use super::error::classify;
@@ -72,6 +73,9 @@ pub(super) fn run_step(
     if pieces.is_empty() {
         return Err(empty_query().into());
     }
+    // A restricted caller's statement is checked by the authorizer while it prepares (and
+    // re-prepares after a schema change, which happens while it runs).
+    let _access = Scope::enter(step.access.as_ref());
     let (prepared, resume_at) = prepare_ahead(conn, pieces)?;
     if prepared.is_empty() && resume_at.is_none() {
         return Err(empty_query().into());

@@ -53,6 +53,7 @@ pub(super) fn open_writer(path: &Path, busy_timeout: Duration) -> Result<Connect
         }
         conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;")?;
         catalog::install(conn)?;
+        super::access::install(conn)?;
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         Ok(())
     };
@@ -71,6 +72,7 @@ pub(super) fn open_reader(path: &Path, busy_timeout: Duration) -> Result<Connect
         // The catalog's TEMP views first: `query_only` forbids writing temp too.
         catalog::install(conn)?;
         conn.execute_batch("PRAGMA query_only = 1;")?;
+        super::access::install(conn)?;
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         Ok(())
     };

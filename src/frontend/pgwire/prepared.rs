@@ -163,6 +163,7 @@ async fn prepare<C: ClientInfo>(
             dialect: Dialect::Postgres,
             kind: t.kind,
             params: Params::None,
+            access: None,
         }),
         _ => None,
     };

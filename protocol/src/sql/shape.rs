@@ -1,0 +1,123 @@
+//! Statement shapes: the normalized form the allowlist compares statements by.
+//!
+//! Two statements have the same shape when they differ only in whitespace, comments, the
+//! case of keywords and unquoted identifiers, a trailing `;`, and how their parameters are
+//! spelled (`?`, `?3`, `$1`, `:name`, `@name` are all one placeholder). Literal values are part
+//! of the shape, as in StarbaseDB: allowing `... LIMIT 10` does not allow `... LIMIT 1000`.
+//! Works on the token stream, so any statement the tokenizer reads has a shape, whether or
+//! not the parser understands it (PRAGMA, `INSERT OR REPLACE`, dialect-specific syntax).
+//! Must not know where statements come from or where entries are stored.
+
+use sqlparser::dialect::{self as sp, Dialect as SpDialect};
+use sqlparser::tokenizer::{Token, Tokenizer};
+
+use crate::{DbError, Dialect, SqlState};
+
+/// The shape of `sql` written in `dialect`.
+///
+/// # Errors
+/// `42601` when the text cannot be tokenized (an unterminated string or quoted identifier).
+pub fn statement_shape(sql: &str, dialect: Dialect) -> Result<String, DbError> {
+    let parser_dialect: Box<dyn SpDialect> = match dialect {
+        Dialect::Sqlite => Box::new(sp::SQLiteDialect {}),
+        Dialect::Postgres => Box::new(sp::PostgreSqlDialect {}),
+        Dialect::MySql => Box::new(sp::MySqlDialect {}),
+    };
+    let tokens = Tokenizer::new(parser_dialect.as_ref(), sql)
+        .tokenize()
+        .map_err(|e| DbError::new(SqlState::SYNTAX_ERROR, format!("cannot read statement: {e}")))?;
+    let mut words: Vec<String> = Vec::with_capacity(tokens.len());
+    // Whether the last token pushed is a `:` (or SQLite `@`) glued to what follows: then a
+    // word is a named parameter.
+    let mut sigil = false;
+    for token in tokens {
+        let named = std::mem::take(&mut sigil);
+        match token {
+            Token::Whitespace(_) => {}
+            Token::Placeholder(_) => words.push("?".into()),
+            Token::Word(_) if named => {
+                words.pop();
+                words.push("?".into());
+            }
+            Token::Word(word) => words.push(match word.quote_style {
+                None => word.value.to_lowercase(),
+                Some(_) => format!("\"{}\"", word.value.replace('"', "\"\"")),
+            }),
+            Token::Colon => {
+                words.push(":".into());
+                sigil = true;
+            }
+            Token::AtSign if dialect == Dialect::Sqlite => {
+                words.push("@".into());
+                sigil = true;
+            }
+            other => words.push(other.to_string()),
+        }
+    }
+    while words.last().is_some_and(|w| w == ";") {
+        words.pop();
+    }
+    Ok(words.join(" "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shape(sql: &str) -> String {
+        statement_shape(sql, Dialect::Sqlite).unwrap()
+    }
+
+    #[test]
+    fn whitespace_case_comments_and_semicolons_do_not_matter() {
+        let want = shape("SELECT * FROM users WHERE id = ?");
+        for sql in [
+            "select *\n  from USERS where id=?;",
+            "SELECT /* c */ * FROM users -- trailing\n WHERE id = ? ;;",
+            "  SELECT\t*\tFROM users WHERE id = ?  ",
+        ] {
+            assert_eq!(shape(sql), want, "{sql}");
+        }
+    }
+
+    #[test]
+    fn every_placeholder_spelling_is_one_placeholder() {
+        let want = shape("SELECT * FROM t WHERE a = ? AND b = ?");
+        for sql in [
+            "SELECT * FROM t WHERE a = ?1 AND b = ?2",
+            "SELECT * FROM t WHERE a = :a AND b = :b",
+            "SELECT * FROM t WHERE a = @a AND b = $b",
+        ] {
+            assert_eq!(shape(sql), want, "{sql}");
+        }
+        let pg = |s| statement_shape(s, Dialect::Postgres).unwrap();
+        assert_eq!(pg("SELECT $1::int LIMIT $2"), pg("select ?::int limit ?"));
+    }
+
+    #[test]
+    fn literals_and_quoted_names_are_part_of_the_shape() {
+        assert_ne!(shape("SELECT * FROM t LIMIT 10"), shape("SELECT * FROM t LIMIT 1000"));
+        assert_ne!(shape("SELECT 'a'"), shape("SELECT 'A'"));
+        assert_eq!(shape("SELECT \"Name\" FROM t"), shape("select `Name` from T"));
+        assert_ne!(shape("SELECT \"Name\" FROM t"), shape("SELECT \"name\" FROM t"));
+        // A comment cannot hide a different statement.
+        assert_ne!(shape("SELECT 1 -- ; DROP TABLE t"), shape("SELECT 1; DROP TABLE t"));
+    }
+
+    #[test]
+    fn statements_the_parser_does_not_know_still_have_a_shape() {
+        assert_eq!(shape("PRAGMA table_info(users)"), "pragma table_info ( users )");
+        assert_eq!(
+            shape("INSERT OR REPLACE INTO kv VALUES (?, ?) RETURNING *"),
+            shape("insert or replace into KV values (:k,:v) returning *;")
+        );
+        assert_eq!(
+            shape("SELECT * FROM t LIMIT ? OFFSET ?"),
+            shape("select * from t limit ?1 offset ?2")
+        );
+        assert_eq!(
+            statement_shape("SELECT 'unterminated", Dialect::Sqlite).unwrap_err().code,
+            SqlState::SYNTAX_ERROR
+        );
+    }
+}
