@@ -22,6 +22,7 @@ pub mod engine;
 pub mod error;
 pub mod frontend;
 pub mod meta;
+pub mod security;
 pub mod server;
 pub mod telemetry;
 pub mod tls;

@@ -61,6 +61,10 @@ pub struct FileConfig {
     pub allow_http_callbacks: Option<FileValue>,
     /// Key of the callbacks' HMAC-SHA256 signature (default: the admin token).
     pub dump_callback_secret: Option<Secret>,
+    /// Check client statements against the allowlist (`ENABLE_ALLOWLIST`).
+    pub enable_allowlist: Option<FileValue>,
+    /// Enforce row-level security policies on clients (`ENABLE_RLS`).
+    pub enable_rls: Option<FileValue>,
     /// External data sources (`[[sources]]` tables).
     pub sources: Option<Vec<FileSource>>,
 }

@@ -31,7 +31,7 @@ pub(super) struct Setting {
 }
 
 /// Every setting, for listing the environment variables the gateway reads.
-pub(super) const ALL: [&Setting; 22] = [
+pub(super) const ALL: [&Setting; 24] = [
     &DATA_DIR,
     &HTTP_LISTEN,
     &PG_LISTEN,
@@ -54,6 +54,8 @@ pub(super) const ALL: [&Setting; 22] = [
     &DUMP_MAX_CONCURRENT,
     &ALLOW_HTTP_CALLBACKS,
     &DUMP_CALLBACK_SECRET,
+    &ENABLE_ALLOWLIST,
+    &ENABLE_RLS,
 ];
 
 const fn setting(key: &'static str, env: &'static [&'static str], flag: &'static str) -> Setting {
@@ -152,6 +154,15 @@ pub(super) const DUMP_CALLBACK_SECRET: Setting = Setting {
     flag: "",
     blank: Blank::Unset,
 };
+
+/// StarbaseDB's variables, honoured as they are.
+pub(super) const ENABLE_ALLOWLIST: Setting = setting(
+    "enable_allowlist",
+    &["STARBASE_ENABLE_ALLOWLIST", "ENABLE_ALLOWLIST"],
+    "",
+);
+pub(super) const ENABLE_RLS: Setting =
+    setting("enable_rls", &["STARBASE_ENABLE_RLS", "ENABLE_RLS"], "");
 
 /// The three layers above the defaults, ready to be asked for one setting at a time.
 pub(super) struct Sources<'a> {
@@ -336,6 +347,8 @@ fn file_layer(f: FileConfig) -> HashMap<&'static str, String> {
         (&DUMP_MAX_CONCURRENT, text(f.dump_max_concurrent)),
         (&ALLOW_HTTP_CALLBACKS, text(f.allow_http_callbacks)),
         (&DUMP_CALLBACK_SECRET, secret(f.dump_callback_secret)),
+        (&ENABLE_ALLOWLIST, text(f.enable_allowlist)),
+        (&ENABLE_RLS, text(f.enable_rls)),
     ]
     .into_iter()
     .filter_map(|(s, v)| v.map(|v| (s.key, v)))

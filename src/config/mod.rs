@@ -29,7 +29,7 @@ use layers::{
     STATEMENT_TIMEOUT, Sources, TLS_CERT, TLS_KEY,
 };
 use layers::{
-    ALLOW_HTTP_CALLBACKS, DUMP_BREATHING_INTERVAL, DUMP_CALLBACK_SECRET, DUMP_CHUNK_SIZE,
+    ALLOW_HTTP_CALLBACKS, DUMP_BREATHING_INTERVAL, ENABLE_ALLOWLIST, ENABLE_RLS, DUMP_CALLBACK_SECRET, DUMP_CHUNK_SIZE,
     DUMP_MAX_CONCURRENT, DUMP_PART_BYTES, DUMP_URL, MAX_EXECUTION_TIME,
 };
 
@@ -97,6 +97,10 @@ pub struct Config {
     pub sources: Vec<SourceConfig>,
     /// Asynchronous dumps: storage, pacing, limits, callbacks.
     pub dump: DumpConfig,
+    /// Client statements must match an allowlist entry (`ENABLE_ALLOWLIST`).
+    pub enable_allowlist: bool,
+    /// Row-level security policies apply to clients (`ENABLE_RLS`; off by default).
+    pub enable_rls: bool,
 }
 
 /// Rows read per page of a dump, by default (StarbaseDB's `chunkSize`).
@@ -228,6 +232,8 @@ impl Config {
             tls: tls_files(&src)?,
             sources: source::gather(&src)?,
             dump: dump_config(&src)?,
+            enable_allowlist: src.parse(&ENABLE_ALLOWLIST, "false", parse::boolean)?,
+            enable_rls: src.parse(&ENABLE_RLS, "false", parse::boolean)?,
         };
         config.check_combinations(&src)?;
         Ok(config)
@@ -277,6 +283,8 @@ impl Config {
             tls: None,
             sources: Vec::new(),
             dump: DumpConfig::defaults(),
+            enable_allowlist: false,
+            enable_rls: false,
         }
     }
 

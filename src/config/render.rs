@@ -35,6 +35,8 @@ pub(super) fn masked(c: &Config) -> String {
         ("statement_timeout", timeout),
         ("sqlite_readers", c.sqlite_readers.to_string()),
         ("log", quoted(&c.log)),
+        ("enable_allowlist", c.enable_allowlist.to_string()),
+        ("enable_rls", c.enable_rls.to_string()),
         (
             "idle_in_transaction_timeout",
             c.idle_in_transaction_timeout.map_or_else(

@@ -9,15 +9,17 @@ mod import;
 pub mod planner;
 mod sources;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use starbase_backends::dump::{AnyDump, AnyLoad};
 use starbase_backends::sqlite::{ExecOptions, SqliteBackend, WriterLease};
-use starbase_backends::{AnyBackend, ResultStream};
-use starbase_protocol::{Dialect, Plan};
+use starbase_backends::{AnyBackend, Event, ResultStream};
+use starbase_protocol::{DbError, Dialect, Plan, Row};
 
 use crate::auth::Principal;
 use crate::error::Error;
+use crate::security::{Guard, admin_plan_is_for_policies};
 pub use import::ImportTxn;
 pub use sources::{Sources, Target, kind_name};
 
@@ -31,6 +33,8 @@ pub struct Engine {
     sqlite: SqliteBackend,
     sources: Sources,
     statement_timeout: Option<Duration>,
+    /// The allowlist and row-level security; `None`: nothing is restricted.
+    guard: Option<Arc<Guard>>,
 }
 
 impl Engine {
@@ -51,7 +55,59 @@ impl Engine {
             sqlite,
             sources,
             statement_timeout,
+            guard: None,
         }
+    }
+
+    /// The same engine, checking clients' plans with `guard` and sending the admin's SQL on
+    /// the policy tables to them.
+    #[must_use]
+    pub fn with_guard(mut self, guard: Arc<Guard>) -> Self {
+        self.guard = Some(guard);
+        self
+    }
+
+    /// The allowlist and row-level security, when configured.
+    #[must_use]
+    pub fn guard(&self) -> Option<&Arc<Guard>> {
+        self.guard.as_ref()
+    }
+
+    /// Whether routes that move whole tables (SQL dumps, imports) are closed to
+    /// `principal` because its statements are restricted.
+    #[must_use]
+    pub fn closes_bulk_routes(&self, principal: &Principal) -> bool {
+        self.guard
+            .as_ref()
+            .is_some_and(|g| g.closes_bulk_routes(principal))
+    }
+
+    /// Applies the guard to a plan bound for `target`: the admin's SQL on the policy tables
+    /// is answered here (returned), a client's plan is checked and rewritten in place.
+    async fn guard_plan(
+        &self,
+        principal: &Principal,
+        target: &Target,
+        plan: &mut Plan,
+    ) -> Result<Option<ResultStream>, Error> {
+        let Some(guard) = &self.guard else {
+            return Ok(None);
+        };
+        if principal.role == crate::auth::Role::Admin {
+            if admin_plan_is_for_policies(plan)? {
+                let empty = Plan {
+                    mode: starbase_protocol::ExecMode::Single,
+                    steps: Vec::new(),
+                };
+                let plan = std::mem::replace(plan, empty);
+                return Ok(Some(guard.store().execute_admin(plan).await?));
+            }
+            return Ok(None);
+        }
+        guard
+            .apply(principal, target.name(), self.dialect(target), plan)
+            .await?;
+        Ok(None)
     }
 
     /// Runs `plan` on the embedded database for `principal` and returns its result stream.
@@ -73,14 +129,35 @@ impl Engine {
         &self,
         principal: &Principal,
         target: &Target,
-        plan: Plan,
+        mut plan: Plan,
     ) -> Result<ResultStream, Error> {
+        if let Some(answer) = self.guard_plan(principal, target, &mut plan).await? {
+            return Ok(answer);
+        }
         tracing::debug!(
             role = principal.role.as_str(),
             source = target.name(),
             steps = plan.steps.len(),
             "execute"
         );
+        let opts = self.exec_options();
+        match target {
+            Target::Internal => Ok(self.sqlite.execute(plan, opts).await?),
+            Target::External(name) => Ok(self.sources.backend(name)?.execute(plan, opts).await?),
+        }
+    }
+
+    /// Runs the gateway's own catalog query (schema lookups for REST and the routes) on
+    /// `target`, bypassing the guard: it is not a client's statement, and what it returns is
+    /// schema, never rows.
+    ///
+    /// # Errors
+    /// As [`Engine::execute_on`].
+    pub async fn execute_catalog_on(
+        &self,
+        target: &Target,
+        plan: Plan,
+    ) -> Result<ResultStream, Error> {
         let opts = self.exec_options();
         match target {
             Target::Internal => Ok(self.sqlite.execute(plan, opts).await?),
@@ -96,8 +173,11 @@ impl Engine {
     pub async fn execute_export(
         &self,
         principal: &Principal,
-        plan: Plan,
+        mut plan: Plan,
     ) -> Result<ResultStream, Error> {
+        if let Some(answer) = self.guard_plan(principal, &Target::Internal, &mut plan).await? {
+            return Ok(answer);
+        }
         tracing::debug!(
             role = principal.role.as_str(),
             steps = plan.steps.len(),
@@ -117,11 +197,14 @@ impl Engine {
         &self,
         principal: &Principal,
         target: &Target,
-        plan: Plan,
+        mut plan: Plan,
     ) -> Result<ResultStream, Error> {
         match target {
             Target::Internal => self.execute_export(principal, plan).await,
             Target::External(name) => {
+                if let Some(answer) = self.guard_plan(principal, target, &mut plan).await? {
+                    return Ok(answer);
+                }
                 tracing::debug!(
                     role = principal.role.as_str(),
                     source = name.as_str(),
@@ -246,4 +329,22 @@ impl Engine {
         self.sources.shutdown().await;
         self.sqlite.shutdown().await;
     }
+}
+
+/// Collects the rows of a small result (catalog lookups, policy tables).
+///
+/// # Errors
+/// The statement's error; `XX000` when the worker stopped before the end.
+pub async fn collect_rows(mut stream: ResultStream) -> Result<Vec<Row>, DbError> {
+    let mut rows = Vec::new();
+    while let Some(event) = stream.recv().await {
+        match event.map_err(|e| e.to_db_error())? {
+            Event::Rows(batch) => rows.extend(batch),
+            Event::Finished => return Ok(rows),
+            Event::Step(_) | Event::Columns(_) | Event::Done(_) => {}
+        }
+    }
+    Err(DbError::internal(
+        "the database worker stopped before the statement finished",
+    ))
 }

@@ -60,6 +60,25 @@ pub fn statement_shape(sql: &str, dialect: Dialect) -> Result<String, DbError> {
     Ok(words.join(" "))
 }
 
+/// Whether `sql` holds one of `words` (lowercase) as an identifier, quoted or not — not
+/// inside a string or a comment. Text the tokenizer cannot read counts as holding it when
+/// it contains one of them at all, so a caller routing on this errs on the side of the
+/// word's owner.
+#[must_use]
+pub fn names_any_word(sql: &str, words: &[&str]) -> bool {
+    let lower = sql.to_ascii_lowercase();
+    if !words.iter().any(|w| lower.contains(w)) {
+        return false;
+    }
+    match Tokenizer::new(&sp::GenericDialect {}, sql).tokenize() {
+        Ok(tokens) => tokens.iter().any(|t| match t {
+            Token::Word(w) => words.contains(&w.value.to_ascii_lowercase().as_str()),
+            _ => false,
+        }),
+        Err(_) => true,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

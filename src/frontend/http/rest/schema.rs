@@ -4,7 +4,6 @@
 //! Owns turning user-supplied names into names that exist. Nothing a client sends is pasted
 //! into SQL unless it matched a name here, and then it is quoted. Must not know HTTP.
 
-use starbase_backends::{Event, ResultStream};
 use starbase_protocol::{
     ColumnType, DbError, Dialect, ExecMode, Params, Plan, Row, SqlState, Statement, Value,
 };
@@ -171,8 +170,9 @@ pub(in crate::frontend::http) async fn query(
             Params::Positional(params),
         )],
     };
+    tracing::trace!(role = principal.role.as_str(), sql, "catalog query");
     let stream = engine
-        .execute(principal, plan)
+        .execute_catalog_on(&crate::engine::Target::Internal, plan)
         .await
         .map_err(|e| e.to_client())?;
     collect(stream).await
@@ -199,8 +199,9 @@ pub(super) async fn catalog_query(
             starbase_protocol::Params::Positional(params),
         )],
     };
+    tracing::trace!(role = principal.role.as_str(), sql, "catalog query");
     let stream = engine
-        .execute_on(principal, target, plan)
+        .execute_catalog_on(target, plan)
         .await
         .map_err(|e| e.to_client())?;
     collect(stream).await
@@ -215,22 +216,8 @@ pub(super) fn catalog_text(row: &Row, i: usize) -> Option<String> {
     }
 }
 
-/// Drains a stream into its rows.
-pub(in crate::frontend::http) async fn collect(
-    mut stream: ResultStream,
-) -> Result<Vec<Row>, DbError> {
-    let mut rows = Vec::new();
-    while let Some(event) = stream.recv().await {
-        match event.map_err(|e| e.to_db_error())? {
-            Event::Rows(batch) => rows.extend(batch),
-            Event::Finished => return Ok(rows),
-            Event::Step(_) | Event::Columns(_) | Event::Done(_) => {}
-        }
-    }
-    Err(DbError::internal(
-        "the database worker stopped before the statement finished",
-    ))
-}
+/// Collects a small result's rows.
+pub(in crate::frontend::http) use crate::engine::collect_rows as collect;
 
 /// Looks up a table of the embedded database for the export and import routes, where an
 /// unknown table is a missing resource: 404 with `42P01`.

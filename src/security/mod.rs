@@ -1,0 +1,212 @@
+//! Who may run what: the allowlist and row-level security for restricted callers, and the
+//! admin's SQL on the policy tables.
+//!
+//! Owns [`Guard`], which every plan of a client passes through on its way to a backend —
+//! the engine's for HTTP, REST, WebSocket and exports, the pgwire connection's for the
+//! wire — so every frontend enforces the same rules at the same point, on the text the
+//! backend will run. The policy tables live in the metadata database ([`PolicyStore`]),
+//! never in the user's. Must not know any frontend.
+
+mod store;
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use starbase_protocol::sql::rls::{Context, Relations, RlsCache};
+use starbase_protocol::sql::shape::{names_any_word, statement_shape};
+use starbase_protocol::{AccessRule, DbError, Dialect, Plan, SqlState};
+
+pub use store::{POLICY_TABLES, PolicyStore, Snapshot};
+
+use crate::auth::{Principal, Role};
+use crate::meta::MetaDb;
+
+/// Which restrictions are on.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct GuardConfig {
+    /// Client statements must match an allowlist entry.
+    pub allowlist: bool,
+    /// Client statements are rewritten by the row-level-security policies.
+    pub rls: bool,
+}
+
+/// Transaction control passes the allowlist: it reads and changes nothing by itself.
+const TRANSACTION_SHAPES: &[&str] = &[
+    "begin",
+    "begin transaction",
+    "begin deferred",
+    "begin immediate",
+    "start transaction",
+    "commit",
+    "commit transaction",
+    "end",
+    "end transaction",
+    "rollback",
+    "rollback transaction",
+    "abort",
+];
+
+/// The allowlist and row-level security, with their policy store.
+#[derive(Debug)]
+pub struct Guard {
+    config: GuardConfig,
+    store: PolicyStore,
+    rewrites: RlsCache,
+}
+
+impl Guard {
+    /// Opens the policy tables in `meta`.
+    ///
+    /// # Errors
+    /// Errors of the metadata database.
+    pub async fn open(config: GuardConfig, meta: MetaDb) -> Result<Self, DbError> {
+        Ok(Self {
+            config,
+            store: PolicyStore::open(meta).await?,
+            rewrites: RlsCache::default(),
+        })
+    }
+
+    /// The policy tables.
+    #[must_use]
+    pub fn store(&self) -> &PolicyStore {
+        &self.store
+    }
+
+    /// Whether `principal`'s statements are checked at all (the admin's never are).
+    #[must_use]
+    pub fn restricts(&self, principal: &Principal) -> bool {
+        principal.role == Role::Client && (self.config.allowlist || self.config.rls)
+    }
+
+    /// Whether routes that move whole tables (SQL dumps, imports) are closed to
+    /// `principal`: they cannot be filtered row by row or matched against the allowlist.
+    #[must_use]
+    pub fn closes_bulk_routes(&self, principal: &Principal) -> bool {
+        self.restricts(principal)
+    }
+
+    /// Checks every statement of `plan` for `principal` against the allowlist of `source`,
+    /// and rewrites it by the row-level-security policies. `dialect` is the one the
+    /// statements are written in, the backend's.
+    ///
+    /// # Errors
+    /// `42501` for a statement the allowlist does not hold (recorded as a rejection) or
+    /// that row-level security refuses.
+    pub async fn apply(
+        &self,
+        principal: &Principal,
+        source: &str,
+        dialect: Dialect,
+        plan: &mut Plan,
+    ) -> Result<(), DbError> {
+        if !self.restricts(principal) {
+            return Ok(());
+        }
+        let snapshot = self.store.snapshot();
+        if self.config.allowlist {
+            for step in &plan.steps {
+                let allowed = statement_shape(&step.sql, dialect).is_ok_and(|shape| {
+                    TRANSACTION_SHAPES.contains(&shape.as_str())
+                        || snapshot.allows(source, dialect, &shape)
+                });
+                if !allowed {
+                    self.store.record_rejection(&step.sql, source).await;
+                    return Err(DbError::new(
+                        SqlState::INSUFFICIENT_PRIVILEGE,
+                        "query not allowed: the statement matches no allowlist entry",
+                    ));
+                }
+            }
+        }
+        if self.config.rls && !snapshot.policies.is_empty() {
+            self.filter(principal, dialect, &snapshot, plan)?;
+        }
+        Ok(())
+    }
+
+    /// Rewrites every statement by the policies; on SQLite each also carries the access
+    /// rule its authorizer enforces.
+    fn filter(
+        &self,
+        principal: &Principal,
+        dialect: Dialect,
+        snapshot: &Snapshot,
+        plan: &mut Plan,
+    ) -> Result<(), DbError> {
+        let ctx = Context {
+            subject: principal.subject(),
+            claims: principal.claims.as_deref(),
+        };
+        let relations = Relations::empty();
+        for step in &mut plan.steps {
+            let rewritten =
+                self.rewrites
+                    .rewrite(&step.sql, dialect, &snapshot.policies, &relations, &ctx)?;
+            if dialect == Dialect::Sqlite {
+                let filtered: BTreeSet<String> = rewritten
+                    .tables
+                    .intersection(&snapshot.protected)
+                    .cloned()
+                    .collect();
+                // The marker keeps the restricted text apart from anything an admin runs in
+                // SQLite's statement cache, where the authorizer is only asked on prepare.
+                step.sql = format!(
+                    "{} /* rls {:x} */",
+                    rewritten.sql,
+                    snapshot.policies.version()
+                )
+                .into();
+                step.access = Some(Arc::new(AccessRule {
+                    protected: Arc::clone(&snapshot.protected),
+                    filtered,
+                }));
+            } else {
+                step.sql = rewritten.sql.into();
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Whether `sql` names one of the policy tables (as a word, quoted or not).
+#[must_use]
+pub fn names_policy_table(sql: &str) -> bool {
+    names_any_word(sql, &POLICY_TABLES)
+}
+
+/// Which database an admin's plan belongs to.
+///
+/// # Errors
+/// `0A000` when it mixes the policy tables with other statements.
+pub fn admin_plan_is_for_policies(plan: &Plan) -> Result<bool, DbError> {
+    let named = plan
+        .steps
+        .iter()
+        .filter(|s| names_policy_table(&s.sql))
+        .count();
+    match named {
+        0 => Ok(false),
+        n if n == plan.steps.len() => Ok(true),
+        _ => Err(DbError::new(
+            SqlState::FEATURE_NOT_SUPPORTED,
+            "statements on the policy tables (tmp_allowlist_queries, tmp_rls_policies) \
+             cannot share a transaction with other statements",
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn policy_tables_are_found_as_words_only() {
+        assert!(names_policy_table("SELECT * FROM tmp_rls_policies"));
+        assert!(names_policy_table("insert into \"TMP_ALLOWLIST_QUERIES\" values (1)"));
+        assert!(names_policy_table("DELETE FROM `tmp_allowlist_rejections`"));
+        assert!(!names_policy_table("SELECT 'tmp_rls_policies'"));
+        assert!(!names_policy_table("SELECT * FROM tmp_rls_policies_backup"));
+        assert!(!names_policy_table("SELECT 1"));
+    }
+}
