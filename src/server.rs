@@ -94,7 +94,16 @@ impl Server {
         let pg_addr = pg_listener
             .local_addr()
             .map_err(|e| Error::io("reading PostgreSQL-wire listener address", e))?;
-        let engine = Engine::with_sources(sqlite, sources, config.statement_timeout);
+        let guard = crate::security::Guard::open(
+            crate::security::GuardConfig {
+                allowlist: config.enable_allowlist,
+                rls: config.enable_rls,
+            },
+            meta.clone(),
+        )
+        .await?;
+        let engine = Engine::with_sources(sqlite, sources, config.statement_timeout)
+            .with_guard(std::sync::Arc::new(guard));
         let dumps = crate::dump::DumpService::open(config, engine.clone(), meta.clone()).await?;
         let client_token = config.client_token.as_ref().map(|t| t.expose().to_owned());
         let admin_token = admin.expose().to_owned();

@@ -73,13 +73,22 @@ impl Engine {
         self.guard.as_ref()
     }
 
-    /// Whether routes that move whole tables (SQL dumps, imports) are closed to
-    /// `principal` because its statements are restricted.
-    #[must_use]
-    pub fn closes_bulk_routes(&self, principal: &Principal) -> bool {
-        self.guard
-            .as_ref()
-            .is_some_and(|g| g.closes_bulk_routes(principal))
+    /// Refuses routes that move whole tables (SQL dumps, imports) to a restricted
+    /// `principal`: they cannot be filtered row by row nor matched against the allowlist.
+    ///
+    /// # Errors
+    /// `42501` for a client while the allowlist or row-level security is on.
+    pub fn check_bulk_route(&self, principal: &Principal, route: &str) -> Result<(), DbError> {
+        if self.guard.as_ref().is_some_and(|g| g.restricts(principal)) {
+            return Err(DbError::new(
+                starbase_protocol::SqlState::INSUFFICIENT_PRIVILEGE,
+                format!(
+                    "permission denied: {route} is not available to clients while the \
+                     allowlist or row-level security is enabled"
+                ),
+            ));
+        }
+        Ok(())
     }
 
     /// Applies the guard to a plan bound for `target`: the admin's SQL on the policy tables
@@ -175,7 +184,10 @@ impl Engine {
         principal: &Principal,
         mut plan: Plan,
     ) -> Result<ResultStream, Error> {
-        if let Some(answer) = self.guard_plan(principal, &Target::Internal, &mut plan).await? {
+        if let Some(answer) = self
+            .guard_plan(principal, &Target::Internal, &mut plan)
+            .await?
+        {
             return Ok(answer);
         }
         tracing::debug!(

@@ -7,6 +7,7 @@
 //! backend will run. The policy tables live in the metadata database ([`PolicyStore`]),
 //! never in the user's. Must not know any frontend.
 
+mod admin;
 mod store;
 
 use std::collections::BTreeSet;
@@ -16,6 +17,7 @@ use starbase_protocol::sql::rls::{Context, Relations, RlsCache};
 use starbase_protocol::sql::shape::{names_any_word, statement_shape};
 use starbase_protocol::{AccessRule, DbError, Dialect, Plan, SqlState};
 
+pub use admin::{AllowlistEntry, PolicyRow};
 pub use store::{POLICY_TABLES, PolicyStore, Snapshot};
 
 use crate::auth::{Principal, Role};
@@ -77,13 +79,6 @@ impl Guard {
     #[must_use]
     pub fn restricts(&self, principal: &Principal) -> bool {
         principal.role == Role::Client && (self.config.allowlist || self.config.rls)
-    }
-
-    /// Whether routes that move whole tables (SQL dumps, imports) are closed to
-    /// `principal`: they cannot be filtered row by row or matched against the allowlist.
-    #[must_use]
-    pub fn closes_bulk_routes(&self, principal: &Principal) -> bool {
-        self.restricts(principal)
     }
 
     /// Checks every statement of `plan` for `principal` against the allowlist of `source`,
@@ -203,7 +198,9 @@ mod tests {
     #[test]
     fn policy_tables_are_found_as_words_only() {
         assert!(names_policy_table("SELECT * FROM tmp_rls_policies"));
-        assert!(names_policy_table("insert into \"TMP_ALLOWLIST_QUERIES\" values (1)"));
+        assert!(names_policy_table(
+            "insert into \"TMP_ALLOWLIST_QUERIES\" values (1)"
+        ));
         assert!(names_policy_table("DELETE FROM `tmp_allowlist_rejections`"));
         assert!(!names_policy_table("SELECT 'tmp_rls_policies'"));
         assert!(!names_policy_table("SELECT * FROM tmp_rls_policies_backup"));

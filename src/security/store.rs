@@ -43,7 +43,7 @@ pub const POLICY_TABLES: [&str; 3] = [
 ];
 
 /// What requests check against, as of the last change.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Snapshot {
     /// `(source, dialect, shape)` of every allowlist entry.
     allowed: HashSet<(String, Dialect, String)>,
@@ -51,6 +51,16 @@ pub struct Snapshot {
     pub policies: Arc<PolicySet>,
     /// Every restricted table (lowercase, without schema).
     pub protected: Arc<BTreeSet<String>>,
+}
+
+impl Default for Snapshot {
+    fn default() -> Self {
+        Self {
+            allowed: HashSet::new(),
+            policies: Arc::new(PolicySet::new(Vec::new(), Vec::new())),
+            protected: Arc::default(),
+        }
+    }
 }
 
 impl Snapshot {
@@ -151,7 +161,10 @@ impl PolicyStore {
             policies: Arc::new(PolicySet::new(policies, invalid)),
             protected: Arc::new(protected),
         };
-        *self.snapshot.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(snapshot);
+        *self
+            .snapshot
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = Arc::new(snapshot);
         Ok(())
     }
 
@@ -163,7 +176,10 @@ impl PolicyStore {
                 Statement::new(
                     "INSERT INTO tmp_allowlist_rejections (sql_statement, source) VALUES (?, ?)",
                     Dialect::Sqlite,
-                    Params::Positional(vec![Value::Text(sql.to_owned()), Value::Text(source.to_owned())]),
+                    Params::Positional(vec![
+                        Value::Text(sql.to_owned()),
+                        Value::Text(source.to_owned()),
+                    ]),
                 ),
                 Statement::new(
                     "DELETE FROM tmp_allowlist_rejections \
@@ -202,10 +218,14 @@ impl PolicyStore {
         Ok(rx)
     }
 
-    async fn run(&self, sql: &str, params: Vec<Value>) -> Result<Vec<Row>, DbError> {
+    pub(super) async fn run(&self, sql: &str, params: Vec<Value>) -> Result<Vec<Row>, DbError> {
         self.run_plan(Plan {
             mode: ExecMode::Single,
-            steps: vec![Statement::new(sql, Dialect::Sqlite, Params::Positional(params))],
+            steps: vec![Statement::new(
+                sql,
+                Dialect::Sqlite,
+                Params::Positional(params),
+            )],
         })
         .await
     }
@@ -224,7 +244,7 @@ impl PolicyStore {
 }
 
 /// Column `i` of `row` as text (`None` for NULL).
-fn text(row: &Row, i: usize) -> Option<String> {
+pub(super) fn text(row: &Row, i: usize) -> Option<String> {
     match row.get(i)? {
         Value::Null => None,
         Value::Text(s) | Value::Numeric(s) => Some(s.clone()),

@@ -72,9 +72,7 @@ fn decide(rule: &AccessRule, ctx: &AuthContext<'_>) -> Authorization {
         AuthAction::Read { table_name, .. }
         | AuthAction::Insert { table_name }
         | AuthAction::Update { table_name, .. }
-        | AuthAction::Delete { table_name } => {
-            allow(rule.permits_table(table_name, ctx.accessor))
-        }
+        | AuthAction::Delete { table_name } => allow(rule.permits_table(table_name, ctx.accessor)),
         AuthAction::Pragma { pragma_name, .. } => allow(AccessRule::permits_pragma(pragma_name)),
         AuthAction::Function { function_name } => allow(!is_dangerous_function(function_name)),
         AuthAction::Select
@@ -89,9 +87,15 @@ fn decide(rule: &AccessRule, ctx: &AuthContext<'_>) -> Authorization {
 
 /// Functions that reach outside the database.
 fn is_dangerous_function(name: &str) -> bool {
-    ["load_extension", "readfile", "writefile", "edit", "fts3_tokenizer"]
-        .iter()
-        .any(|f| f.eq_ignore_ascii_case(name))
+    [
+        "load_extension",
+        "readfile",
+        "writefile",
+        "edit",
+        "fts3_tokenizer",
+    ]
+    .iter()
+    .any(|f| f.eq_ignore_ascii_case(name))
 }
 
 #[cfg(test)]
@@ -145,7 +149,10 @@ mod tests {
         ] {
             assert!(prepares(&conn, &filtered, sql).is_err(), "{sql}");
         }
-        assert_eq!(prepares(&conn, &filtered, "PRAGMA table_info(todos)"), Ok(()));
+        assert_eq!(
+            prepares(&conn, &filtered, "PRAGMA table_info(todos)"),
+            Ok(())
+        );
     }
 
     #[test]

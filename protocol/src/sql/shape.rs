@@ -25,7 +25,12 @@ pub fn statement_shape(sql: &str, dialect: Dialect) -> Result<String, DbError> {
     };
     let tokens = Tokenizer::new(parser_dialect.as_ref(), sql)
         .tokenize()
-        .map_err(|e| DbError::new(SqlState::SYNTAX_ERROR, format!("cannot read statement: {e}")))?;
+        .map_err(|e| {
+            DbError::new(
+                SqlState::SYNTAX_ERROR,
+                format!("cannot read statement: {e}"),
+            )
+        })?;
     let mut words: Vec<String> = Vec::with_capacity(tokens.len());
     // Whether the last token pushed is a `:` (or SQLite `@`) glued to what follows: then a
     // word is a named parameter.
@@ -115,17 +120,32 @@ mod tests {
 
     #[test]
     fn literals_and_quoted_names_are_part_of_the_shape() {
-        assert_ne!(shape("SELECT * FROM t LIMIT 10"), shape("SELECT * FROM t LIMIT 1000"));
+        assert_ne!(
+            shape("SELECT * FROM t LIMIT 10"),
+            shape("SELECT * FROM t LIMIT 1000")
+        );
         assert_ne!(shape("SELECT 'a'"), shape("SELECT 'A'"));
-        assert_eq!(shape("SELECT \"Name\" FROM t"), shape("select `Name` from T"));
-        assert_ne!(shape("SELECT \"Name\" FROM t"), shape("SELECT \"name\" FROM t"));
+        assert_eq!(
+            shape("SELECT \"Name\" FROM t"),
+            shape("select `Name` from T")
+        );
+        assert_ne!(
+            shape("SELECT \"Name\" FROM t"),
+            shape("SELECT \"name\" FROM t")
+        );
         // A comment cannot hide a different statement.
-        assert_ne!(shape("SELECT 1 -- ; DROP TABLE t"), shape("SELECT 1; DROP TABLE t"));
+        assert_ne!(
+            shape("SELECT 1 -- ; DROP TABLE t"),
+            shape("SELECT 1; DROP TABLE t")
+        );
     }
 
     #[test]
     fn statements_the_parser_does_not_know_still_have_a_shape() {
-        assert_eq!(shape("PRAGMA table_info(users)"), "pragma table_info ( users )");
+        assert_eq!(
+            shape("PRAGMA table_info(users)"),
+            "pragma table_info ( users )"
+        );
         assert_eq!(
             shape("INSERT OR REPLACE INTO kv VALUES (?, ?) RETURNING *"),
             shape("insert or replace into KV values (:k,:v) returning *;")
@@ -135,7 +155,9 @@ mod tests {
             shape("select * from t limit ?1 offset ?2")
         );
         assert_eq!(
-            statement_shape("SELECT 'unterminated", Dialect::Sqlite).unwrap_err().code,
+            statement_shape("SELECT 'unterminated", Dialect::Sqlite)
+                .unwrap_err()
+                .code,
             SqlState::SYNTAX_ERROR
         );
     }

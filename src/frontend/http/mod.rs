@@ -3,6 +3,7 @@
 //! Owns the router, shared request state, CORS (spec §3.2) and bearer authentication.
 //! Must not know backend or driver types: it talks to the engine with plans and result streams.
 
+mod admin;
 mod body;
 pub mod error;
 pub(crate) mod export;
@@ -90,6 +91,26 @@ pub fn router(state: AppState) -> Router {
             "/import/csv/{table}",
             // Imports stream with constant memory; the request limit applies per record.
             post(import::handle_import_csv).layer(axum::extract::DefaultBodyLimit::disable()),
+        )
+        .route(
+            "/admin/allowlist",
+            get(admin::handle_list_allowlist).post(admin::handle_add_allowlist),
+        )
+        .route(
+            "/admin/allowlist/rejections",
+            get(admin::handle_list_rejections),
+        )
+        .route(
+            "/admin/allowlist/{id}",
+            axum::routing::delete(admin::handle_delete_allowlist),
+        )
+        .route(
+            "/admin/rls/policies",
+            get(admin::handle_list_policies).post(admin::handle_add_policy),
+        )
+        .route(
+            "/admin/rls/policies/{id}",
+            axum::routing::delete(admin::handle_delete_policy),
         )
         .route("/rest", axum::routing::any(rest::handle_rest_root))
         .route("/rest/", axum::routing::any(rest::handle_rest_root))

@@ -18,7 +18,7 @@ use super::advisory::AdvisoryLocks;
 use super::dialect::{Schema, SchemaColumn};
 use super::portal::Suspended;
 use super::settings::Settings;
-use crate::auth::Role;
+use crate::auth::{Principal, Role};
 use crate::engine::Engine;
 
 /// What every pgwire connection of a gateway shares.
@@ -66,6 +66,8 @@ pub struct PgConn {
     /// The portal an `Execute` with a row limit left open, if any.
     pub suspended: tokio::sync::Mutex<Option<Suspended>>,
     role: Mutex<Option<Role>>,
+    /// The source name the allowlist knows this connection's backend by.
+    source: Mutex<String>,
 }
 
 impl PgConn {
@@ -92,6 +94,7 @@ impl PgConn {
             schema: Mutex::new(None),
             suspended: tokio::sync::Mutex::new(None),
             role: Mutex::new(None),
+            source: Mutex::new(crate::engine::Target::Internal.name().to_owned()),
         }
     }
 
@@ -103,9 +106,16 @@ impl PgConn {
 
     /// Serves this connection from `backend` instead (chosen by the start-up packet's
     /// database, before any plan ran).
-    pub async fn use_backend(&self, backend: &AnyBackend) {
+    pub async fn use_backend(&self, source: &str, backend: &AnyBackend) {
         *self.session.lock().await = backend.session(self.shared.session.clone());
         *self.kind.lock().unwrap_or_else(PoisonError::into_inner) = backend.kind();
+        source.clone_into(&mut self.source.lock().unwrap_or_else(PoisonError::into_inner));
+    }
+
+    /// The authenticated caller (a client before authentication, which never runs plans).
+    #[must_use]
+    pub fn principal(&self) -> Principal {
+        Principal::new(self.role().unwrap_or(Role::Client))
     }
 
     /// Records the role start-up authenticated.
@@ -128,7 +138,27 @@ impl PgConn {
     ///
     /// # Errors
     /// `57P01` when the database is shutting down.
-    pub async fn execute(&self, plan: Plan) -> Result<ResultStream, DbError> {
+    pub async fn execute(&self, mut plan: Plan) -> Result<ResultStream, DbError> {
+        if let Some(guard) = self.shared.engine.guard() {
+            let dialect = match self.kind() {
+                BackendKind::MySql => Dialect::MySql,
+                BackendKind::Postgres => Dialect::Postgres,
+                BackendKind::Sqlite => Dialect::Sqlite,
+            };
+            let source = self
+                .source
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .clone();
+            guard
+                .apply(&self.principal(), &source, dialect, &mut plan)
+                .await?;
+        }
+        self.execute_unguarded(plan).await
+    }
+
+    /// Runs the gateway's own catalog read in the session, past the guard.
+    async fn execute_unguarded(&self, plan: Plan) -> Result<ResultStream, DbError> {
         // The session runs one plan at a time: a suspended portal's rest is read ahead first.
         if let Some(suspended) = self.suspended.lock().await.as_mut() {
             suspended.cursor.spill().await;
@@ -234,7 +264,7 @@ impl PgConn {
     /// Runs a read in the session and collects its rows (small catalog reads only).
     async fn rows(&self, sql: &str) -> Result<Vec<Row>, DbError> {
         let mut stream = self
-            .execute(Self::plan(sql, Vec::new(), ExecMode::Single))
+            .execute_unguarded(Self::plan(sql, Vec::new(), ExecMode::Single))
             .await?;
         let mut rows = Vec::new();
         while let Some(event) = stream.recv().await {

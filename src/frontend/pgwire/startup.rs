@@ -70,12 +70,12 @@ impl StartupFlow {
     /// Routes the connection by its database name: a MySQL source, the embedded database,
     /// or (`external` without a source) `3D000`.
     async fn check_database(&self, startup: &Startup) -> Result<(), DbError> {
-        if let Some(backend) = startup
+        if let Some((name, backend)) = startup
             .parameters
             .get("database")
-            .and_then(|db| self.conn.shared.sources.get(db))
+            .and_then(|db| self.conn.shared.sources.get_key_value(db))
         {
-            self.conn.use_backend(backend).await;
+            self.conn.use_backend(name, backend).await;
             return Ok(());
         }
         match startup.parameters.get("database") {

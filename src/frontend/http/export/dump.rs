@@ -61,6 +61,7 @@ pub(in crate::frontend::http) async fn handle_export_dump(
     headers: HeaderMap,
     uri: Uri,
 ) -> Result<Response, ApiError> {
+    state.engine.check_bulk_route(&principal, "a SQL dump")?;
     if let Target::External(name) = resolve_source(&state.engine, &headers, &uri)? {
         return super::external_dump::export(&state, &principal, &name).await;
     }

@@ -23,11 +23,12 @@ use crate::frontend::http::source::resolve_source;
 /// `POST /export/dump`: starts a dump; `202 {status, progressKey, message}`.
 pub(in crate::frontend::http) async fn handle_start_dump(
     State(state): State<AppState>,
-    Extension(_principal): Extension<Principal>,
+    Extension(principal): Extension<Principal>,
     headers: HeaderMap,
     uri: Uri,
     body: Bytes,
 ) -> Result<Response, ApiError> {
+    state.engine.check_bulk_route(&principal, "a dump")?;
     let target = resolve_source(&state.engine, &headers, &uri)?;
     let request: DumpRequest = if body.iter().all(u8::is_ascii_whitespace) {
         serde_json::from_str("{}")

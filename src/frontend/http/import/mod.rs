@@ -127,6 +127,7 @@ pub(super) async fn handle_import_dump(
     Extension(principal): Extension<Principal>,
     request: Request,
 ) -> Result<Response, ApiError> {
+    state.engine.check_bulk_route(&principal, "importing")?;
     let target = resolve_source(&state.engine, request.headers(), request.uri())?;
     let content_type = content_type(&request);
     if !content_type.starts_with("multipart/form-data") {
@@ -238,6 +239,7 @@ async fn import_table(
     uri: &axum::http::Uri,
     table: &str,
 ) -> Result<TableInfo, ApiError> {
+    state.engine.check_bulk_route(principal, "importing")?;
     let target = resolve_source(&state.engine, headers, uri)?;
     table_or_404_on(&state.engine, principal, &target, table).await
 }

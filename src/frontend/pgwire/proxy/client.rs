@@ -8,10 +8,12 @@ use pgwire::messages::startup::Startup;
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::frames::{Wire, authentication, error_body, take_cstring};
+use crate::auth::Role;
 use crate::frontend::pgwire::auth::TokenScram;
 use crate::frontend::pgwire::scram;
 
-/// Authenticates the client; false (after telling it why) when it failed or went away.
+/// Authenticates the client: its role, or `None` (after telling it why) when it failed or
+/// went away.
 ///
 /// # Errors
 /// Socket failures.
@@ -19,7 +21,7 @@ pub(super) async fn authenticate<T: AsyncRead + AsyncWrite + Unpin>(
     client: &mut Wire<T>,
     tokens: &TokenScram,
     startup: &Startup,
-) -> std::io::Result<bool> {
+) -> std::io::Result<Option<Role>> {
     let user = startup.parameters.get("user").cloned().unwrap_or_default();
     if user.is_empty() {
         let body = error_body(
@@ -28,13 +30,13 @@ pub(super) async fn authenticate<T: AsyncRead + AsyncWrite + Unpin>(
             "no PostgreSQL user name specified in startup packet",
         );
         client.write(b'E', &body).await?;
-        return Ok(false);
+        return Ok(None);
     }
     let mut mechanism = scram::MECHANISM.as_bytes().to_vec();
     mechanism.extend_from_slice(&[0, 0]);
     client.write(b'R', &authentication(10, &mechanism)).await?;
     let Some((b'p', mut initial)) = client.read().await? else {
-        return Ok(false);
+        return Ok(None);
     };
     let chosen = take_cstring(&mut initial).unwrap_or_default();
     if chosen != scram::MECHANISM || initial.len() < 4 {
@@ -48,14 +50,14 @@ pub(super) async fn authenticate<T: AsyncRead + AsyncWrite + Unpin>(
         .write(b'R', &authentication(11, server_first.as_bytes()))
         .await?;
     let Some((b'p', response)) = client.read().await? else {
-        return Ok(false);
+        return Ok(None);
     };
     match exchange.finish(&response) {
-        Ok((_role, server_final)) => {
+        Ok((role, server_final)) => {
             client
                 .write(b'R', &authentication(12, server_final.as_bytes()))
                 .await?;
-            Ok(true)
+            Ok(Some(role))
         }
         Err(scram::ScramError::WrongPassword) => {
             let message = format!("password authentication failed for user \"{user}\"");
@@ -67,13 +69,17 @@ pub(super) async fn authenticate<T: AsyncRead + AsyncWrite + Unpin>(
     }
 }
 
-async fn refuse<T: AsyncRead + AsyncWrite + Unpin>(
+/// Sends a FATAL error; the caller closes the connection.
+///
+/// # Errors
+/// Socket failures.
+pub(super) async fn refuse<T: AsyncRead + AsyncWrite + Unpin>(
     client: &mut Wire<T>,
     code: &str,
     message: &str,
-) -> std::io::Result<bool> {
+) -> std::io::Result<Option<Role>> {
     client
         .write(b'E', &error_body("FATAL", code, message))
         .await?;
-    Ok(false)
+    Ok(None)
 }

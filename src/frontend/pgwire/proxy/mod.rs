@@ -209,7 +209,25 @@ pub async fn run(
     let pool = pool.0;
     let parts = socket.into_parts();
     let mut client = Wire::new(parts.io, parts.read_buf);
-    if !client::authenticate(&mut client, &frontend.scram, &startup).await? {
+    let Some(role) = client::authenticate(&mut client, &frontend.scram, &startup).await? else {
+        return Ok(());
+    };
+    // A relayed session reaches PostgreSQL unchanged: the allowlist and row-level security
+    // could not see its statements, so restricted callers are not relayed at all.
+    let principal = crate::auth::Principal::new(role);
+    if frontend
+        .shared
+        .engine
+        .guard()
+        .is_some_and(|g| g.restricts(&principal))
+    {
+        client::refuse(
+            &mut client,
+            "42501",
+            "clients cannot use a relayed PostgreSQL source while the allowlist or \
+             row-level security is enabled; use the HTTP API for this source",
+        )
+        .await?;
         return Ok(());
     }
     let startup_settings = settings::from_startup(&startup.parameters);
