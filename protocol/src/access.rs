@@ -28,6 +28,10 @@ pub struct AccessRule {
     pub protected: Arc<BTreeSet<String>>,
     /// The protected tables this statement reaches through the rewrite's filters.
     pub filtered: BTreeSet<String>,
+    /// The statement's common table expressions (lowercase): reads inside them were
+    /// rewritten like the rest of the statement, though SQLite reports them as coming from
+    /// the CTE, as for a view.
+    pub ctes: BTreeSet<String>,
 }
 
 impl AccessRule {
@@ -40,7 +44,8 @@ impl AccessRule {
         if !self.protected.contains(&table) {
             return true;
         }
-        via.is_none() && self.filtered.contains(&table)
+        let direct = via.is_none_or(|name| self.ctes.contains(&name.to_ascii_lowercase()));
+        direct && self.filtered.contains(&table)
     }
 
     /// Whether `PRAGMA name` may run.
@@ -61,11 +66,13 @@ mod tests {
         let rule = AccessRule {
             protected: Arc::new(["todos".to_owned(), "secrets".to_owned()].into()),
             filtered: ["todos".to_owned()].into(),
+            ctes: ["mine".to_owned()].into(),
         };
         assert!(rule.permits_table("other", None));
         assert!(rule.permits_table("other", Some("v")));
         assert!(rule.permits_table("TODOS", None));
         assert!(!rule.permits_table("todos", Some("todo_view")));
+        assert!(rule.permits_table("todos", Some("MINE")));
         assert!(!rule.permits_table("secrets", None));
         assert!(AccessRule::permits_pragma("TABLE_INFO"));
         assert!(!AccessRule::permits_pragma("writable_schema"));

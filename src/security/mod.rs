@@ -14,7 +14,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use starbase_protocol::sql::rls::{Context, Relations, RlsCache};
-use starbase_protocol::sql::shape::{names_any_word, statement_shape};
+use starbase_protocol::sql::shape::{cte_names, names_any_word, statement_shape};
 use starbase_protocol::{AccessRule, DbError, Dialect, Plan, SqlState};
 
 pub use admin::{AllowlistEntry, PolicyRow};
@@ -152,9 +152,16 @@ impl Guard {
                     snapshot.policies.version()
                 )
                 .into();
+                let ctes = cte_names(&rewritten.sql, dialect).map_err(|_| {
+                    DbError::new(
+                        SqlState::INSUFFICIENT_PRIVILEGE,
+                        "row-level security could not read the rewritten statement",
+                    )
+                })?;
                 step.access = Some(Arc::new(AccessRule {
                     protected: Arc::clone(&snapshot.protected),
                     filtered,
+                    ctes,
                 }));
             } else {
                 step.sql = rewritten.sql.into();

@@ -27,5 +27,6 @@ mod pgwire_session;
 mod pgwire_tls;
 mod readme;
 mod rest;
+mod security;
 mod slt;
 mod ws;

@@ -52,7 +52,7 @@ pub(super) fn run_job(conn: &mut Connection, role: Role, job: Job) -> Option<Job
     let describe = job.plan.mode == ExecMode::Describe;
     if matches!(role, Role::Reader | Role::Snapshot)
         && !describe
-        && !confirm_read_only(conn, &scripts)
+        && !confirm_read_only(conn, &job.plan, &scripts)
     {
         drop(scripts);
         return Some(job);
@@ -78,7 +78,7 @@ pub(super) fn run_inline(conn: &mut Connection, job: Job, max_ticks: u32) -> Opt
     }
     let scripts: Vec<Vec<Piece<'_>>> = job.plan.steps.iter().map(|s| split(&s.sql)).collect();
     let single = matches!(scripts.as_slice(), [pieces] if pieces.len() == 1);
-    if !single || !confirm_read_only(conn, &scripts) {
+    if !single || !confirm_read_only(conn, &job.plan, &scripts) {
         drop(scripts);
         return Some(job);
     }
@@ -105,14 +105,19 @@ pub(super) fn run_inline(conn: &mut Connection, job: Job, max_ticks: u32) -> Opt
 
 /// True when every statement of every step is read-only by its text and by SQLite's own
 /// judgement of the prepared statement. Transaction control is not (it belongs to the writer).
-fn confirm_read_only(conn: &Connection, scripts: &[Vec<Piece<'_>>]) -> bool {
-    scripts.iter().flatten().all(|&piece| {
-        classify_text(piece.text) == StmtKind::Read
-            && match prepare_piece(conn, piece) {
-                Ok(stmts) => stmts.iter().all(|s| s.readonly()),
-                // The reader reports the error itself, as the writer would.
-                Err(_) => true,
-            }
+fn confirm_read_only(conn: &Connection, plan: &Plan, scripts: &[Vec<Piece<'_>>]) -> bool {
+    scripts.iter().zip(&plan.steps).all(|(pieces, step)| {
+        // Preparing here fills the statement cache, so a restricted step's rule must be in
+        // force already: the authorizer is only asked on prepare.
+        let _access = super::access::Scope::enter(step.access.as_ref());
+        pieces.iter().all(|&piece| {
+            classify_text(piece.text) == StmtKind::Read
+                && match prepare_piece(conn, piece) {
+                    Ok(stmts) => stmts.iter().all(|s| s.readonly()),
+                    // The reader reports the error itself, as the writer would.
+                    Err(_) => true,
+                }
+        })
     })
 }
 

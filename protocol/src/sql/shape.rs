@@ -8,6 +8,8 @@
 //! not the parser understands it (PRAGMA, `INSERT OR REPLACE`, dialect-specific syntax).
 //! Must not know where statements come from or where entries are stored.
 
+use std::collections::BTreeSet;
+
 use sqlparser::dialect::{self as sp, Dialect as SpDialect};
 use sqlparser::tokenizer::{Token, Tokenizer};
 
@@ -18,11 +20,7 @@ use crate::{DbError, Dialect, SqlState};
 /// # Errors
 /// `42601` when the text cannot be tokenized (an unterminated string or quoted identifier).
 pub fn statement_shape(sql: &str, dialect: Dialect) -> Result<String, DbError> {
-    let parser_dialect: Box<dyn SpDialect> = match dialect {
-        Dialect::Sqlite => Box::new(sp::SQLiteDialect {}),
-        Dialect::Postgres => Box::new(sp::PostgreSqlDialect {}),
-        Dialect::MySql => Box::new(sp::MySqlDialect {}),
-    };
+    let parser_dialect = parser_dialect(dialect);
     let tokens = Tokenizer::new(parser_dialect.as_ref(), sql)
         .tokenize()
         .map_err(|e| {
@@ -84,6 +82,47 @@ pub fn names_any_word(sql: &str, words: &[&str]) -> bool {
     }
 }
 
+/// The names of every common table expression `sql` defines, at any depth (lowercase).
+/// SQLite's authorizer reports reads inside a CTE as coming from the CTE's name, as it does
+/// for views; these names tell the two apart.
+///
+/// # Errors
+/// `42601` when the text does not parse.
+pub fn cte_names(sql: &str, dialect: Dialect) -> Result<BTreeSet<String>, DbError> {
+    use sqlparser::ast::{Query, Visit, Visitor};
+    use std::ops::ControlFlow;
+    struct Names(BTreeSet<String>);
+    impl Visitor for Names {
+        type Break = ();
+        fn pre_visit_query(&mut self, query: &Query) -> ControlFlow<()> {
+            if let Some(with) = &query.with {
+                for cte in &with.cte_tables {
+                    self.0.insert(cte.alias.name.value.to_lowercase());
+                }
+            }
+            ControlFlow::Continue(())
+        }
+    }
+    let mut names = Names(BTreeSet::new());
+    if !sql.to_ascii_lowercase().contains("with") {
+        return Ok(names.0);
+    }
+    let statements = sqlparser::parser::Parser::parse_sql(parser_dialect(dialect).as_ref(), sql)
+        .map_err(|e| DbError::new(SqlState::SYNTAX_ERROR, e.to_string()))?;
+    for statement in &statements {
+        let _ = statement.visit(&mut names);
+    }
+    Ok(names.0)
+}
+
+fn parser_dialect(dialect: Dialect) -> Box<dyn SpDialect> {
+    match dialect {
+        Dialect::Sqlite => Box::new(sp::SQLiteDialect {}),
+        Dialect::Postgres => Box::new(sp::PostgreSqlDialect {}),
+        Dialect::MySql => Box::new(sp::MySqlDialect {}),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -138,6 +177,18 @@ mod tests {
             shape("SELECT 1 -- ; DROP TABLE t"),
             shape("SELECT 1; DROP TABLE t")
         );
+    }
+
+    #[test]
+    fn cte_names_at_every_depth() {
+        let names = cte_names(
+            "WITH a AS (SELECT 1), \"B\" AS (WITH c AS (SELECT 2) SELECT * FROM c) \
+             SELECT * FROM a, (WITH d AS (SELECT 3) SELECT * FROM d)",
+            Dialect::Sqlite,
+        )
+        .unwrap();
+        assert_eq!(names, ["a", "b", "c", "d"].map(String::from).into());
+        assert!(cte_names("SELECT 1", Dialect::Sqlite).unwrap().is_empty());
     }
 
     #[test]
