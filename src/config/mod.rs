@@ -8,6 +8,7 @@
 //! the process env. External sources are settings only: nothing here connects to them. Must
 //! not know about listeners or requests.
 
+mod auth;
 mod error;
 mod file;
 mod layers;
@@ -33,6 +34,10 @@ use layers::{
     DUMP_MAX_CONCURRENT, DUMP_PART_BYTES, DUMP_URL, MAX_EXECUTION_TIME,
 };
 
+pub use auth::{
+    DEFAULT_JWKS_REFETCH_INTERVAL, DEFAULT_JWT_LEEWAY, JwtAlgorithm, JwtSettings, KeySource,
+    RateLimit, RateLimits,
+};
 pub use error::{ConfigError, Origin};
 pub use file::{FileConfig, FileValue};
 pub use parse::MAX_SQLITE_READERS;
@@ -97,6 +102,10 @@ pub struct Config {
     pub sources: Vec<SourceConfig>,
     /// Asynchronous dumps: storage, pacing, limits, callbacks.
     pub dump: DumpConfig,
+    /// JWT verification; `None`: only the admin and client tokens authenticate.
+    pub jwt: Option<JwtSettings>,
+    /// Request and failed-login rate limits (all off by default).
+    pub rate_limits: RateLimits,
 }
 
 /// Rows read per page of a dump, by default (StarbaseDB's `chunkSize`).
@@ -228,6 +237,8 @@ impl Config {
             tls: tls_files(&src)?,
             sources: source::gather(&src)?,
             dump: dump_config(&src)?,
+            jwt: auth::jwt(&src)?,
+            rate_limits: auth::rate_limits(&src)?,
         };
         config.check_combinations(&src)?;
         Ok(config)
@@ -277,6 +288,8 @@ impl Config {
             tls: None,
             sources: Vec::new(),
             dump: DumpConfig::defaults(),
+            jwt: None,
+            rate_limits: RateLimits::default(),
         }
     }
 
