@@ -73,3 +73,6 @@ impl Principal {
         self.claims.as_deref().and_then(|c| c.get(name))
     }
 }
+
+#[cfg(test)]
+mod jwt_tests;

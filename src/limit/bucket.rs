@@ -38,8 +38,7 @@ impl Buckets {
     }
 
     /// Refills `key`'s bucket for the time passed and runs `f` on it.
-    fn with<T>(&self, key: u64, f: impl FnOnce(&mut Bucket, f64) -> T) -> T {
-        let now = Instant::now();
+    fn with<T>(&self, key: u64, now: Instant, f: impl FnOnce(&mut Bucket, f64) -> T) -> T {
         let burst = f64::from(self.limit.burst);
         let mut map = self.map.lock().unwrap_or_else(PoisonError::into_inner);
         let bucket = map.get_or_insert_mut(key, || Bucket {
@@ -54,7 +53,12 @@ impl Buckets {
 
     /// Takes one token from `key`'s bucket, or says how long until one is there.
     pub(super) fn take(&self, key: u64) -> Result<(), Duration> {
-        self.with(key, |bucket, rate| {
+        self.take_at(key, Instant::now())
+    }
+
+    /// [`Self::take`] as of `now`.
+    fn take_at(&self, key: u64, now: Instant) -> Result<(), Duration> {
+        self.with(key, now, |bucket, rate| {
             if bucket.tokens >= 1.0 {
                 bucket.tokens -= 1.0;
                 Ok(())
@@ -66,7 +70,7 @@ impl Buckets {
 
     /// Whether `key`'s bucket has a token, without taking it.
     pub(super) fn peek(&self, key: u64) -> Result<(), Duration> {
-        self.with(key, |bucket, rate| {
+        self.with(key, Instant::now(), |bucket, rate| {
             if bucket.tokens >= 1.0 {
                 Ok(())
             } else {
@@ -77,8 +81,8 @@ impl Buckets {
 
     /// Takes one token if there is one (a failed login uses up a try either way).
     pub(super) fn drain_one(&self, key: u64) {
-        self.with(key, |bucket, _| {
-            bucket.tokens = (bucket.tokens - 1.0).max(0.0)
+        self.with(key, Instant::now(), |bucket: &mut Bucket, _| {
+            bucket.tokens = (bucket.tokens - 1.0).max(0.0);
         });
     }
 
@@ -108,27 +112,28 @@ mod tests {
         )
     }
 
-    #[tokio::test(start_paused = true)]
-    async fn burst_then_refill() {
+    #[test]
+    fn burst_then_refill() {
         let b = buckets(2.0, 3, 10);
+        let t0 = Instant::now();
         for _ in 0..3 {
-            assert!(b.take(1).is_ok());
+            assert!(b.take_at(1, t0).is_ok());
         }
-        let wait = b.take(1).unwrap_err();
+        let wait = b.take_at(1, t0).unwrap_err();
         assert_eq!(wait, Duration::from_millis(500));
-        assert!(b.take(2).is_ok(), "other keys have their own bucket");
-        tokio::time::advance(Duration::from_millis(500)).await;
-        assert!(b.take(1).is_ok());
-        assert!(b.take(1).is_err());
-        tokio::time::advance(Duration::from_secs(60)).await;
+        assert!(b.take_at(2, t0).is_ok(), "other keys have their own bucket");
+        let t1 = t0 + Duration::from_millis(500);
+        assert!(b.take_at(1, t1).is_ok());
+        assert!(b.take_at(1, t1).is_err());
+        let t2 = t1 + Duration::from_secs(60);
         for _ in 0..3 {
-            assert!(b.take(1).is_ok(), "refills up to the burst only");
+            assert!(b.take_at(1, t2).is_ok(), "refills up to the burst only");
         }
-        assert!(b.take(1).is_err());
+        assert!(b.take_at(1, t2).is_err());
     }
 
-    #[tokio::test(start_paused = true)]
-    async fn peek_and_drain() {
+    #[test]
+    fn peek_and_drain() {
         let b = buckets(1.0, 2, 10);
         assert!(b.peek(7).is_ok());
         b.drain_one(7);
@@ -138,8 +143,8 @@ mod tests {
         assert!(b.take(7).is_err());
     }
 
-    #[tokio::test(start_paused = true)]
-    async fn memory_is_bounded() {
+    #[test]
+    fn memory_is_bounded() {
         let b = buckets(1.0, 1, 100);
         for key in 0..10_000 {
             let _ = b.take(key);
