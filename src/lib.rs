@@ -21,6 +21,7 @@ pub mod dump_client;
 pub mod engine;
 pub mod error;
 pub mod frontend;
+pub mod limit;
 pub mod meta;
 pub mod security;
 pub mod server;

@@ -13,13 +13,14 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::auth::Authenticator;
+use crate::auth::{Authenticator, JwtVerifier};
 use crate::config::Config;
 use crate::config::SourceKind;
 use crate::engine::{Engine, Sources};
 use crate::error::Error;
 use crate::frontend::http::{self, AppState, HttpLimits, render::ResponseLimits};
 use crate::frontend::pgwire::{self as pg, PgFrontend, auth::TokenScram, conn::PgShared};
+use crate::limit::RateLimiter;
 use crate::tls::{TlsConfigs, TlsListener};
 
 /// File name of the embedded database inside the data directory.
@@ -128,9 +129,13 @@ impl Server {
             },
         );
         shared.sources = wire_sources(config, &engine);
+        let rate_limits = std::sync::Arc::new(RateLimiter::new(&config.rate_limits));
+        shared.rate_limits = std::sync::Arc::clone(&rate_limits);
+        let auth = authenticator(config, admin).await?;
         let pg = PgFrontend {
             shared: std::sync::Arc::new(shared),
             scram,
+            auth: auth.clone(),
             tls: tls.as_ref().map(|t| t.pg.clone()),
             cancels: std::sync::Arc::new(pgwire::api::ConnectionManager::new()),
             proxy: std::sync::Arc::new(pg::proxy::Proxy::new(proxy_targets(config))),
@@ -139,7 +144,8 @@ impl Server {
             engine,
             meta,
             dumps,
-            auth: Authenticator::new(admin, config.client_token.clone()),
+            auth,
+            rate_limits,
             limits: HttpLimits {
                 max_request_bytes: config.max_request_bytes,
                 response: ResponseLimits {
@@ -220,14 +226,20 @@ impl Server {
             Some(HttpsAcceptor(acceptor)) => {
                 let listener =
                     TlsListener::spawn(self.http_listener, acceptor, shutdown.clone(), &tracker)?;
-                axum::serve(listener, app)
-                    .with_graceful_shutdown(shutdown.clone().cancelled_owned())
-                    .await
+                axum::serve(
+                    listener,
+                    app.into_make_service_with_connect_info::<http::ClientAddr>(),
+                )
+                .with_graceful_shutdown(shutdown.clone().cancelled_owned())
+                .await
             }
             None => {
-                axum::serve(self.http_listener, app)
-                    .with_graceful_shutdown(shutdown.clone().cancelled_owned())
-                    .await
+                axum::serve(
+                    self.http_listener,
+                    app.into_make_service_with_connect_info::<http::ClientAddr>(),
+                )
+                .with_graceful_shutdown(shutdown.clone().cancelled_owned())
+                .await
             }
         }
         .map_err(|e| Error::io("serving HTTP", e));
@@ -241,6 +253,23 @@ impl Server {
         tracing::info!("starbase stopped");
         result
     }
+}
+
+/// The token checks: the admin and client tokens, and JWTs when configured (their key set is
+/// loaded now so a wrong endpoint shows in the log at start-up; requests retry it).
+async fn authenticator(
+    config: &Config,
+    admin: crate::config::Secret,
+) -> Result<Authenticator, Error> {
+    let auth = Authenticator::new(admin, config.client_token.clone());
+    let Some(settings) = &config.jwt else {
+        return Ok(auth);
+    };
+    let verifier = std::sync::Arc::new(JwtVerifier::new(settings)?);
+    if let Err(e) = verifier.preload().await {
+        tracing::warn!(error = %e, "JWT keys not loaded at start-up; requests will retry");
+    }
+    Ok(auth.with_jwt(verifier))
 }
 
 /// The PostgreSQL sources pgwire clients reach through the wire proxy, by source name.

@@ -86,6 +86,8 @@ impl SqlState {
     pub const OUT_OF_MEMORY: Self = Self(*b"53200");
     /// `53300` too many connections (pool exhausted).
     pub const TOO_MANY_CONNECTIONS: Self = Self(*b"53300");
+    /// `53400` configuration limit exceeded (a rate limit).
+    pub const CONFIGURATION_LIMIT_EXCEEDED: Self = Self(*b"53400");
     /// `54000` program limit exceeded (row, size and body limits).
     pub const PROGRAM_LIMIT_EXCEEDED: Self = Self(*b"54000");
     /// `55P03` lock not available (busy / locked).
@@ -142,6 +144,7 @@ impl SqlState {
     pub fn http_status(&self) -> u16 {
         match (self.class(), self.as_str()) {
             ("28", _) => 401,
+            (_, "53400") => 429,
             (_, "42501") => 403,
             (_, "3D000") => 404,
             (_, "57014") => 408,
@@ -198,6 +201,7 @@ mod tests {
             ("57014", 408),
             ("08006", 503),
             ("53300", 503),
+            ("53400", 429),
             ("57P01", 503),
             ("XX000", 500),
         ];

@@ -1,13 +1,16 @@
 //! Who is asking: principals, roles and the authenticator that turns credentials into them.
 //!
-//! Owns `Role`, `Principal` and `Authenticator`. Frontends extract credentials (a bearer
+//! Owns `Role`, `Principal`, `Authenticator` and JWT verification (`jwt`, `jwks`). Frontends extract credentials (a bearer
 //! header, a `?token=` query, a pgwire password) and hand them here; this module must not
 //! know any frontend's types.
 
+mod jwks;
+pub mod jwt;
 mod token;
 
 use std::sync::Arc;
 
+pub use jwt::{JwtError, JwtVerifier};
 pub use token::Authenticator;
 
 /// What a principal may do.
@@ -70,3 +73,6 @@ impl Principal {
         self.claims.as_deref().and_then(|c| c.get(name))
     }
 }
+
+#[cfg(test)]
+mod jwt_tests;

@@ -65,6 +65,26 @@ pub struct FileConfig {
     pub enable_allowlist: Option<FileValue>,
     /// Enforce row-level security policies on clients (`ENABLE_RLS`).
     pub enable_rls: Option<FileValue>,
+    /// JWT signature algorithm: `RS256` (default), `ES256`, `EdDSA` or `HS256`.
+    pub auth_algorithm: Option<String>,
+    /// JSON Web Key Set: an `http(s)://` URL or a file path; turns JWT auth on.
+    pub auth_jwks_endpoint: Option<String>,
+    /// HMAC secret for HS256 tokens (at least 32 bytes); turns JWT auth on.
+    pub auth_jwt_secret: Option<Secret>,
+    /// Required `iss` claim.
+    pub auth_jwt_issuer: Option<String>,
+    /// Required `aud` claim.
+    pub auth_jwt_audience: Option<String>,
+    /// Clock skew tolerated on `exp`/`nbf` (`"30s"`).
+    pub jwt_leeway: Option<FileValue>,
+    /// Shortest time between key set fetches caused by unknown `kid`s (`"30s"`).
+    pub jwks_refetch_interval: Option<FileValue>,
+    /// Requests per credential: `"100/s"`, `"6000/m burst 200"`, `"off"`.
+    pub rate_limit_per_token: Option<String>,
+    /// Requests per client address, as `rate_limit_per_token`.
+    pub rate_limit_per_addr: Option<String>,
+    /// Failed authentication attempts per client address, as `rate_limit_per_token`.
+    pub rate_limit_auth_failures: Option<String>,
     /// External data sources (`[[sources]]` tables).
     pub sources: Option<Vec<FileSource>>,
 }

@@ -31,7 +31,7 @@ pub(super) struct Setting {
 }
 
 /// Every setting, for listing the environment variables the gateway reads.
-pub(super) const ALL: [&Setting; 24] = [
+pub(super) const ALL: [&Setting; 34] = [
     &DATA_DIR,
     &HTTP_LISTEN,
     &PG_LISTEN,
@@ -56,6 +56,16 @@ pub(super) const ALL: [&Setting; 24] = [
     &DUMP_CALLBACK_SECRET,
     &ENABLE_ALLOWLIST,
     &ENABLE_RLS,
+    &AUTH_ALGORITHM,
+    &AUTH_JWKS_ENDPOINT,
+    &AUTH_JWT_SECRET,
+    &AUTH_JWT_ISSUER,
+    &AUTH_JWT_AUDIENCE,
+    &JWT_LEEWAY,
+    &JWKS_REFETCH_INTERVAL,
+    &RATE_LIMIT_PER_TOKEN,
+    &RATE_LIMIT_PER_ADDR,
+    &RATE_LIMIT_AUTH_FAILURES,
 ];
 
 const fn setting(key: &'static str, env: &'static [&'static str], flag: &'static str) -> Setting {
@@ -163,6 +173,37 @@ pub(super) const ENABLE_ALLOWLIST: Setting = setting(
 );
 pub(super) const ENABLE_RLS: Setting =
     setting("enable_rls", &["STARBASE_ENABLE_RLS", "ENABLE_RLS"], "");
+/// StarbaseDB's JWT variables keep their names.
+pub(super) const AUTH_ALGORITHM: Setting = setting("auth_algorithm", &["AUTH_ALGORITHM"], "");
+pub(super) const AUTH_JWKS_ENDPOINT: Setting =
+    setting("auth_jwks_endpoint", &["AUTH_JWKS_ENDPOINT"], "");
+pub(super) const AUTH_JWT_SECRET: Setting = Setting {
+    key: "auth_jwt_secret",
+    env: &["AUTH_JWT_SECRET"],
+    flag: "",
+    blank: Blank::Unset,
+};
+pub(super) const AUTH_JWT_ISSUER: Setting = setting("auth_jwt_issuer", &["AUTH_JWT_ISSUER"], "");
+pub(super) const AUTH_JWT_AUDIENCE: Setting =
+    setting("auth_jwt_audience", &["AUTH_JWT_AUDIENCE"], "");
+pub(super) const JWT_LEEWAY: Setting = setting("jwt_leeway", &["STARBASE_JWT_LEEWAY"], "");
+pub(super) const JWKS_REFETCH_INTERVAL: Setting = setting(
+    "jwks_refetch_interval",
+    &["STARBASE_JWKS_REFETCH_INTERVAL"],
+    "",
+);
+pub(super) const RATE_LIMIT_PER_TOKEN: Setting = setting(
+    "rate_limit_per_token",
+    &["STARBASE_RATE_LIMIT_PER_TOKEN"],
+    "",
+);
+pub(super) const RATE_LIMIT_PER_ADDR: Setting =
+    setting("rate_limit_per_addr", &["STARBASE_RATE_LIMIT_PER_ADDR"], "");
+pub(super) const RATE_LIMIT_AUTH_FAILURES: Setting = setting(
+    "rate_limit_auth_failures",
+    &["STARBASE_RATE_LIMIT_AUTH_FAILURES"],
+    "",
+);
 
 /// The three layers above the defaults, ready to be asked for one setting at a time.
 pub(super) struct Sources<'a> {
@@ -349,6 +390,16 @@ fn file_layer(f: FileConfig) -> HashMap<&'static str, String> {
         (&DUMP_CALLBACK_SECRET, secret(f.dump_callback_secret)),
         (&ENABLE_ALLOWLIST, text(f.enable_allowlist)),
         (&ENABLE_RLS, text(f.enable_rls)),
+        (&AUTH_ALGORITHM, f.auth_algorithm),
+        (&AUTH_JWKS_ENDPOINT, f.auth_jwks_endpoint),
+        (&AUTH_JWT_SECRET, secret(f.auth_jwt_secret)),
+        (&AUTH_JWT_ISSUER, f.auth_jwt_issuer),
+        (&AUTH_JWT_AUDIENCE, f.auth_jwt_audience),
+        (&JWT_LEEWAY, text(f.jwt_leeway)),
+        (&JWKS_REFETCH_INTERVAL, text(f.jwks_refetch_interval)),
+        (&RATE_LIMIT_PER_TOKEN, f.rate_limit_per_token),
+        (&RATE_LIMIT_PER_ADDR, f.rate_limit_per_addr),
+        (&RATE_LIMIT_AUTH_FAILURES, f.rate_limit_auth_failures),
     ]
     .into_iter()
     .filter_map(|(s, v)| v.map(|v| (s.key, v)))

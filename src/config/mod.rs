@@ -8,6 +8,7 @@
 //! the process env. External sources are settings only: nothing here connects to them. Must
 //! not know about listeners or requests.
 
+mod auth;
 mod error;
 mod file;
 mod layers;
@@ -34,6 +35,10 @@ use layers::{
     MAX_EXECUTION_TIME,
 };
 
+pub use auth::{
+    DEFAULT_JWKS_REFETCH_INTERVAL, DEFAULT_JWT_LEEWAY, JwtAlgorithm, JwtSettings, KeySource,
+    RateLimit, RateLimits,
+};
 pub use error::{ConfigError, Origin};
 pub use file::{FileConfig, FileValue};
 pub use parse::MAX_SQLITE_READERS;
@@ -102,6 +107,10 @@ pub struct Config {
     pub enable_allowlist: bool,
     /// Row-level security policies apply to clients (`ENABLE_RLS`; off by default).
     pub enable_rls: bool,
+    /// JWT verification; `None`: only the admin and client tokens authenticate.
+    pub jwt: Option<JwtSettings>,
+    /// Request and failed-login rate limits (all off by default).
+    pub rate_limits: RateLimits,
 }
 
 /// Rows read per page of a dump, by default (StarbaseDB's `chunkSize`).
@@ -235,6 +244,8 @@ impl Config {
             dump: dump_config(&src)?,
             enable_allowlist: src.parse(&ENABLE_ALLOWLIST, "false", parse::boolean)?,
             enable_rls: src.parse(&ENABLE_RLS, "false", parse::boolean)?,
+            jwt: auth::jwt(&src)?,
+            rate_limits: auth::rate_limits(&src)?,
         };
         config.check_combinations(&src)?;
         Ok(config)
@@ -286,6 +297,8 @@ impl Config {
             dump: DumpConfig::defaults(),
             enable_allowlist: false,
             enable_rls: false,
+            jwt: None,
+            rate_limits: RateLimits::default(),
         }
     }
 

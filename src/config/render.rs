@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 
 use starbase_backends::external::config::TlsMode;
 
-use super::{ADMIN_TOKEN_FILE, Config, Secret, SourceConfig};
+use super::{ADMIN_TOKEN_FILE, Config, KeySource, RateLimit, Secret, SourceConfig};
 
 pub(super) fn masked(c: &Config) -> String {
     let mut out = String::from("# effective starbase configuration; secrets are masked\n");
@@ -90,11 +90,55 @@ pub(super) fn masked(c: &Config) -> String {
         ),
     ];
     write_lines(&mut out, dump_lines);
+    write_lines(&mut out, auth_lines(c));
     for source in &c.sources {
         out.push_str("\n[[sources]]\n");
         write_lines(&mut out, source_lines(source));
     }
     out
+}
+
+/// The JWT and rate-limit keys.
+fn auth_lines(c: &Config) -> Vec<(&'static str, String)> {
+    let quoted = |s: &str| toml::Value::String(s.to_owned()).to_string();
+    let duration = |d: std::time::Duration| {
+        if d.is_zero() {
+            "\"0\"".to_owned()
+        } else {
+            quoted(&humantime::format_duration(d).to_string())
+        }
+    };
+    let rate = |r: Option<RateLimit>| quoted(&r.map_or_else(|| "off".to_owned(), |r| r.to_text()));
+    let mut lines = Vec::new();
+    match &c.jwt {
+        None => lines.push((
+            "auth_jwks_endpoint",
+            "# JWT auth off: only the admin and client tokens".to_owned(),
+        )),
+        Some(j) => {
+            lines.push(("auth_algorithm", quoted(j.algorithm.as_str())));
+            match &j.keys {
+                KeySource::JwksUrl(url) => lines.push(("auth_jwks_endpoint", quoted(url))),
+                KeySource::JwksFile(path) => {
+                    lines.push(("auth_jwks_endpoint", quoted(&path.to_string_lossy())));
+                }
+                KeySource::Secret(s) => lines.push(("auth_jwt_secret", secret(Some(s), ""))),
+            }
+            let optional = |v: &Option<String>, what: &str| {
+                v.as_deref()
+                    .map_or_else(|| format!("# not checked ({what})"), quoted)
+            };
+            lines.push(("auth_jwt_issuer", optional(&j.issuer, "any issuer")));
+            lines.push(("auth_jwt_audience", optional(&j.audience, "any audience")));
+            lines.push(("jwt_leeway", duration(j.leeway)));
+            lines.push(("jwks_refetch_interval", duration(j.refetch_interval)));
+        }
+    }
+    let r = &c.rate_limits;
+    lines.push(("rate_limit_per_token", rate(r.per_token)));
+    lines.push(("rate_limit_per_addr", rate(r.per_addr)));
+    lines.push(("rate_limit_auth_failures", rate(r.auth_failures)));
+    lines
 }
 
 fn write_lines(out: &mut String, lines: impl IntoIterator<Item = (&'static str, String)>) {

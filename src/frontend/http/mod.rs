@@ -1,6 +1,8 @@
 //! The HTTP frontend: StarbaseDB's HTTP API on axum.
 //!
-//! Owns the router, shared request state, CORS (spec §3.2) and bearer authentication.
+//! Owns the router, shared request state, CORS (spec §3.2), bearer authentication and the
+//! rate limits of HTTP requests (per address before authentication, failed logins per
+//! address, per credential after it; over a limit: 429 with `Retry-After`).
 //! Must not know backend or driver types: it talks to the engine with plans and result streams.
 
 mod admin;
@@ -26,6 +28,7 @@ use starbase_protocol::{DbError, SqlState};
 
 use crate::auth::Authenticator;
 use crate::engine::Engine;
+use crate::limit::{RateLimited, RateLimiter};
 use error::ApiError;
 use render::ResponseLimits;
 
@@ -49,6 +52,8 @@ pub struct AppState {
     pub dumps: crate::dump::DumpService,
     /// Checks tokens.
     pub auth: Authenticator,
+    /// Rate limits (shared with the other frontends).
+    pub rate_limits: std::sync::Arc<RateLimiter>,
     /// Request and response limits.
     pub limits: HttpLimits,
     /// Cancelled when the server shuts down; long-lived connections (WebSockets) watch it.
@@ -154,18 +159,76 @@ async fn cors(request: Request, next: Next) -> Response {
     response
 }
 
+/// The peer address of a connection (plain or TLS), what the per-address limits count by.
+/// Proxy headers (`X-Forwarded-For`) are not trusted.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientAddr(pub std::net::SocketAddr);
+
+impl
+    axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, tokio::net::TcpListener>>
+    for ClientAddr
+{
+    fn connect_info(stream: axum::serve::IncomingStream<'_, tokio::net::TcpListener>) -> Self {
+        Self(*stream.remote_addr())
+    }
+}
+
+impl
+    axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, crate::tls::TlsListener>>
+    for ClientAddr
+{
+    fn connect_info(stream: axum::serve::IncomingStream<'_, crate::tls::TlsListener>) -> Self {
+        Self(*stream.remote_addr())
+    }
+}
+
+/// The client's IP address, when the server was started with connect info.
+#[must_use]
+pub fn client_ip(extensions: &axum::http::Extensions) -> Option<std::net::IpAddr> {
+    extensions
+        .get::<axum::extract::ConnectInfo<ClientAddr>>()
+        .map(|c| c.0.0.ip())
+}
+
+/// A 429 with `Retry-After` (whole seconds, rounded up) and the `53400` error body.
+#[must_use]
+pub fn rate_limited(limited: &RateLimited) -> Response {
+    let mut response =
+        ApiError::with_status(StatusCode::TOO_MANY_REQUESTS, limited.to_db_error()).into_response();
+    response.headers_mut().insert(
+        header::RETRY_AFTER,
+        HeaderValue::from(limited.retry_after_secs()),
+    );
+    response
+}
+
 /// Bearer authentication; the principal is handed to handlers as a request extension.
+/// Rate limits: the address first (every request counts, authenticated or not), then failed
+/// logins from the address, then the credential.
 async fn authenticate(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+    let addr = client_ip(request.extensions());
+    if let Err(limited) = state
+        .rate_limits
+        .check_addr(addr)
+        .and_then(|()| state.rate_limits.check_auth_allowed(addr))
+    {
+        return rate_limited(&limited);
+    }
     let header = request
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
-    match state.auth.authenticate_bearer(header) {
+    match state.auth.authenticate_bearer(header).await {
         Ok(principal) => {
+            let token = Authenticator::bearer_token(header).unwrap_or_default();
+            if let Err(limited) = state.rate_limits.check_token(token) {
+                return rate_limited(&limited);
+            }
             request.extensions_mut().insert(principal);
             next.run(request).await
         }
         Err(e) => {
+            state.rate_limits.record_auth_failure(addr);
             let mut response = ApiError::new(e).into_response();
             response
                 .headers_mut()

@@ -1,11 +1,15 @@
-//! pgwire start-up: SCRAM-SHA-256 against the gateway's tokens, and the server parameters
-//! reported after authentication.
+//! pgwire start-up: SCRAM-SHA-256 against the gateway's tokens, cleartext passwords checked
+//! like bearer tokens (tokens or JWTs), and the server parameters reported after
+//! authentication.
 //!
 //! Owns the `SaslMechanismFactory` that plugs [`scram`](super::scram) into pgwire's SASL
-//! start-up handler, the role the password proved (stored in the connection's session
-//! extensions as [`Authenticated`]), and the `ParameterStatus` set. Any user name is
-//! accepted; the password decides the role, exactly as a bearer token does on HTTP. A wrong
-//! password is FATAL `28P01` and closes the connection. Must not know queries or backends.
+//! start-up handler, the cleartext mechanism ([`TokenPassword`]: used when JWT auth is
+//! configured and the connection is TLS or from a loopback peer, since a JWT cannot be
+//! checked through SCRAM and must not cross a network in the clear), the principal the
+//! password proved (stored in the connection's session extensions as [`Authenticated`]), and
+//! the `ParameterStatus` set. Any user name is accepted; the password decides the role,
+//! exactly as a bearer token does on HTTP. A wrong password is FATAL `28P01` (or `28000`)
+//! and closes the connection. Must not know queries or backends.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -19,13 +23,71 @@ use pgwire::api::auth::sasl::SaslMechanismFactory;
 use pgwire::error::{PgWireError, PgWireResult};
 use pgwire::messages::startup::{Authentication, PasswordMessageFamily};
 
+use super::error::wire_error;
 use super::scram::{self, Exchange, ScramError, Verifiers};
 use super::settings;
-use crate::auth::Role;
+use crate::auth::{Authenticator, Principal, Role};
 
-/// The role a connection authenticated as; present once start-up succeeded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Authenticated(pub Role);
+/// Who a connection authenticated as; present once start-up succeeded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Authenticated {
+    /// The principal (a JWT user's claims included).
+    pub principal: Principal,
+    /// The password as sent, when the mechanism saw it (cleartext), for the rate limits;
+    /// `None` after SCRAM (the role's token is used then).
+    pub password: Option<String>,
+}
+
+/// Cleartext password authentication: the password is a token or a JWT, checked by the
+/// [`Authenticator`] as a bearer token is.
+///
+/// Only offered when the password cannot be read on the way (TLS, or a loopback peer).
+#[derive(Debug, Clone)]
+pub struct TokenPassword {
+    auth: Authenticator,
+}
+
+impl TokenPassword {
+    /// Checks passwords with `auth`.
+    #[must_use]
+    pub fn new(auth: Authenticator) -> Self {
+        Self { auth }
+    }
+}
+
+impl AuthMechanismFactory for TokenPassword {
+    fn create(&self) -> Box<dyn AuthMechanism> {
+        Box::new(self.clone())
+    }
+}
+
+#[async_trait]
+impl AuthMechanism for TokenPassword {
+    async fn begin(&mut self, _client: &(dyn ClientInfo + Send + Sync)) -> PgWireResult<AuthState> {
+        Ok(AuthState::InProgress(Authentication::CleartextPassword))
+    }
+
+    async fn next(
+        &mut self,
+        client: &(dyn ClientInfo + Send + Sync),
+        message: PasswordMessageFamily,
+    ) -> PgWireResult<AuthState> {
+        let password = message.into_password()?.password;
+        match self.auth.authenticate_token(&password).await {
+            Ok(principal) => {
+                client.session_extensions().insert(Authenticated {
+                    principal,
+                    password: Some(password),
+                });
+                Ok(AuthState::Ok {
+                    final_message: None,
+                    identity: None,
+                })
+            }
+            Err(e) => Ok(AuthState::Failed(wire_error(&e.fatal()))),
+        }
+    }
+}
 
 /// SCRAM-SHA-256 with the admin and client tokens as the acceptable passwords.
 #[derive(Debug, Clone)]
@@ -112,7 +174,10 @@ impl AuthMechanism for TokenScramMechanism {
                 let (role, server_final) = exchange
                     .finish(&response.data)
                     .map_err(|e| scram_error(e, &user))?;
-                client.session_extensions().insert(Authenticated(role));
+                client.session_extensions().insert(Authenticated {
+                    principal: Principal::new(role),
+                    password: None,
+                });
                 Ok(AuthState::Ok {
                     final_message: Some(Authentication::SASLFinal(Bytes::from(server_final))),
                     identity: None,
@@ -142,7 +207,7 @@ impl ServerParameterProvider for StartupParameters {
         let role = client
             .session_extensions()
             .get::<Authenticated>()
-            .map(|a| a.0);
+            .map(|a| a.principal.role);
         let mut params: HashMap<String, String> = settings::REPORTED
             .iter()
             .map(|&name| {

@@ -1,7 +1,10 @@
 //! One pgwire connection's state: its backend session, settings, schema snapshot for type
 //! inference, and the portal left suspended by `Execute` with a row limit.
 //!
-//! Owns `PgConn` and `PgShared` (what all connections share: the engine, advisory locks).
+//! Owns `PgConn` and `PgShared` (what all connections share: the engine, advisory locks,
+//! the rate limits), and the connection's caller: its peer address and, once authenticated,
+//! its [`Principal`] (a JWT user's claims included, for policies) and the key its queries are
+//! rate-limited by.
 //! Handlers run one message at a time per connection, so the locks here are never
 //! contended; they exist because pgwire's handlers are `Sync`. Must not know the wire
 //! encoding.
@@ -20,6 +23,7 @@ use super::portal::Suspended;
 use super::settings::Settings;
 use crate::auth::{Principal, Role};
 use crate::engine::Engine;
+use crate::limit::RateLimiter;
 
 /// What every pgwire connection of a gateway shares.
 #[derive(Debug)]
@@ -32,6 +36,8 @@ pub struct PgShared {
     pub session: SessionConfig,
     /// External sources served through the gateway's own handlers (MySQL), by database name.
     pub sources: std::collections::HashMap<String, AnyBackend>,
+    /// Rate limits (shared with the other frontends); every query counts.
+    pub rate_limits: Arc<RateLimiter>,
     next_id: AtomicU64,
 }
 
@@ -44,6 +50,7 @@ impl PgShared {
             locks: AdvisoryLocks::default(),
             session,
             sources: std::collections::HashMap::new(),
+            rate_limits: Arc::new(RateLimiter::disabled()),
             next_id: AtomicU64::new(1),
         }
     }
@@ -65,9 +72,17 @@ pub struct PgConn {
     schema: Mutex<Option<SchemaSnapshot>>,
     /// The portal an `Execute` with a row limit left open, if any.
     pub suspended: tokio::sync::Mutex<Option<Suspended>>,
-    role: Mutex<Option<Role>>,
+    caller: Mutex<Caller>,
     /// The source name the allowlist knows this connection's backend by.
     source: Mutex<String>,
+}
+
+/// Who is connected.
+#[derive(Debug, Default)]
+struct Caller {
+    peer: Option<std::net::IpAddr>,
+    principal: Option<Principal>,
+    credential: Option<u64>,
 }
 
 impl PgConn {
@@ -93,7 +108,7 @@ impl PgConn {
             settings: Mutex::new(Settings::new()),
             schema: Mutex::new(None),
             suspended: tokio::sync::Mutex::new(None),
-            role: Mutex::new(None),
+            caller: Mutex::new(Caller::default()),
             source: Mutex::new(crate::engine::Target::Internal.name().to_owned()),
         }
     }
@@ -112,21 +127,55 @@ impl PgConn {
         source.clone_into(&mut self.source.lock().unwrap_or_else(PoisonError::into_inner));
     }
 
-    /// The authenticated caller (a client before authentication, which never runs plans).
-    #[must_use]
-    pub fn principal(&self) -> Principal {
-        Principal::new(self.role().unwrap_or(Role::Client))
+    fn caller(&self) -> std::sync::MutexGuard<'_, Caller> {
+        self.caller.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Records the role start-up authenticated.
-    pub fn set_role(&self, role: Role) {
-        *self.role.lock().unwrap_or_else(PoisonError::into_inner) = Some(role);
+    /// Records the client's address (at accept).
+    pub fn set_peer(&self, peer: std::net::IpAddr) {
+        self.caller().peer = Some(peer);
+    }
+
+    /// The client's address, when known.
+    #[must_use]
+    pub fn peer(&self) -> Option<std::net::IpAddr> {
+        self.caller().peer
+    }
+
+    /// Records who start-up authenticated and the rate-limit key of their credential.
+    pub fn set_principal(&self, principal: Principal, credential: u64) {
+        let mut caller = self.caller();
+        caller.principal = Some(principal);
+        caller.credential = Some(credential);
+    }
+
+    /// The authenticated principal (`None` before authentication); for a JWT user it carries
+    /// the token's claims.
+    #[must_use]
+    pub fn principal(&self) -> Option<Principal> {
+        self.caller().principal.clone()
     }
 
     /// The authenticated role (`None` before authentication).
     #[must_use]
     pub fn role(&self) -> Option<Role> {
-        *self.role.lock().unwrap_or_else(PoisonError::into_inner)
+        self.caller().principal.as_ref().map(|p| p.role)
+    }
+
+    /// Counts one query against the rate limits of the peer address and the credential.
+    ///
+    /// # Errors
+    /// `53400` when either is over its limit (the connection stays usable).
+    pub fn check_rate(&self) -> Result<(), DbError> {
+        let (peer, credential) = {
+            let caller = self.caller();
+            (caller.peer, caller.credential)
+        };
+        let limits = &self.shared.rate_limits;
+        limits
+            .check_addr(peer)
+            .and_then(|()| credential.map_or(Ok(()), |key| limits.check_credential(key)))
+            .map_err(|limited| limited.to_db_error())
     }
 
     /// Runs `f` on the settings.
@@ -150,9 +199,11 @@ impl PgConn {
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
                 .clone();
-            guard
-                .apply(&self.principal(), &source, dialect, &mut plan)
-                .await?;
+            // Before authentication nothing runs; should anything, it runs as a client.
+            let principal = self
+                .principal()
+                .unwrap_or_else(|| Principal::new(Role::Client));
+            guard.apply(&principal, &source, dialect, &mut plan).await?;
         }
         self.execute_unguarded(plan).await
     }

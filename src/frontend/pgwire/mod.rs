@@ -4,7 +4,9 @@
 //! Owns the pgwire listener and the per-connection handlers. Layout:
 //! - this file: accepting connections (TLS when configured), one owned, cancellable task
 //!   per connection, and the pgwire handler set of a connection;
-//! - [`startup`], [`auth`], [`scram`]: start-up and SCRAM-SHA-256 against the tokens;
+//! - [`startup`], [`auth`], [`scram`]: start-up; SCRAM-SHA-256 against the tokens, or
+//!   cleartext passwords (tokens or JWTs) over TLS or loopback when JWT auth is configured;
+//!   failed logins and queries count against the rate limits;
 //! - [`simple`]: the simple query protocol; [`prepared`], [`extended`], [`portal`]: the
 //!   extended one; [`commands`]: `SET`/`SHOW`/advisory locks; [`settings`]: session GUCs;
 //! - [`dialect`]: the PostgreSQL dialect on SQLite; [`describe`], [`encode`], [`decode`],
@@ -72,6 +74,8 @@ pub struct PgFrontend {
     pub shared: Arc<PgShared>,
     /// Verifiers of the tokens.
     pub scram: TokenScram,
+    /// Checks cleartext passwords (tokens and JWTs) and knows the tokens' rate-limit keys.
+    pub auth: crate::auth::Authenticator,
     /// TLS for `SSLRequest`; `None` answers `N`.
     pub tls: Option<TlsAcceptor>,
     /// Connections by backend key, for `CancelRequest`.
@@ -114,6 +118,7 @@ pub async fn serve(
         let shutdown = shutdown.clone();
         tracker.spawn(async move {
             let conn = Arc::new(PgConn::new(Arc::clone(&frontend.shared)));
+            conn.set_peer(peer.ip());
             let handler = Arc::new(Handler {
                 conn: Arc::clone(&conn),
                 parser: Arc::new(Parser::new(Arc::clone(&conn))),
@@ -122,6 +127,7 @@ pub async fn serve(
                 startup: Arc::new(StartupFlow::new(
                     Arc::clone(&conn),
                     frontend.scram.clone(),
+                    frontend.auth.clone(),
                     Arc::clone(&frontend.cancels),
                 )),
                 simple: Arc::clone(&handler),
@@ -158,6 +164,7 @@ impl SimpleQueryHandler for Handler {
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
+        self.conn.check_rate().map_err(|e| error::wire_error(&e))?;
         simple::on_query(&self.conn, client, &query.query).await
     }
 
@@ -192,6 +199,7 @@ impl ExtendedQueryHandler for Handler {
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
+        self.conn.check_rate().map_err(|e| error::wire_error(&e))?;
         extended::on_execute(&self.conn, client, message).await
     }
 

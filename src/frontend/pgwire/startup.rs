@@ -1,7 +1,10 @@
 //! The start-up phase of a pgwire connection: protocol version, SCRAM authentication, the
 //! database the client asked for, start-up options, and `ParameterStatus`.
 //!
-//! Owns the `StartupHandler`: like pgwire's SASL handler, plus routing by database name
+//! Owns the `StartupHandler`: like pgwire's SASL handler (choosing SCRAM, or cleartext
+//! passwords when JWT auth is configured and the connection is TLS or from a loopback peer;
+//! refusing an address over its failed-login limit with FATAL `53400` and counting each
+//! failed login), plus routing by database name
 //! (any name is the embedded database; `external` names an external source, which this
 //! gateway does not have yet, so it is FATAL `3D000`) and applying `application_name` and
 //! `options=-c name=value` to the session's settings. Must not know queries.
@@ -11,7 +14,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use futures::{Sink, SinkExt};
-use pgwire::api::auth::mechanism::AuthMechanismFactory;
+use pgwire::api::auth::mechanism::{AuthMechanism, AuthMechanismFactory};
 use pgwire::api::auth::{
     AuthDriver, AuthOutcome, StartupHandler, protocol_negotiation,
     save_startup_parameters_to_metadata,
@@ -22,7 +25,7 @@ use pgwire::messages::startup::Startup;
 use pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
 use starbase_protocol::{DbError, SqlState};
 
-use super::auth::{Authenticated, StartupParameters, TokenScram};
+use super::auth::{Authenticated, StartupParameters, TokenPassword, TokenScram};
 use super::conn::PgConn;
 use super::error::wire_error;
 
@@ -33,6 +36,7 @@ const EXTERNAL_DATABASE: &str = "external";
 pub struct StartupFlow {
     conn: Arc<PgConn>,
     scram: TokenScram,
+    auth: crate::auth::Authenticator,
     driver: AuthDriver<Arc<StartupParameters>>,
 }
 
@@ -45,15 +49,46 @@ impl std::fmt::Debug for StartupFlow {
 }
 
 impl StartupFlow {
-    /// A handler authenticating against `scram` and registering the connection with
-    /// `manager` (for cancel requests).
+    /// A handler authenticating against `scram` (or, for JWTs, `auth`) and registering the
+    /// connection with `manager` (for cancel requests).
     #[must_use]
-    pub fn new(conn: Arc<PgConn>, scram: TokenScram, manager: Arc<ConnectionManager>) -> Self {
+    pub fn new(
+        conn: Arc<PgConn>,
+        scram: TokenScram,
+        auth: crate::auth::Authenticator,
+        manager: Arc<ConnectionManager>,
+    ) -> Self {
         Self {
             conn,
             scram,
+            auth,
             driver: AuthDriver::new(Arc::new(StartupParameters)).with_connection_manager(manager),
         }
+    }
+
+    /// SCRAM unless JWTs are accepted and the password is safe to send: a JWT cannot be
+    /// checked through SCRAM, so TLS and loopback connections get cleartext passwords.
+    fn mechanism<C: ClientInfo>(&self, client: &C) -> Box<dyn AuthMechanism> {
+        let safe = client.is_secure() || client.socket_addr().ip().is_loopback();
+        if self.auth.jwt().is_some() && safe {
+            TokenPassword::new(self.auth.clone()).create()
+        } else {
+            self.scram.create()
+        }
+    }
+
+    /// A failed login: counted for the address, then FATAL.
+    async fn refuse<C>(&self, client: &mut C, error: PgWireError) -> PgWireResult<()>
+    where
+        C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::Error: Debug,
+        PgWireError: From<C::Error>,
+    {
+        self.conn
+            .shared
+            .rate_limits
+            .record_auth_failure(self.conn.peer());
+        fatal(client, error).await
     }
 
     fn check_user(startup: &Startup) -> Result<(), DbError> {
@@ -126,13 +161,15 @@ impl StartupFlow {
         match outcome {
             AuthOutcome::InProgress => Ok(()),
             AuthOutcome::Authenticated { final_message, .. } => {
-                if let Some(Authenticated(role)) = client
-                    .session_extensions()
-                    .get::<Authenticated>()
-                    .as_deref()
-                    .copied()
-                {
-                    self.conn.set_role(role);
+                if let Some(authenticated) = client.session_extensions().get::<Authenticated>() {
+                    let limits = &self.conn.shared.rate_limits;
+                    let principal = authenticated.principal.clone();
+                    let credential = match &authenticated.password {
+                        Some(password) => limits.credential_key(password),
+                        None => limits
+                            .credential_key(self.auth.token_of(principal.role).unwrap_or_default()),
+                    };
+                    self.conn.set_principal(principal, credential);
                 }
                 self.driver
                     .complete_authentication(client, final_message)
@@ -180,22 +217,26 @@ impl StartupHandler for StartupFlow {
                     Err(e) => Err(e),
                 }
                 .and_then(|()| self.apply_options(startup).map_err(DbError::fatal));
+                let checked = checked.and_then(|()| {
+                    self.conn
+                        .shared
+                        .rate_limits
+                        .check_auth_allowed(self.conn.peer())
+                        .map_err(|limited| limited.to_db_error().fatal())
+                });
                 if let Err(e) = checked {
                     return fatal(client, wire_error(&e)).await;
                 }
-                match self
-                    .driver
-                    .begin_authentication(client, self.scram.create())
-                    .await
-                {
+                let mechanism = self.mechanism(client);
+                match self.driver.begin_authentication(client, mechanism).await {
                     Ok(outcome) => self.finish(client, outcome).await,
-                    Err(e) => fatal(client, e).await,
+                    Err(e) => self.refuse(client, e).await,
                 }
             }
             PgWireFrontendMessage::PasswordMessageFamily(message) => {
                 match self.driver.advance_authentication(client, message).await {
                     Ok(outcome) => self.finish(client, outcome).await,
-                    Err(e) => fatal(client, e).await,
+                    Err(e) => self.refuse(client, e).await,
                 }
             }
             _ => Ok(()),

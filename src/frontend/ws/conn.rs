@@ -3,8 +3,10 @@
 //! Owns the message loop. Requests are handled one at a time and each reply is sent (and
 //! flushed to the socket) before the next request is read, so a client that stops reading
 //! stalls its own socket instead of making the server buffer. Idle sockets get a ping every
-//! `PING_INTERVAL`; one that answers nothing for two intervals is closed. Must not know how
-//! results are produced beyond the engine's plan interface.
+//! `PING_INTERVAL`; one that answers nothing for two intervals is closed. Every text message
+//! counts against the rate limits of the socket's address and credential; one over a limit
+//! gets an error frame (`53400`) and the socket stays open. Must not know how results are
+//! produced beyond the engine's plan interface.
 
 use std::time::Duration;
 
@@ -23,14 +25,20 @@ use crate::frontend::http::render::{Arity, Shape, render_framed};
 /// How often an idle socket is pinged.
 const PING_INTERVAL: Duration = Duration::from_secs(30);
 
+/// Who is on the other end of a socket.
+#[derive(Debug)]
+pub(super) struct Caller {
+    /// The authenticated principal.
+    pub(super) principal: Principal,
+    /// The credential as presented, for the per-credential limit (hashed there).
+    pub(super) token: String,
+    /// The peer address, for the per-address limit.
+    pub(super) addr: Option<std::net::IpAddr>,
+}
+
 /// Serves one upgraded socket until the client closes it, stops answering, or the server
 /// shuts down (the client then gets close code 1001).
-pub(super) async fn serve(
-    mut socket: WebSocket,
-    state: AppState,
-    principal: Principal,
-    target: Target,
-) {
+pub(super) async fn serve(mut socket: WebSocket, state: AppState, caller: Caller, target: Target) {
     let mut ping = tokio::time::interval_at(Instant::now() + PING_INTERVAL, PING_INTERVAL);
     ping.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut last_heard = Instant::now();
@@ -40,7 +48,13 @@ pub(super) async fn serve(
                 let Some(Ok(msg)) = incoming else { break };
                 last_heard = Instant::now();
                 let reply = match msg {
-                    Message::Text(text) => Some(handle_text(&state, &principal, &target, text.as_str()).await),
+                    Message::Text(text) => Some(match state.rate_limits.check_request(caller.addr, &caller.token) {
+                        Ok(()) => handle_text(&state, &caller.principal, &target, text.as_str()).await,
+                        Err(limited) => message::error(
+                            message::request_id(text.as_str()).as_ref(),
+                            &limited.to_db_error(),
+                        ),
+                    }),
                     Message::Binary(_) => Some(message::error(
                         None,
                         &DbError::protocol_violation("binary frames are not supported; send JSON text"),

@@ -48,6 +48,14 @@ pub(super) fn decode(text: &str) -> Result<Request, Rejected> {
     }
 }
 
+/// The `id` of a request frame, if it has one (for a reply to a frame that is not run).
+pub(super) fn request_id(text: &str) -> Option<serde_json::Value> {
+    match decode(text) {
+        Ok(request) => request.id,
+        Err(rejected) => rejected.0,
+    }
+}
+
 /// The bytes before and after a result for a reply with this id.
 pub(super) fn frame(id: Option<&serde_json::Value>) -> (Vec<u8>, &'static [u8]) {
     match id {
