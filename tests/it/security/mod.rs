@@ -1,6 +1,7 @@
 //! The allowlist, row-level security and the policy tables, on every frontend.
 
 mod allowlist;
+mod corpus;
 mod policy_tables;
 mod rls;
 
