@@ -113,10 +113,67 @@ impl Engine {
             }
             return Ok(None);
         }
-        guard
+        let read = guard
             .apply(principal, target.name(), self.dialect(target), plan)
             .await?;
+        self.check_relations(target.name(), &read).await?;
         Ok(None)
+    }
+
+    /// Refuses a restricted statement on an external source that reads anything but the
+    /// source's base tables (see `security::Guard::check_relations`); nothing to check on
+    /// the embedded database, where SQLite's authorizer watches every read.
+    ///
+    /// # Errors
+    /// `42501` naming the relation; `3D000` for an unknown source; catalog errors.
+    pub async fn check_relations(
+        &self,
+        source: &str,
+        read: &std::collections::BTreeSet<String>,
+    ) -> Result<(), DbError> {
+        let (Some(guard), false) = (&self.guard, read.is_empty()) else {
+            return Ok(());
+        };
+        let target = self.resolve(source)?;
+        if target == Target::Internal {
+            return Ok(());
+        }
+        let sql = match self.dialect(&target) {
+            Dialect::MySql => {
+                "SELECT LOWER(table_name) FROM information_schema.tables \
+                 WHERE table_type = 'BASE TABLE' AND table_schema = DATABASE()"
+            }
+            _ => {
+                "SELECT lower(table_name) FROM information_schema.tables \
+                 WHERE table_type = 'BASE TABLE' \
+                 AND table_schema = ANY (current_schemas(false))"
+            }
+        };
+        let dialect = self.dialect(&target);
+        let fetch = || async {
+            let plan = Plan {
+                mode: starbase_protocol::ExecMode::Single,
+                steps: vec![starbase_protocol::Statement::new(
+                    sql,
+                    dialect,
+                    starbase_protocol::Params::None,
+                )],
+            };
+            let stream = self
+                .execute_catalog_on(&target, plan)
+                .await
+                .map_err(|e| e.to_client())?;
+            let rows = collect_rows(stream).await?;
+            Ok(rows
+                .into_iter()
+                .filter_map(|row| match row.into_iter().next() {
+                    Some(starbase_protocol::Value::Text(name)) => Some(name),
+                    Some(starbase_protocol::Value::Bytes(name)) => String::from_utf8(name).ok(),
+                    _ => None,
+                })
+                .collect())
+        };
+        guard.check_relations(source, read, fetch).await
     }
 
     /// Runs `plan` on the embedded database for `principal` and returns its result stream.

@@ -8,6 +8,7 @@
 //! never in the user's. Must not know any frontend.
 
 mod admin;
+mod catalog;
 mod store;
 
 use std::collections::BTreeSet;
@@ -54,6 +55,7 @@ pub struct Guard {
     config: GuardConfig,
     store: PolicyStore,
     rewrites: RlsCache,
+    catalogs: catalog::Catalogs,
 }
 
 impl Guard {
@@ -66,6 +68,7 @@ impl Guard {
             config,
             store: PolicyStore::open(meta).await?,
             rewrites: RlsCache::default(),
+            catalogs: catalog::Catalogs::default(),
         })
     }
 
@@ -85,6 +88,10 @@ impl Guard {
     /// and rewrites it by the row-level-security policies. `dialect` is the one the
     /// statements are written in, the backend's.
     ///
+    /// On an external source (PostgreSQL, MySQL) no authorizer watches the statement, so the
+    /// relations it reads (CTEs aside) are returned: the caller must check they are base
+    /// tables — a view would read past the rewrite — with [`Guard::check_relations`].
+    ///
     /// # Errors
     /// `42501` for a statement the allowlist does not hold (recorded as a rejection) or
     /// that row-level security refuses.
@@ -94,9 +101,9 @@ impl Guard {
         source: &str,
         dialect: Dialect,
         plan: &mut Plan,
-    ) -> Result<(), DbError> {
+    ) -> Result<BTreeSet<String>, DbError> {
         if !self.restricts(principal) {
-            return Ok(());
+            return Ok(BTreeSet::new());
         }
         let snapshot = self.store.snapshot();
         if self.config.allowlist {
@@ -115,9 +122,28 @@ impl Guard {
             }
         }
         if self.config.rls && !snapshot.policies.is_empty() {
-            self.filter(principal, dialect, &snapshot, plan)?;
+            return self.filter(principal, dialect, &snapshot, plan);
         }
-        Ok(())
+        Ok(BTreeSet::new())
+    }
+
+    /// Refuses a statement on external source `source` that reads a relation the source's
+    /// catalog does not list as a base table (a view, a function, a table created since the
+    /// last look — the catalog is read again once before refusing that).
+    ///
+    /// # Errors
+    /// `42501` naming the relation; the catalog query's errors.
+    pub async fn check_relations<F, Fut>(
+        &self,
+        source: &str,
+        relations: &BTreeSet<String>,
+        fetch: F,
+    ) -> Result<(), DbError>
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = Result<BTreeSet<String>, DbError>>,
+    {
+        self.catalogs.check(source, relations, fetch).await
     }
 
     /// Rewrites every statement by the policies; on SQLite each also carries the access
@@ -128,12 +154,13 @@ impl Guard {
         dialect: Dialect,
         snapshot: &Snapshot,
         plan: &mut Plan,
-    ) -> Result<(), DbError> {
+    ) -> Result<BTreeSet<String>, DbError> {
         let ctx = Context {
             subject: principal.subject(),
             claims: principal.claims.as_deref(),
         };
         let relations = Relations::empty();
+        let mut read = BTreeSet::new();
         for step in &mut plan.steps {
             let rewritten =
                 self.rewrites
@@ -164,10 +191,17 @@ impl Guard {
                     ctes,
                 }));
             } else {
+                let ctes = cte_names(&rewritten.sql, dialect).map_err(|_| {
+                    DbError::new(
+                        SqlState::INSUFFICIENT_PRIVILEGE,
+                        "row-level security could not read the rewritten statement",
+                    )
+                })?;
+                read.extend(rewritten.tables.difference(&ctes).cloned());
                 step.sql = rewritten.sql.into();
             }
         }
-        Ok(())
+        Ok(read)
     }
 }
 

@@ -203,7 +203,8 @@ impl PgConn {
             let principal = self
                 .principal()
                 .unwrap_or_else(|| Principal::new(Role::Client));
-            guard.apply(&principal, &source, dialect, &mut plan).await?;
+            let read = guard.apply(&principal, &source, dialect, &mut plan).await?;
+            self.shared.engine.check_relations(&source, &read).await?;
         }
         self.execute_unguarded(plan).await
     }

@@ -2,6 +2,7 @@
 
 mod allowlist;
 mod corpus;
+mod external;
 mod policy_tables;
 mod rls;
 
