@@ -205,3 +205,85 @@ async fn what_cannot_be_analysed_or_reads_past_the_rewrite_is_refused() {
     );
     gw.stop().await;
 }
+
+/// One REST attempt: method, path, body; the check is that no response carries `LEAK` and
+/// that row 2 (the other user's) is unchanged afterwards.
+#[allow(clippy::print_stderr)]
+#[tokio::test]
+async fn rest_requests_reach_only_the_callers_rows() {
+    let gw = restricted().await;
+    let attempts: &[(&str, &str, Option<Value>)] = &[
+        ("GET", "/rest/todos?user_id=u2", None),
+        ("GET", "/rest/todos?user_id.ne=u1", None),
+        ("GET", "/rest/todos/2", None),
+        ("GET", "/rest/todos?id.in=1,2,3", None),
+        (
+            "GET",
+            "/rest/todos?sort_by=user_id&order=desc&limit=10",
+            None,
+        ),
+        ("GET", "/rest/todos?title.like=%25", None),
+        ("GET", "/rest/todos?user_id.is=null", None),
+        ("GET", "/rest/todos?limit=1&offset=1", None),
+        ("GET", "/rest/main/todos?id.gte=0", None),
+        ("GET", "/rest/todos?id.lt=100&id.gt=-1", None),
+        ("GET", "/rest/all_todos", None),
+        ("GET", "/rest/todos?user_id%3D'u2'%20OR%201=1", None),
+        ("PATCH", "/rest/todos/2", Some(json!({"title": "hacked"}))),
+        (
+            "PUT",
+            "/rest/todos/2",
+            Some(json!({"user_id": "u1", "title": "hacked"})),
+        ),
+        ("PATCH", "/rest/todos/1", Some(json!({"user_id": "u2"}))),
+        ("DELETE", "/rest/todos/2", None),
+        (
+            "POST",
+            "/rest/todos",
+            Some(json!({"id": 9, "user_id": "u2", "title": "x"})),
+        ),
+    ];
+    let mut refused = 0;
+    for (method, path, body) in attempts {
+        let mut request = gw
+            .client
+            .request(method.parse().unwrap(), gw.url(path))
+            .bearer_auth(CLIENT);
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap();
+        assert!(!text.contains("LEAK"), "{method} {path}: {status} {text}");
+        assert_ne!(status / 100, 5, "{method} {path}: {text}");
+        if status / 100 == 4 {
+            refused += 1;
+        } else if *method == "GET" {
+            let rows = serde_json::from_str::<Value>(&text).unwrap()["result"].clone();
+            let rows = if rows.is_object() {
+                json!([rows])
+            } else {
+                rows
+            };
+            assert!(
+                ids(&rows).iter().all(|id| [1, 3].contains(id)),
+                "{method} {path}: {text}"
+            );
+        }
+    }
+    // The other user's row is untouched, no row moved to them, nothing was inserted.
+    assert_eq!(
+        admin(&gw, "SELECT id, user_id, title FROM todos ORDER BY id").await,
+        json!([
+            {"id": 1, "user_id": "u1", "title": "mine"},
+            {"id": 2, "user_id": "u2", "title": "LEAK"},
+            {"id": 3, "user_id": "u1", "title": "also mine"},
+        ])
+    );
+    eprintln!(
+        "rls REST attempts: {} run, {refused} refused, 0 leaked",
+        attempts.len()
+    );
+    gw.stop().await;
+}
