@@ -197,6 +197,13 @@ async fn what_cannot_be_analysed_or_reads_past_the_rewrite_is_refused() {
         .post_as(CLIENT, "/export/dump", json!({"format": "sql"}))
         .await;
     assert_eq!(status, 403);
+    // Nor may they fetch a dump the admin made.
+    let (status, body) = gw.post("/export/dump", json!({"format": "json"})).await;
+    assert_eq!(status, 202, "{body}");
+    let key = body["progressKey"].as_str().unwrap().to_owned();
+    let (status, text) = get_as(&gw, CLIENT, &format!("/export/dump/download/{key}.json")).await;
+    assert_eq!(status, 403, "{text}");
+    assert!(!text.contains("LEAK"));
     // The admin keeps every route.
     assert_eq!(get_as(&gw, ADMIN, "/export/dump").await.0, 200);
     assert_eq!(

@@ -55,9 +55,10 @@ pub(in crate::frontend::http) async fn handle_start_dump(
 /// `POST /export/dump/resume/{key}`: continues a failed dump from its last checkpoint.
 pub(in crate::frontend::http) async fn handle_dump_resume(
     State(state): State<AppState>,
-    Extension(_principal): Extension<Principal>,
+    Extension(principal): Extension<Principal>,
     Path(key): Path<String>,
 ) -> Result<Response, ApiError> {
+    state.engine.check_bulk_route(&principal, "a dump")?;
     if let Err(e) = state.dumps.resume(&key).await {
         return Ok(submit_error(e));
     }
@@ -91,11 +92,15 @@ pub(in crate::frontend::http) struct DownloadQuery {
 /// `GET /export/dump/download/{key}.{ext}`: the parts joined as one file; `Range` honoured.
 pub(in crate::frontend::http) async fn handle_dump_download(
     State(state): State<AppState>,
-    Extension(_principal): Extension<Principal>,
+    Extension(principal): Extension<Principal>,
     Path(file): Path<String>,
     Query(query): Query<DownloadQuery>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
+    // A finished dump holds every row: a restricted client may not fetch one either.
+    state
+        .engine
+        .check_bulk_route(&principal, "a dump download")?;
     let (key, extension) = file.rsplit_once('.').unwrap_or((file.as_str(), ""));
     let (manifest, storage) = state
         .dumps
