@@ -401,14 +401,13 @@ impl Rewriter<'_> {
                 if !targets.iter().any(|t| same_column(t, &p.column)) {
                     continue;
                 }
-                let lit = match (&a.target, build::literal(&a.value)) {
-                    (AssignmentTarget::ColumnName(_), Some(lit)) => lit,
-                    _ => {
-                        return Err(denied(format!(
-                            "permission denied: \"{}\" of restricted table \"{table}\" may only be set to a literal allowed by its policy",
-                            p.column
-                        )));
-                    }
+                let (AssignmentTarget::ColumnName(_), Some(lit)) =
+                    (&a.target, build::literal(&a.value))
+                else {
+                    return Err(denied(format!(
+                        "permission denied: \"{}\" of restricted table \"{table}\" may only be set to a literal allowed by its policy",
+                        p.column
+                    )));
                 };
                 let right = self.slots.operand(p);
                 self.checks.push(Check {
