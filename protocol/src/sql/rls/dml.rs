@@ -15,13 +15,20 @@ use super::policy::{Action, Operator, Policy};
 use super::rewriter::{Check, Rewriter, Scope, split_name};
 use super::{denied, no_policy};
 use crate::error::DbError;
+use crate::plan::Dialect;
 
 fn last_ident(name: &ObjectName) -> Option<&Ident> {
     name.0.last().and_then(|p| p.as_ident())
 }
 
-fn same_column(name: &ObjectName, column: &str) -> bool {
-    last_ident(name).is_some_and(|i| i.value.eq_ignore_ascii_case(column))
+/// Whether a column reference names the policy column (which is always quoted as given):
+/// PostgreSQL folds an unquoted reference to lower case first; SQLite and MySQL compare
+/// column names case-insensitively.
+fn same_column(name: &ObjectName, column: &str, dialect: Dialect) -> bool {
+    last_ident(name).is_some_and(|i| match dialect {
+        Dialect::Postgres => super::rewriter::name_key(i, dialect) == column,
+        Dialect::Sqlite | Dialect::MySql => i.value.eq_ignore_ascii_case(column),
+    })
 }
 
 impl Rewriter<'_> {
@@ -204,7 +211,7 @@ impl Rewriter<'_> {
         };
         let q = quote_char(dialect);
         for p in policies {
-            let index = ins.columns.iter().position(|c| same_column(c, &p.column));
+            let index = ins.columns.iter().position(|c| same_column(c, &p.column, dialect));
             match (Self::forced_by(policies, &p.column), index) {
                 (Some(eq), _) if eq != p => {}
                 (Some(eq), None) => {
@@ -274,7 +281,7 @@ impl Rewriter<'_> {
                 && eq == p
             {
                 let sql = self.slots.sql(eq, dialect);
-                match ins.columns.iter().position(|c| same_column(c, &p.column)) {
+                match ins.columns.iter().position(|c| same_column(c, &p.column, dialect)) {
                     Some(i) => items[i] = sql,
                     None => {
                         ins.columns.push(ObjectName::from(vec![Ident::with_quote(
@@ -292,7 +299,7 @@ impl Rewriter<'_> {
             if Self::forced_by(policies, &p.column).is_some() {
                 continue;
             }
-            let Some(i) = ins.columns.iter().position(|c| same_column(c, &p.column)) else {
+            let Some(i) = ins.columns.iter().position(|c| same_column(c, &p.column, dialect)) else {
                 return Err(denied(format!(
                     "new row violates row-level security policy for table \"{table}\""
                 )));
@@ -398,7 +405,7 @@ impl Rewriter<'_> {
                 AssignmentTarget::Tuple(cs) => cs.iter().collect(),
             };
             for p in policies {
-                if !targets.iter().any(|t| same_column(t, &p.column)) {
+                if !targets.iter().any(|t| same_column(t, &p.column, self.dialect)) {
                     continue;
                 }
                 let (AssignmentTarget::ColumnName(_), Some(lit)) =
