@@ -104,6 +104,10 @@ pub fn build_template(
             "statement uses a name reserved by row-level security",
         ));
     }
+    // SQLite stops reading a statement at a NUL byte; refuse rather than reason about it.
+    if sql.contains('\0') {
+        return Err(denied("statement contains a NUL character"));
+    }
     if dialect == Dialect::Sqlite && pragma::is_pragma(sql) {
         let text = pragma::catalog(sql)?;
         return Template::from_printed(

@@ -409,6 +409,7 @@ fn statement_kinds_outside_the_allowed_set_are_denied() {
         "SELECT * FROM todos INTO x",
         "not sql at all",
         "SELECT * FROM todos _rls_x",
+        "SELECT 'a\0' UNION SELECT secret FROM todos",
         "WITH d AS (DELETE FROM todos RETURNING *) SELECT * FROM d",
     ] {
         denied_sqlite(sql);
@@ -607,3 +608,48 @@ fn policy_rows_are_validated() {
 
 use crate::sqlstate::SqlState;
 use std::sync::Arc;
+
+#[test]
+fn everyday_statements_survive_the_round_trip() {
+    for sql in [
+        "SELECT * FROM todos WHERE id = ? LIMIT ? OFFSET ?",
+        "SELECT id, CAST(title AS TEXT) FROM todos WHERE title GLOB 'a*' OR title LIKE 'b%' ESCAPE '\\'",
+        "SELECT title COLLATE NOCASE FROM todos ORDER BY title COLLATE NOCASE DESC NULLS LAST",
+        "SELECT row_number() OVER (PARTITION BY user_id ORDER BY id) FROM todos",
+        "SELECT x'00ff', 1e3, -2, 'it''s', \"title\" FROM todos",
+        "SELECT data ->> '$.a', data -> 'b' FROM todos WHERE id BETWEEN 1 AND 5",
+        "SELECT * FROM todos WHERE id IN (1, 2) AND title IS NOT NULL AND title <> ''",
+        "SELECT CASE WHEN done THEN 'y' ELSE 'n' END, coalesce(title, '') || '!' FROM todos",
+        "SELECT * FROM (VALUES (1, 2)) AS v",
+        "SELECT DISTINCT user_id FROM todos GROUP BY user_id HAVING count(*) > 1",
+        "INSERT OR IGNORE INTO todos (id, title) VALUES (1, 'x') RETURNING *",
+        "INSERT INTO tags (id, tag) VALUES (1, 'x') ON CONFLICT (id) DO UPDATE SET tag = excluded.tag",
+        "UPDATE todos SET done = NOT done, title = upper(title) WHERE id = ?1 RETURNING id",
+        "DELETE FROM todos WHERE id IN (SELECT todo_id FROM tags WHERE tag = ?)",
+        "SAVEPOINT s1",
+        "ROLLBACK TO SAVEPOINT s1",
+        "SELECT name FROM sqlite_schema WHERE type = 'table'",
+    ] {
+        ok(sql);
+    }
+    for sql in [
+        "SELECT * FROM todos WHERE id = ANY($1) AND title ILIKE $2",
+        "SELECT id::text, now() - interval '1 day' FROM todos",
+        "SELECT DISTINCT ON (user_id) * FROM todos ORDER BY user_id, id DESC",
+        "SELECT * FROM todos, LATERAL (SELECT * FROM tags WHERE tags.todo_id = todos.id) t",
+        "SELECT * FROM generate_series(1, 3) g JOIN todos ON todos.id = g",
+        "SELECT E'a\\nb', $$x$$ FROM todos",
+        "INSERT INTO todos (title) VALUES ($1) RETURNING id",
+        "SELECT * FROM todos FOR UPDATE",
+    ] {
+        ok_in(sql, Dialect::Postgres);
+    }
+    for sql in [
+        "SELECT * FROM todos LIMIT 1, 2",
+        "SELECT `title`, 'a\\'b', \"dq\" FROM todos WHERE title REGEXP '^a'",
+        "INSERT IGNORE INTO todos (title) VALUES (?)",
+        "UPDATE todos SET title = 'x' ORDER BY id LIMIT 1",
+    ] {
+        ok_in(sql, Dialect::MySql);
+    }
+}
