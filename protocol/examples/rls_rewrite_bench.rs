@@ -9,7 +9,9 @@ use std::time::Instant;
 use sqlparser::dialect::SQLiteDialect;
 use sqlparser::parser::Parser;
 use starbase_protocol::Dialect;
-use starbase_protocol::sql::rls::{Context, Policy, PolicySet, Relations, RlsCache, build_template};
+use starbase_protocol::sql::rls::{
+    Context, Policy, PolicySet, Relations, RlsCache, build_template,
+};
 
 fn per_call(label: &str, iterations: u32, mut f: impl FnMut()) {
     let start = Instant::now();
@@ -23,7 +25,18 @@ fn per_call(label: &str, iterations: u32, mut f: impl FnMut()) {
 fn main() {
     let sql = "SELECT * FROM todos WHERE id = ?";
     let policies = PolicySet::new(
-        vec![Policy::from_row("SELECT", None, "todos", "user_id", "context.id()", "string", None).unwrap()],
+        vec![
+            Policy::from_row(
+                "SELECT",
+                None,
+                "todos",
+                "user_id",
+                "context.id()",
+                "string",
+                None,
+            )
+            .unwrap(),
+        ],
         vec![],
     );
     let relations = Relations::empty();
@@ -31,9 +44,14 @@ fn main() {
     let subjects: Vec<String> = (0..64).map(|i| format!("user-{i}")).collect();
     let mut n = 0usize;
     per_call("cached rewrite (lookup + render)", 200_000, || {
-        let ctx = Context { subject: Some(&subjects[n % subjects.len()]), claims: None };
+        let ctx = Context {
+            subject: Some(&subjects[n % subjects.len()]),
+            claims: None,
+        };
         n += 1;
-        let out = cache.rewrite(sql, Dialect::Sqlite, &policies, &relations, &ctx).unwrap();
+        let out = cache
+            .rewrite(sql, Dialect::Sqlite, &policies, &relations, &ctx)
+            .unwrap();
         std::hint::black_box(out);
     });
     per_call("uncached template build", 5_000, || {

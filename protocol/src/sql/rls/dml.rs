@@ -211,7 +211,10 @@ impl Rewriter<'_> {
         };
         let q = quote_char(dialect);
         for p in policies {
-            let index = ins.columns.iter().position(|c| same_column(c, &p.column, dialect));
+            let index = ins
+                .columns
+                .iter()
+                .position(|c| same_column(c, &p.column, dialect));
             match (Self::forced_by(policies, &p.column), index) {
                 (Some(eq), _) if eq != p => {}
                 (Some(eq), None) => {
@@ -281,7 +284,11 @@ impl Rewriter<'_> {
                 && eq == p
             {
                 let sql = self.slots.sql(eq, dialect);
-                match ins.columns.iter().position(|c| same_column(c, &p.column, dialect)) {
+                match ins
+                    .columns
+                    .iter()
+                    .position(|c| same_column(c, &p.column, dialect))
+                {
                     Some(i) => items[i] = sql,
                     None => {
                         ins.columns.push(ObjectName::from(vec![Ident::with_quote(
@@ -299,7 +306,11 @@ impl Rewriter<'_> {
             if Self::forced_by(policies, &p.column).is_some() {
                 continue;
             }
-            let Some(i) = ins.columns.iter().position(|c| same_column(c, &p.column, dialect)) else {
+            let Some(i) = ins
+                .columns
+                .iter()
+                .position(|c| same_column(c, &p.column, dialect))
+            else {
                 return Err(denied(format!(
                     "new row violates row-level security policy for table \"{table}\""
                 )));
@@ -405,7 +416,10 @@ impl Rewriter<'_> {
                 AssignmentTarget::Tuple(cs) => cs.iter().collect(),
             };
             for p in policies {
-                if !targets.iter().any(|t| same_column(t, &p.column, self.dialect)) {
+                if !targets
+                    .iter()
+                    .any(|t| same_column(t, &p.column, self.dialect))
+                {
                     continue;
                 }
                 let (AssignmentTarget::ColumnName(_), Some(lit)) =

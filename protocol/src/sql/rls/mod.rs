@@ -23,6 +23,25 @@
 //!   AST, so the backend runs exactly what was analysed;
 //! - context values are never spliced raw: templates hold slots rendered as quoted,
 //!   escaped literals (missing values are `NULL`, which matches nothing).
+//!
+//! Differences from StarbaseDB (§8 of the spec), user-visible:
+//! - policies with a `schema` match (`main`/`public`/the MySQL database, or unqualified
+//!   references); `value_type = 'number'` renders numbers unquoted;
+//! - an INSERT into a restricted table needs an explicit column list; an `=` policy column
+//!   missing from it is added; a replaced `?` is still evaluated so later `?` keep their
+//!   positions; other operators need literals that satisfy them (checked per caller);
+//! - an UPDATE may set a policy column only to a literal its UPDATE policy allows;
+//! - a row forced to a `NULL` policy value (no `sub`, missing claim) is refused.
+//!
+//! Known limits (all fail closed): `rowid` is not visible through the filter; a
+//! schema-qualified column reference (`main.todos.id`) to a filtered table fails;
+//! `WITH … INSERT/UPDATE/DELETE` and multi-table UPDATE/DELETE of restricted tables are
+//! refused. Outside the rewriter's sight: views not described in [`Relations`],
+//! user-defined functions that read tables (SQLite has none unless the host registers
+//! them; PostgreSQL/MySQL backends should run client statements under a role without
+//! such functions) and `ON CONFLICT REPLACE` declared in a table's schema. There is no
+//! optimisation fence: SQLite evaluates the policy terms of a flattened filter before the
+//! client's (the corpus holds error-oracle cases to catch a change).
 
 mod build;
 mod cache;
@@ -74,6 +93,9 @@ const CATALOG_PRAGMAS: &[&str] = &[
 ];
 
 /// Rewrites `sql` for the caller in `ctx` (no cache; see [`RlsCache`]).
+///
+/// Call it for client statements when RLS is enabled, even with an empty [`PolicySet`]
+/// (statements outside the allowed kinds are still refused); admins bypass it.
 ///
 /// # Errors
 /// `42501` when the statement is not allowed under row-level security, cannot be fully

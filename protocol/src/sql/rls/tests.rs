@@ -357,12 +357,21 @@ fn cte_names_shadow_tables_only_where_certain() {
     );
     assert!(!rec.contains("user_id"), "{rec}");
     // PostgreSQL: a quoted CTE name differing in case is another relation.
-    let pg = ok_in(r#"WITH "Todos" AS (SELECT 1) SELECT * FROM todos, "Todos""#, Dialect::Postgres);
+    let pg = ok_in(
+        r#"WITH "Todos" AS (SELECT 1) SELECT * FROM todos, "Todos""#,
+        Dialect::Postgres,
+    );
     assert_eq!(pg.matches("user_id").count(), 1, "{pg}");
-    let pg = ok_in("WITH TODOS AS (SELECT 1) SELECT * FROM todos", Dialect::Postgres);
+    let pg = ok_in(
+        "WITH TODOS AS (SELECT 1) SELECT * FROM todos",
+        Dialect::Postgres,
+    );
     assert!(!pg.contains("user_id"), "{pg}");
     // MySQL: only an exact match is certainly the CTE.
-    let my = ok_in("WITH TODOS AS (SELECT 1) SELECT * FROM todos", Dialect::MySql);
+    let my = ok_in(
+        "WITH TODOS AS (SELECT 1) SELECT * FROM todos",
+        Dialect::MySql,
+    );
     assert!(my.contains("user_id"), "{my}");
     // A forward reference is not certainly the CTE: treated as the table.
     let fwd = ok("WITH a AS (SELECT * FROM todos), todos AS (SELECT 1) SELECT * FROM a");
@@ -423,9 +432,18 @@ fn statement_kinds_outside_the_allowed_set_are_denied() {
         ("SELECT LOAD_FILE('/etc/passwd')", Dialect::MySql),
         ("LOCK TABLES todos READ", Dialect::MySql),
         ("SELECT most_common_vals FROM pg_stats", Dialect::Postgres),
-        ("SELECT query FROM pg_catalog.pg_stat_activity", Dialect::Postgres),
-        ("SELECT * FROM performance_schema.events_statements_history", Dialect::MySql),
-        ("SELECT * FROM information_schema.PROCESSLIST", Dialect::MySql),
+        (
+            "SELECT query FROM pg_catalog.pg_stat_activity",
+            Dialect::Postgres,
+        ),
+        (
+            "SELECT * FROM performance_schema.events_statements_history",
+            Dialect::MySql,
+        ),
+        (
+            "SELECT * FROM information_schema.PROCESSLIST",
+            Dialect::MySql,
+        ),
         ("SELECT * FROM t INTO OUTFILE '/tmp/x'", Dialect::MySql),
     ] {
         denied_in(sql, d, &todos());
