@@ -46,6 +46,7 @@
 mod build;
 mod cache;
 mod dml;
+mod insert;
 mod policy;
 mod pragma;
 mod relations;
