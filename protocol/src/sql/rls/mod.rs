@@ -140,6 +140,7 @@ pub fn build_template(
             Default::default(),
             false,
             dialect,
+            0,
         );
     }
     let mut stmt = parse_one(sql, dialect)?;
@@ -151,6 +152,7 @@ pub fn build_template(
             "row-level security could not account for every reference to a restricted table",
         ));
     }
+    let markers = count_markers(&stmt);
     let printed = print(&stmt, dialect);
     if parse_one(&printed, dialect).ok().as_ref() != Some(&stmt) {
         return Err(denied(
@@ -164,6 +166,7 @@ pub fn build_template(
         found.tables,
         rw.changed,
         dialect,
+        markers,
     )
 }
 
@@ -206,6 +209,27 @@ fn statement(rw: &mut rewriter::Rewriter<'_>, stmt: &mut Statement) -> Result<()
         }
         _ => Err(denied("statement is not allowed under row-level security")),
     }
+}
+
+/// How many slot-marker calls (`_rls_slot_N()`, unquoted) the statement holds.
+fn count_markers(stmt: &Statement) -> usize {
+    struct Count(usize);
+    impl sqlparser::ast::Visitor for Count {
+        type Break = ();
+        fn pre_visit_expr(&mut self, expr: &sqlparser::ast::Expr) -> std::ops::ControlFlow<()> {
+            if let sqlparser::ast::Expr::Function(f) = expr
+                && let [sqlparser::ast::ObjectNamePart::Identifier(name)] = f.name.0.as_slice()
+                && name.quote_style.is_none()
+                && name.value.starts_with(build::SLOT_PREFIX)
+            {
+                self.0 += 1;
+            }
+            std::ops::ControlFlow::Continue(())
+        }
+    }
+    let mut count = Count(0);
+    let _ = sqlparser::ast::Visit::visit(stmt, &mut count);
+    count.0
 }
 
 /// Prints the statement; for MySQL, backslashes in string literals are doubled because

@@ -311,3 +311,22 @@ fn multi_table_writes_of_restricted_tables_are_denied() {
     );
     assert!(joined.contains("todos.`user_id` = 'u1'"), "{joined}");
 }
+
+#[test]
+fn escaped_client_text_cannot_forge_a_slot() {
+    for sql in [
+        r"SELECT E'\x5frls\x5fslot\x5f0()' FROM todos",
+        r"SELECT U&'\005frls\005fslot\005f0()' FROM todos",
+    ] {
+        let e = rw_with(sql, Dialect::Postgres, &todos());
+        assert!(e.is_err(), "{sql} -> {e:?}");
+    }
+    // The E-string parses; only the marker count stops it.
+    let msg = denied_in(
+        r"SELECT E'\x5frls\x5fslot\x5f0()' FROM todos",
+        Dialect::Postgres,
+        &todos(),
+    );
+    assert!(msg.contains("reserved"), "{msg}");
+    assert!(Policy::from_row("SELECT", None, "t", "c", "_rls_slot_0()", "string", None).is_err());
+}
