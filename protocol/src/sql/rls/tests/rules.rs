@@ -330,3 +330,26 @@ fn escaped_client_text_cannot_forge_a_slot() {
     assert!(msg.contains("reserved"), "{msg}");
     assert!(Policy::from_row("SELECT", None, "t", "c", "_rls_slot_0()", "string", None).is_err());
 }
+
+#[test]
+fn returning_needs_the_select_policy_too() {
+    let set = PolicySet::new(
+        vec![
+            pol("UPDATE", "todos", "team", "context.claim('team')"),
+            pol("DELETE", "todos", "team", "context.claim('team')"),
+        ],
+        vec![],
+    );
+    assert!(rw_with("UPDATE todos SET title = 'x'", Dialect::Sqlite, &set).is_ok());
+    for sql in [
+        "UPDATE todos SET title = 'x' RETURNING *",
+        "DELETE FROM todos RETURNING id",
+    ] {
+        assert!(denied_in(sql, Dialect::Sqlite, &set).contains("no policy allows SELECT"));
+    }
+    let out = ok("DELETE FROM todos WHERE id = 1 RETURNING id");
+    assert!(
+        out.ends_with(r#"WHERE (id = 1) AND ((todos."user_id" = 'u1') AND (todos."user_id" = 'u1')) RETURNING id"#),
+        "{out}"
+    );
+}
