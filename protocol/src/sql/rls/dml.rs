@@ -73,6 +73,36 @@ impl Rewriter<'_> {
         })
     }
 
+    /// Refuses a FROM/USING item exposed under the target's name: the policy predicate is
+    /// qualified by that name and must not bind to another relation.
+    fn refuse_shadowed_target(
+        tables: &[TableWithJoins],
+        qualifier: &Ident,
+        table: &str,
+    ) -> Result<(), DbError> {
+        let shadows = tables
+            .iter()
+            .flat_map(|t| std::iter::once(&t.relation).chain(t.joins.iter().map(|j| &j.relation)))
+            .any(|f| {
+                let exposed = match f {
+                    TableFactor::Table { alias: Some(a), .. }
+                    | TableFactor::Derived { alias: Some(a), .. }
+                    | TableFactor::Function { alias: Some(a), .. }
+                    | TableFactor::UNNEST { alias: Some(a), .. }
+                    | TableFactor::NestedJoin { alias: Some(a), .. } => Some(&a.name),
+                    TableFactor::Table { name, .. } => last_ident(name),
+                    _ => None,
+                };
+                exposed.is_none_or(|e| e.value.eq_ignore_ascii_case(&qualifier.value))
+            });
+        if shadows {
+            return Err(denied(format!(
+                "permission denied: another relation is named like the target of a write on restricted table \"{table}\""
+            )));
+        }
+        Ok(())
+    }
+
     /// UPDATE: target rows filtered by the UPDATE policies; policy columns may only be set
     /// to literals that satisfy them; reads filtered.
     pub(super) fn update(&mut self, upd: &mut Update) -> Result<(), DbError> {
@@ -130,6 +160,11 @@ impl Rewriter<'_> {
             )));
         }
         self.check_assignments(upd, &policies, &table)?;
+        if let Some(UpdateTableFromKind::BeforeSet(from) | UpdateTableFromKind::AfterSet(from)) =
+            &upd.from
+        {
+            Self::refuse_shadowed_target(from, &qualifier, &table)?;
+        }
         let mut filter = self.filter_for(Action::Update, &name, &qualifier)?;
         if upd.returning.is_some() {
             filter = self.returning_filter(filter, &name, &qualifier)?;
@@ -236,6 +271,12 @@ impl Rewriter<'_> {
         };
         if self.target_policies(Action::Delete, &name)?.is_none() {
             return Ok(());
+        }
+        if let Some(using) = &del.using {
+            let table = last_ident(&name)
+                .map(|i| i.value.clone())
+                .unwrap_or_default();
+            Self::refuse_shadowed_target(using, &qualifier, &table)?;
         }
         let mut filter = self.filter_for(Action::Delete, &name, &qualifier)?;
         if del.returning.is_some() {

@@ -353,3 +353,28 @@ fn returning_needs_the_select_policy_too() {
         "{out}"
     );
 }
+
+#[test]
+fn from_and_using_may_not_shadow_the_write_target() {
+    for (sql, d) in [
+        (
+            "DELETE FROM todos USING tags AS todos WHERE todos.id = 1",
+            Dialect::Postgres,
+        ),
+        ("DELETE FROM todos t USING tags t", Dialect::Postgres),
+        ("UPDATE todos SET title = 'x' FROM todos", Dialect::Sqlite),
+    ] {
+        assert!(
+            denied_in(sql, d, &todos()).contains("named like the target"),
+            "{sql}"
+        );
+    }
+    assert!(
+        rw_with(
+            "UPDATE todos SET title = g.tag FROM tags AS g WHERE g.todo_id = todos.id",
+            Dialect::Sqlite,
+            &todos()
+        )
+        .is_ok()
+    );
+}
