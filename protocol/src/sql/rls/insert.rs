@@ -73,11 +73,73 @@ impl Rewriter<'_> {
             && matches!(source.body.as_ref(), SetExpr::Values(_));
         if plain_values {
             self.nested(source, &scope)?;
-            self.force_values(ins, &policies, &table)
+            self.force_values(ins, &policies, &table)?;
         } else {
             self.query(source, &scope)?;
-            self.force_select(ins, &policies, &table)
+            self.force_select(ins, &policies, &table)?;
         }
+        if ins.returning.is_some() {
+            self.check_returning(ins, &name, &policies, &table)?;
+        }
+        Ok(())
+    }
+
+    /// As PostgreSQL: rows an INSERT returns must also pass the SELECT policies. Each SELECT
+    /// policy column must be forced by an `=` INSERT policy or be a literal in every row.
+    fn check_returning(
+        &mut self,
+        ins: &Insert,
+        name: &ObjectName,
+        policies: &[Policy],
+        table: &str,
+    ) -> Result<(), DbError> {
+        let reads: Vec<Policy> = match self.target_policies(Action::Select, name)? {
+            Some(reads) => reads,
+            None => return Ok(()),
+        };
+        let rows = match ins.source.as_deref().map(|s| s.body.as_ref()) {
+            Some(SetExpr::Values(v)) => Some(&v.rows),
+            _ => None,
+        };
+        for read in &reads {
+            let right = self.slots.operand(read);
+            if let Some(eq) = Self::forced_by(policies, &read.column) {
+                let left = self.slots.operand(eq);
+                self.checks.push(Check {
+                    left,
+                    op: read.operator,
+                    right,
+                    table: table.to_owned(),
+                });
+                continue;
+            }
+            let index = ins
+                .columns
+                .iter()
+                .position(|c| same_column(c, &read.column, self.dialect));
+            let literals: Option<Vec<_>> = match (index, rows) {
+                (Some(i), Some(rows)) => rows
+                    .iter()
+                    .map(|r| r.content.get(i).and_then(build::literal))
+                    .collect(),
+                _ => None,
+            };
+            let Some(literals) = literals else {
+                return Err(denied(format!(
+                    "permission denied: RETURNING from restricted table \"{table}\" needs \"{}\" as a literal",
+                    read.column
+                )));
+            };
+            for lit in literals {
+                self.checks.push(Check {
+                    left: Operand::Const(lit),
+                    op: read.operator,
+                    right: right.clone(),
+                    table: table.to_owned(),
+                });
+            }
+        }
+        Ok(())
     }
 
     /// `DEFAULT VALUES` becomes `(<policy columns>) VALUES (<policy values>)`.

@@ -31,8 +31,9 @@
 //!   missing from it is added; a replaced `?` is still evaluated so later `?` keep their
 //!   positions; other operators need literals that satisfy them (checked per caller);
 //! - an UPDATE may set a policy column only to a literal its UPDATE policy allows;
-//! - UPDATE/DELETE … RETURNING on a restricted table also needs (and applies) its SELECT
-//!   policies, as PostgreSQL does, so RETURNING cannot show rows the caller cannot read;
+//! - … RETURNING on a restricted table also needs (and applies) its SELECT policies, as
+//!   PostgreSQL does, so RETURNING cannot show rows the caller cannot read (for INSERT the
+//!   returned rows' policy columns must be forced or literal, checked per caller);
 //! - a row forced to a `NULL` policy value (no `sub`, missing claim) is refused.
 //!
 //! Known limits (all fail closed): `rowid` is not visible through the filter; a

@@ -378,3 +378,29 @@ fn from_and_using_may_not_shadow_the_write_target() {
         .is_ok()
     );
 }
+
+#[test]
+fn insert_returning_checks_the_select_policies() {
+    let set = PolicySet::new(
+        vec![
+            pol("INSERT", "todos", "team", "context.claim('team')"),
+            pol("SELECT", "todos", "user_id", "context.id()"),
+        ],
+        vec![],
+    );
+    let mut claims = serde_json::Map::new();
+    claims.insert("team".into(), "t1".into());
+    let ctx = Context {
+        subject: Some("u1"),
+        claims: Some(&claims),
+    };
+    let run = |sql: &str| rewrite(sql, Dialect::Sqlite, &set, &Relations::empty(), &ctx);
+    assert!(run("INSERT INTO todos (title) VALUES ('x')").is_ok());
+    assert!(run("INSERT INTO todos (user_id, title) VALUES ('u1', 'x') RETURNING *").is_ok());
+    let other =
+        run("INSERT INTO todos (user_id, title) VALUES ('u2', 'x') RETURNING *").unwrap_err();
+    assert!(other.message.contains("violates"), "{other}");
+    let unknown = run("INSERT INTO todos (user_id) VALUES (?) RETURNING *").unwrap_err();
+    assert!(unknown.message.contains("RETURNING"), "{unknown}");
+    assert!(ok("INSERT INTO todos (title) VALUES ('x') RETURNING id").contains("RETURNING id"));
+}
