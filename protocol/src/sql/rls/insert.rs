@@ -59,7 +59,11 @@ impl Rewriter<'_> {
         }
         self.changed = true;
         let Some(source) = &mut ins.source else {
-            return self.insert_defaults(ins, &policies, &table);
+            self.insert_defaults(ins, &policies, &table)?;
+            if ins.returning.is_some() {
+                self.check_returning(ins, &name, &policies, &table)?;
+            }
+            return Ok(());
         };
         if ins.columns.is_empty() {
             return Err(denied(format!(
