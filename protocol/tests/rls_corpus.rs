@@ -135,15 +135,19 @@ fn run_case(corpus: &Value, case: &Value, cache: Option<&RlsCache>) -> Result<()
     };
     let expect = case["expect"].as_str().unwrap();
     let rewritten = match (outcome, expect) {
-        (Err(e), "denied") if e.code == SqlState::INSUFFICIENT_PRIVILEGE => return Ok(()),
+        (Err(e), "denied" | "error") if e.code == SqlState::INSUFFICIENT_PRIVILEGE => return Ok(()),
         (Err(e), _) => return Err(format!("refused ({}): {}", e.code, e.message)),
         (Ok(r), "denied") => return Err(format!("allowed as {}", r.sql)),
         (Ok(r), _) => r,
     };
     let conn = fresh_db(corpus);
     let params = case["params"].as_array().cloned().unwrap_or_default();
-    let rows = run(&conn, &rewritten.sql, &params)
-        .map_err(|e| format!("{} failed on SQLite: {e}", rewritten.sql))?;
+    let rows = match (run(&conn, &rewritten.sql, &params), expect) {
+        (Err(_), "error") => return Ok(()),
+        (Ok(rows), "error") => return Err(format!("{} ran and returned {rows:?}", rewritten.sql)),
+        (Err(e), _) => return Err(format!("{} failed on SQLite: {e}", rewritten.sql)),
+        (Ok(rows), _) => rows,
+    };
     let shown = Value::Array(rows.clone()).to_string();
     if shown.contains(marker) {
         return Err(format!("LEAKED via {}: {shown}", rewritten.sql));

@@ -1,32 +1,39 @@
-//! Statement-level rules for writes: the target of an INSERT, UPDATE or DELETE on a
-//! restricted table, and the reads each performs (which go through the query walker).
+//! Statement-level rules for UPDATE and DELETE: the target on a restricted table is
+//! filtered by its action's predicates, policy columns may only be set to allowed
+//! literals, and the reads each performs go through the query walker. Also the helpers
+//! INSERT shares (`insert`).
 //!
-//! Owns forcing policy columns in new rows, `WHERE` filtering of changed rows and the
-//! upsert refusals. Must not know how tables are found inside queries (`rewriter`).
+//! Must not know how tables are found inside queries (`rewriter`).
 
 use sqlparser::ast::{
-    AssignmentTarget, Delete, FromTable, Ident, Insert, ObjectName, OnConflictAction, OnInsert,
-    SetExpr, SqliteOnConflict, TableFactor, TableObject, TableWithJoins, Update,
-    UpdateTableFromKind,
+    AssignmentTarget, Delete, FromTable, Ident, ObjectName, SqliteOnConflict, TableFactor,
+    TableWithJoins, Update, UpdateTableFromKind,
 };
 
-use super::build::{self, Operand, quote_char};
-use super::policy::{Action, Operator, Policy};
+use super::build::{self, Operand};
+use super::policy::{Action, Policy};
 use super::rewriter::{Check, Rewriter, Scope, split_name};
 use super::{denied, no_policy};
 use crate::error::DbError;
+use crate::plan::Dialect;
 
-fn last_ident(name: &ObjectName) -> Option<&Ident> {
+pub(super) fn last_ident(name: &ObjectName) -> Option<&Ident> {
     name.0.last().and_then(|p| p.as_ident())
 }
 
-fn same_column(name: &ObjectName, column: &str) -> bool {
-    last_ident(name).is_some_and(|i| i.value.eq_ignore_ascii_case(column))
+/// Whether a column reference names the policy column (which is always quoted as given):
+/// PostgreSQL folds an unquoted reference to lower case first; SQLite and MySQL compare
+/// column names case-insensitively.
+pub(super) fn same_column(name: &ObjectName, column: &str, dialect: Dialect) -> bool {
+    last_ident(name).is_some_and(|i| match dialect {
+        Dialect::Postgres => super::rewriter::name_key(i, dialect) == column,
+        Dialect::Sqlite | Dialect::MySql => i.value.eq_ignore_ascii_case(column),
+    })
 }
 
 impl Rewriter<'_> {
     /// Policies for `action` on a restricted target (`None` when unrestricted).
-    fn target_policies(
+    pub(super) fn target_policies(
         &self,
         action: Action,
         name: &ObjectName,
@@ -66,260 +73,33 @@ impl Rewriter<'_> {
         })
     }
 
-    /// INSERT: reads filtered; new rows in a restricted table forced/checked.
-    pub(super) fn insert(&mut self, ins: &mut Insert) -> Result<(), DbError> {
-        let TableObject::TableName(name) = &ins.table else {
-            return Err(denied("INSERT into a table function is not allowed"));
-        };
-        let name = name.clone();
-        let scope = Scope::new();
-        self.nested(&mut ins.on, &scope)?;
-        self.nested(&mut ins.returning, &scope)?;
-        let Some(policies) = self.target_policies(Action::Insert, &name)? else {
-            self.nested(&mut ins.assignments, &scope)?;
-            return match &mut ins.source {
-                Some(source) => self.query(source, &scope),
-                None => Ok(()),
-            };
-        };
-        let table = last_ident(&name)
-            .map(|i| i.value.clone())
-            .unwrap_or_default();
-        let upsert = ins.replace_into
-            || ins.or == Some(SqliteOnConflict::Replace)
-            || matches!(ins.on, Some(OnInsert::DuplicateKeyUpdate(_)))
-            || matches!(&ins.on, Some(OnInsert::OnConflict(c)) if matches!(c.action, OnConflictAction::DoUpdate(_)));
-        if upsert {
-            return Err(denied(format!(
-                "permission denied: upserts on restricted table \"{table}\" are not allowed"
-            )));
-        }
-        if !ins.assignments.is_empty()
-            || ins.partitioned.is_some()
-            || !ins.after_columns.is_empty()
-            || ins.overwrite
-            || ins.settings.is_some()
-            || ins.format_clause.is_some()
-            || ins.insert_alias.is_some()
-        {
-            return Err(denied(format!(
-                "INSERT form is not allowed on restricted table \"{table}\""
-            )));
-        }
-        self.changed = true;
-        let Some(source) = &mut ins.source else {
-            return self.insert_defaults(ins, &policies, &table);
-        };
-        if ins.columns.is_empty() {
-            return Err(denied(format!(
-                "permission denied: INSERT into restricted table \"{table}\" needs a column list"
-            )));
-        }
-        let plain_values = source.with.is_none()
-            && source.order_by.is_none()
-            && source.limit_clause.is_none()
-            && source.fetch.is_none()
-            && matches!(source.body.as_ref(), SetExpr::Values(_));
-        if plain_values {
-            self.nested(source, &scope)?;
-            self.force_values(ins, &policies, &table)
-        } else {
-            self.query(source, &scope)?;
-            self.force_select(ins, &policies, &table)
-        }
-    }
-
-    /// `DEFAULT VALUES` becomes `(<policy columns>) VALUES (<policy values>)`.
-    fn insert_defaults(
-        &mut self,
-        ins: &mut Insert,
-        policies: &[Policy],
+    /// Refuses a FROM/USING item exposed under the target's name: the policy predicate is
+    /// qualified by that name and must not bind to another relation.
+    fn refuse_shadowed_target(
+        tables: &[TableWithJoins],
+        qualifier: &Ident,
         table: &str,
     ) -> Result<(), DbError> {
-        if !ins.columns.is_empty() || policies.iter().any(|p| p.operator != Operator::Eq) {
-            return Err(denied(format!(
-                "new row violates row-level security policy for table \"{table}\""
-            )));
-        }
-        let q = quote_char(self.dialect);
-        let mut cols = Vec::new();
-        let mut vals = Vec::new();
-        for p in policies {
-            if !cols.contains(&p.column.to_lowercase()) {
-                cols.push(p.column.to_lowercase());
-                ins.columns.push(ObjectName::from(vec![Ident::with_quote(
-                    q,
-                    p.column.clone(),
-                )]));
-                vals.push(self.slots.sql(p, self.dialect));
-            }
-            self.require(p, p, table);
-        }
-        let values = build::parse_query(&format!("VALUES ({})", vals.join(", ")), self.dialect)?;
-        ins.source = Some(values);
-        self.checks_for_forced(policies, table);
-        Ok(())
-    }
-
-    /// A check that the forced value of `eq` satisfies `p` (and is not NULL).
-    fn require(&mut self, eq: &Policy, p: &Policy, table: &str) {
-        let left = self.slots.operand(eq);
-        let right = self.slots.operand(p);
-        self.checks.push(Check {
-            left,
-            op: p.operator,
-            right,
-            table: table.to_owned(),
-        });
-    }
-
-    /// The first `=` policy of each column decides the forced value; every policy on that
-    /// column must then hold for it.
-    fn forced_by<'a>(policies: &'a [Policy], column: &str) -> Option<&'a Policy> {
-        policies
+        let shadows = tables
             .iter()
-            .find(|p| p.operator == Operator::Eq && p.column.eq_ignore_ascii_case(column))
-    }
-
-    fn checks_for_forced(&mut self, policies: &[Policy], table: &str) {
-        for p in policies {
-            if let Some(eq) = Self::forced_by(policies, &p.column)
-                && eq != p
-            {
-                self.require(eq, p, table);
-            }
+            .flat_map(|t| std::iter::once(&t.relation).chain(t.joins.iter().map(|j| &j.relation)))
+            .any(|f| {
+                let exposed = match f {
+                    TableFactor::Table { alias: Some(a), .. }
+                    | TableFactor::Derived { alias: Some(a), .. }
+                    | TableFactor::Function { alias: Some(a), .. }
+                    | TableFactor::UNNEST { alias: Some(a), .. }
+                    | TableFactor::NestedJoin { alias: Some(a), .. } => Some(&a.name),
+                    TableFactor::Table { name, .. } => last_ident(name),
+                    _ => None,
+                };
+                exposed.is_none_or(|e| e.value.eq_ignore_ascii_case(&qualifier.value))
+            });
+        if shadows {
+            return Err(denied(format!(
+                "permission denied: another relation is named like the target of a write on restricted table \"{table}\""
+            )));
         }
-    }
-
-    fn force_values(
-        &mut self,
-        ins: &mut Insert,
-        policies: &[Policy],
-        table: &str,
-    ) -> Result<(), DbError> {
-        let dialect = self.dialect;
-        let Some(SetExpr::Values(values)) = ins.source.as_deref_mut().map(|s| s.body.as_mut())
-        else {
-            return Err(denied("unexpected INSERT source"));
-        };
-        let q = quote_char(dialect);
-        for p in policies {
-            let index = ins.columns.iter().position(|c| same_column(c, &p.column));
-            match (Self::forced_by(policies, &p.column), index) {
-                (Some(eq), _) if eq != p => {}
-                (Some(eq), None) => {
-                    ins.columns.push(ObjectName::from(vec![Ident::with_quote(
-                        q,
-                        eq.column.clone(),
-                    )]));
-                    for row in &mut values.rows {
-                        let sql = self.slots.sql(eq, dialect);
-                        row.content.push(build::parse_expr(&sql, dialect)?);
-                    }
-                    self.require(eq, eq, table);
-                }
-                (Some(eq), Some(i)) => {
-                    for row in &mut values.rows {
-                        let cell = row.content.get_mut(i).ok_or_else(|| {
-                            denied("INSERT has more target columns than expressions")
-                        })?;
-                        let sql = self.slots.sql(eq, dialect);
-                        *cell = build::forced_value(cell, &sql, dialect)?;
-                    }
-                    self.require(eq, eq, table);
-                }
-                (None, Some(i)) => {
-                    for row in &values.rows {
-                        let lit = row.content.get(i).and_then(build::literal).ok_or_else(|| {
-                            denied(format!(
-                                "permission denied: the value of \"{}\" in restricted table \"{table}\" must be a literal",
-                                p.column
-                            ))
-                        })?;
-                        let right = self.slots.operand(p);
-                        self.checks.push(Check {
-                            left: Operand::Const(lit),
-                            op: p.operator,
-                            right,
-                            table: table.to_owned(),
-                        });
-                    }
-                }
-                (None, None) => {
-                    return Err(denied(format!(
-                        "new row violates row-level security policy for table \"{table}\""
-                    )));
-                }
-            }
-        }
-        self.checks_for_forced(policies, table);
-        Ok(())
-    }
-
-    /// INSERT … SELECT: `WITH _rls_src(c1..cn) AS (<source>) SELECT <forced> FROM _rls_src
-    /// WHERE <other policies>`.
-    fn force_select(
-        &mut self,
-        ins: &mut Insert,
-        policies: &[Policy],
-        table: &str,
-    ) -> Result<(), DbError> {
-        let dialect = self.dialect;
-        let n = ins.columns.len();
-        let cols: Vec<String> = (1..=n).map(|i| format!("_rls_c{i}")).collect();
-        let mut items = cols.clone();
-        let q = quote_char(dialect);
-        for p in policies {
-            if let Some(eq) = Self::forced_by(policies, &p.column)
-                && eq == p
-            {
-                let sql = self.slots.sql(eq, dialect);
-                match ins.columns.iter().position(|c| same_column(c, &p.column)) {
-                    Some(i) => items[i] = sql,
-                    None => {
-                        ins.columns.push(ObjectName::from(vec![Ident::with_quote(
-                            q,
-                            p.column.clone(),
-                        )]));
-                        items.push(sql);
-                    }
-                }
-                self.require(eq, eq, table);
-            }
-        }
-        let mut filters = Vec::new();
-        for p in policies {
-            if Self::forced_by(policies, &p.column).is_some() {
-                continue;
-            }
-            let Some(i) = ins.columns.iter().position(|c| same_column(c, &p.column)) else {
-                return Err(denied(format!(
-                    "new row violates row-level security policy for table \"{table}\""
-                )));
-            };
-            let value = self.slots.sql(p, dialect);
-            filters.push(build::comparison(&items[i], p.operator, &value));
-        }
-        self.checks_for_forced(policies, table);
-        let where_clause = if filters.is_empty() {
-            String::new()
-        } else {
-            format!(" WHERE {}", filters.join(" AND "))
-        };
-        let text = format!(
-            "WITH _rls_src({}) AS (SELECT 1) SELECT {} FROM _rls_src{where_clause}",
-            cols.join(", "),
-            items.join(", ")
-        );
-        let mut wrapper = build::parse_query(&text, dialect)?;
-        let (Some(source), Some(with)) = (ins.source.take(), wrapper.with.as_mut()) else {
-            return Err(denied("unexpected INSERT source"));
-        };
-        let Some(cte) = with.cte_tables.first_mut() else {
-            return Err(denied("unexpected INSERT source"));
-        };
-        cte.query = source;
-        ins.source = Some(wrapper);
         Ok(())
     }
 
@@ -380,7 +160,15 @@ impl Rewriter<'_> {
             )));
         }
         self.check_assignments(upd, &policies, &table)?;
-        let filter = self.filter_for(Action::Update, &name, &qualifier)?;
+        if let Some(UpdateTableFromKind::BeforeSet(from) | UpdateTableFromKind::AfterSet(from)) =
+            &upd.from
+        {
+            Self::refuse_shadowed_target(from, &qualifier, &table)?;
+        }
+        let mut filter = self.filter_for(Action::Update, &name, &qualifier)?;
+        if upd.returning.is_some() {
+            filter = self.returning_filter(filter, &name, &qualifier)?;
+        }
         upd.selection = Some(build::and_where(upd.selection.take(), filter));
         self.accounted += 1;
         Ok(())
@@ -398,17 +186,19 @@ impl Rewriter<'_> {
                 AssignmentTarget::Tuple(cs) => cs.iter().collect(),
             };
             for p in policies {
-                if !targets.iter().any(|t| same_column(t, &p.column)) {
+                if !targets
+                    .iter()
+                    .any(|t| same_column(t, &p.column, self.dialect))
+                {
                     continue;
                 }
-                let lit = match (&a.target, build::literal(&a.value)) {
-                    (AssignmentTarget::ColumnName(_), Some(lit)) => lit,
-                    _ => {
-                        return Err(denied(format!(
-                            "permission denied: \"{}\" of restricted table \"{table}\" may only be set to a literal allowed by its policy",
-                            p.column
-                        )));
-                    }
+                let (AssignmentTarget::ColumnName(_), Some(lit)) =
+                    (&a.target, build::literal(&a.value))
+                else {
+                    return Err(denied(format!(
+                        "permission denied: \"{}\" of restricted table \"{table}\" may only be set to a literal allowed by its policy",
+                        p.column
+                    )));
                 };
                 let right = self.slots.operand(p);
                 self.checks.push(Check {
@@ -420,6 +210,18 @@ impl Rewriter<'_> {
             }
         }
         Ok(())
+    }
+
+    /// As PostgreSQL: rows an UPDATE or DELETE returns must also pass the SELECT policies
+    /// (else RETURNING would show rows the caller may change but not read).
+    fn returning_filter(
+        &mut self,
+        filter: sqlparser::ast::Expr,
+        name: &ObjectName,
+        qualifier: &Ident,
+    ) -> Result<sqlparser::ast::Expr, DbError> {
+        let read = self.filter_for(Action::Select, name, qualifier)?;
+        Ok(build::and_where(Some(filter), read))
     }
 
     /// DELETE: target rows filtered by the DELETE policies; reads filtered.
@@ -470,7 +272,16 @@ impl Rewriter<'_> {
         if self.target_policies(Action::Delete, &name)?.is_none() {
             return Ok(());
         }
-        let filter = self.filter_for(Action::Delete, &name, &qualifier)?;
+        if let Some(using) = &del.using {
+            let table = last_ident(&name)
+                .map(|i| i.value.clone())
+                .unwrap_or_default();
+            Self::refuse_shadowed_target(using, &qualifier, &table)?;
+        }
+        let mut filter = self.filter_for(Action::Delete, &name, &qualifier)?;
+        if del.returning.is_some() {
+            filter = self.returning_filter(filter, &name, &qualifier)?;
+        }
         del.selection = Some(build::and_where(del.selection.take(), filter));
         self.accounted += 1;
         Ok(())

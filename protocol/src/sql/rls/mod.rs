@@ -23,10 +23,33 @@
 //!   AST, so the backend runs exactly what was analysed;
 //! - context values are never spliced raw: templates hold slots rendered as quoted,
 //!   escaped literals (missing values are `NULL`, which matches nothing).
+//!
+//! Differences from StarbaseDB (§8 of the spec), user-visible:
+//! - policies with a `schema` match (`main`/`public`/the MySQL database, or unqualified
+//!   references); `value_type = 'number'` renders numbers unquoted;
+//! - an INSERT into a restricted table needs an explicit column list; an `=` policy column
+//!   missing from it is added; a replaced `?` is still evaluated so later `?` keep their
+//!   positions; other operators need literals that satisfy them (checked per caller);
+//! - an UPDATE may set a policy column only to a literal its UPDATE policy allows;
+//! - … RETURNING on a restricted table also needs (and applies) its SELECT policies, as
+//!   PostgreSQL does, so RETURNING cannot show rows the caller cannot read (for INSERT the
+//!   returned rows' policy columns must be forced or literal, checked per caller);
+//! - a row forced to a `NULL` policy value (no `sub`, missing claim) is refused.
+//!
+//! Known limits (all fail closed): `rowid` is not visible through the filter; a
+//! schema-qualified column reference (`main.todos.id`) to a filtered table fails;
+//! `WITH … INSERT/UPDATE/DELETE` and multi-table UPDATE/DELETE of restricted tables are
+//! refused. Outside the rewriter's sight: views not described in [`Relations`],
+//! user-defined functions that read tables (SQLite has none unless the host registers
+//! them; PostgreSQL/MySQL backends should run client statements under a role without
+//! such functions) and `ON CONFLICT REPLACE` declared in a table's schema. There is no
+//! optimisation fence: SQLite evaluates the policy terms of a flattened filter before the
+//! client's (the corpus holds error-oracle cases to catch a change).
 
 mod build;
 mod cache;
 mod dml;
+mod insert;
 mod policy;
 mod pragma;
 mod relations;
@@ -75,6 +98,9 @@ const CATALOG_PRAGMAS: &[&str] = &[
 
 /// Rewrites `sql` for the caller in `ctx` (no cache; see [`RlsCache`]).
 ///
+/// Call it for client statements when RLS is enabled, even with an empty [`PolicySet`]
+/// (statements outside the allowed kinds are still refused); admins bypass it.
+///
 /// # Errors
 /// `42501` when the statement is not allowed under row-level security, cannot be fully
 /// analysed, touches a restricted table without a policy for its action, or writes a row
@@ -104,6 +130,10 @@ pub fn build_template(
             "statement uses a name reserved by row-level security",
         ));
     }
+    // SQLite stops reading a statement at a NUL byte; refuse rather than reason about it.
+    if sql.contains('\0') {
+        return Err(denied("statement contains a NUL character"));
+    }
     if dialect == Dialect::Sqlite && pragma::is_pragma(sql) {
         let text = pragma::catalog(sql)?;
         return Template::from_printed(
@@ -113,6 +143,7 @@ pub fn build_template(
             Default::default(),
             false,
             dialect,
+            0,
         );
     }
     let mut stmt = parse_one(sql, dialect)?;
@@ -124,6 +155,7 @@ pub fn build_template(
             "row-level security could not account for every reference to a restricted table",
         ));
     }
+    let markers = count_markers(&stmt);
     let printed = print(&stmt, dialect);
     if parse_one(&printed, dialect).ok().as_ref() != Some(&stmt) {
         return Err(denied(
@@ -137,6 +169,7 @@ pub fn build_template(
         found.tables,
         rw.changed,
         dialect,
+        markers,
     )
 }
 
@@ -179,6 +212,27 @@ fn statement(rw: &mut rewriter::Rewriter<'_>, stmt: &mut Statement) -> Result<()
         }
         _ => Err(denied("statement is not allowed under row-level security")),
     }
+}
+
+/// How many slot-marker calls (`_rls_slot_N()`, unquoted) the statement holds.
+fn count_markers(stmt: &Statement) -> usize {
+    struct Count(usize);
+    impl sqlparser::ast::Visitor for Count {
+        type Break = ();
+        fn pre_visit_expr(&mut self, expr: &sqlparser::ast::Expr) -> std::ops::ControlFlow<()> {
+            if let sqlparser::ast::Expr::Function(f) = expr
+                && let [sqlparser::ast::ObjectNamePart::Identifier(name)] = f.name.0.as_slice()
+                && name.quote_style.is_none()
+                && name.value.starts_with(build::SLOT_PREFIX)
+            {
+                self.0 += 1;
+            }
+            std::ops::ControlFlow::Continue(())
+        }
+    }
+    let mut count = Count(0);
+    let _ = sqlparser::ast::Visit::visit(stmt, &mut count);
+    count.0
 }
 
 /// Prints the statement; for MySQL, backslashes in string literals are doubled because

@@ -162,6 +162,14 @@ impl Policy {
         if table.trim().is_empty() || column.trim().is_empty() {
             return Err(super::denied("policy table and column must not be empty"));
         }
+        if [table, column, value].iter().any(|s| {
+            s.to_ascii_lowercase()
+                .contains(super::build::RESERVED_PREFIX)
+        }) {
+            return Err(super::denied(
+                "policy uses a name reserved by row-level security",
+            ));
+        }
         let value_type = match value_type.trim().to_ascii_lowercase().as_str() {
             "string" | "" => ValueType::String,
             "number" => ValueType::Number,

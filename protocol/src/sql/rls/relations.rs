@@ -59,7 +59,7 @@ impl Relations {
     /// The relations a view reads (transitively), if `name` is a known view.
     #[must_use]
     pub fn view_reads(&self, name: &str) -> Option<&BTreeSet<String>> {
-        self.views.get(&name.to_lowercase())
+        self.views.get(&name.to_ascii_lowercase())
     }
 
     /// A fingerprint of the contents, part of the rewrite cache key.
@@ -75,7 +75,7 @@ fn strip(name: &str) -> String {
         .next()
         .unwrap_or(name)
         .trim()
-        .to_lowercase()
+        .to_ascii_lowercase()
 }
 
 #[cfg(test)]

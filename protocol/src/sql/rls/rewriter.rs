@@ -18,8 +18,20 @@ use super::{denied, no_policy};
 use crate::error::DbError;
 use crate::plan::Dialect;
 
-/// Lowercased names of the CTEs visible at a point of the query.
+/// Names of the CTEs visible at a point of the query, as [`name_key`] gives them.
 pub(super) type Scope = Vec<String>;
+
+/// How the dialect compares an identifier: SQLite folds ASCII case; PostgreSQL folds
+/// unquoted identifiers to lower case and keeps quoted ones; MySQL's CTE and table names
+/// may be case-sensitive, so only an exact match counts. Used to decide that a reference
+/// is certainly a CTE: a near miss is treated as the table (and filtered).
+pub(super) fn name_key(ident: &Ident, dialect: Dialect) -> String {
+    match dialect {
+        Dialect::Sqlite => ident.value.to_ascii_lowercase(),
+        Dialect::Postgres if ident.quote_style.is_none() => ident.value.to_ascii_lowercase(),
+        Dialect::Postgres | Dialect::MySql => ident.value.clone(),
+    }
+}
 
 /// A check evaluated when a template is rendered: `left op right` must certainly hold
 /// (`NULL` never does), else the statement is denied.
@@ -156,7 +168,7 @@ impl<'p> Rewriter<'p> {
             let names: Vec<String> = with
                 .cte_tables
                 .iter()
-                .map(|c| c.alias.name.value.to_lowercase())
+                .map(|c| name_key(&c.alias.name, self.dialect))
                 .collect();
             for (i, cte) in with.cte_tables.iter_mut().enumerate() {
                 // A CTE body sees earlier CTEs, and itself only when WITH RECURSIVE. Any
@@ -265,7 +277,7 @@ impl<'p> Rewriter<'p> {
         let table = table.clone();
         let unqualified = schema.is_none();
         let restricted = self.policies.is_restricted(&table.value);
-        if unqualified && scope.contains(&table.value.to_lowercase()) {
+        if unqualified && scope.contains(&name_key(&table, self.dialect)) {
             self.accounted += usize::from(restricted);
             return Ok(());
         }

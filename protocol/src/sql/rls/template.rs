@@ -45,8 +45,10 @@ pub struct Template {
 }
 
 impl Template {
-    /// Splits printed SQL at the slot markers (client text containing the reserved prefix
-    /// was refused before parsing, so every marker is one the rewrite wrote).
+    /// Splits printed SQL at the slot markers. `markers` is how many marker calls the
+    /// rewritten AST holds: any other occurrence of the marker text (a client string whose
+    /// escapes spell it, say) makes the counts differ and the statement is refused, so a
+    /// rendered value can only ever land where the rewrite put a marker.
     pub(super) fn from_printed(
         printed: &str,
         slots: Vec<(PolicyValue, ValueType)>,
@@ -54,8 +56,10 @@ impl Template {
         tables: BTreeSet<String>,
         changed: bool,
         dialect: Dialect,
+        markers: usize,
     ) -> Result<Self, DbError> {
         let mut pieces = Vec::new();
+        let mut found = 0usize;
         let mut rest = printed;
         while let Some(at) = rest.find(SLOT_PREFIX) {
             let after = &rest[at + SLOT_PREFIX.len()..];
@@ -71,11 +75,17 @@ impl Template {
                     "statement uses a name reserved by row-level security",
                 ));
             }
+            found += 1;
             pieces.push(Piece::Text(rest[..at].to_owned()));
             pieces.push(Piece::Slot(i));
             rest = &after[digits + 2..];
         }
         pieces.push(Piece::Text(rest.to_owned()));
+        if found != markers {
+            return Err(denied(
+                "statement uses a name reserved by row-level security",
+            ));
+        }
         pieces.retain(|p| !matches!(p, Piece::Text(t) if t.is_empty()));
         Ok(Self {
             pieces,

@@ -55,8 +55,26 @@ const DANGEROUS_FUNCTIONS: &[&str] = &[
     "sys_eval",
 ];
 
-/// Relations that expose raw database pages (every row of every table).
-const DANGEROUS_RELATIONS: &[&str] = &["sqlite_dbpage"];
+/// Relations that expose other rows' values without naming their table: raw pages,
+/// statistics samples and histograms, other sessions' statement texts (best effort; the
+/// external backends should also run client statements under a role without access).
+const DANGEROUS_RELATIONS: &[&str] = &[
+    "sqlite_dbpage",
+    "sqlite_stat3",
+    "sqlite_stat4",
+    "pg_statistic",
+    "pg_stats",
+    "pg_stats_ext",
+    "pg_stats_ext_exprs",
+    "pg_statistic_ext_data",
+    "pg_stat_activity",
+    "pg_stat_statements",
+    "column_statistics",
+    "processlist",
+];
+
+/// MySQL schemas with other sessions' statements and server internals.
+const DANGEROUS_SCHEMAS: &[&str] = &["performance_schema", "sys", "mysql"];
 
 /// What the verification found.
 #[derive(Debug)]
@@ -111,9 +129,12 @@ struct Verifier<'a> {
 impl Verifier<'_> {
     /// Records a relation name; returns whether it is a restricted table name.
     fn relation_name(&mut self, name: &sqlparser::ast::ObjectName) -> Result<bool, DbError> {
-        let (_, table) = super::rewriter::split_name(name)?;
-        let lower = table.value.to_lowercase();
-        if DANGEROUS_RELATIONS.contains(&lower.as_str()) {
+        let (schema, table) = super::rewriter::split_name(name)?;
+        let lower = table.value.to_ascii_lowercase();
+        let schema = schema.map(str::to_ascii_lowercase);
+        if DANGEROUS_RELATIONS.contains(&lower.as_str())
+            || schema.is_some_and(|s| DANGEROUS_SCHEMAS.contains(&s.as_str()))
+        {
             return Err(denied(format!(
                 "relation \"{}\" is not allowed",
                 table.value
