@@ -23,7 +23,10 @@ use crate::security::{AllowlistEntry, PolicyRow, PolicyStore};
 const DEFAULT_REJECTIONS: i64 = 100;
 
 /// The policy store, for the admin only.
-fn store<'s>(state: &'s AppState, principal: &Principal) -> Result<&'s PolicyStore, ApiError> {
+async fn store<'s>(
+    state: &'s AppState,
+    principal: &Principal,
+) -> Result<&'s PolicyStore, ApiError> {
     if principal.role != Role::Admin {
         return Err(DbError::new(
             SqlState::INSUFFICIENT_PRIVILEGE,
@@ -40,18 +43,18 @@ fn store<'s>(state: &'s AppState, principal: &Principal) -> Result<&'s PolicySto
     Ok(guard.store())
 }
 
-fn body<T: DeserializeOwned>(bytes: &Bytes) -> Result<T, ApiError> {
+async fn body<T: DeserializeOwned>(bytes: &Bytes) -> Result<T, ApiError> {
     serde_json::from_slice(bytes)
         .map_err(|e| DbError::invalid_parameter(format!("invalid request body: {e}")).into())
 }
 
-fn result(status: StatusCode, value: serde_json::Value) -> Response {
+fn result(status: StatusCode, value: &serde_json::Value) -> Response {
     (status, Json(json!({ "result": value }))).into_response()
 }
 
-fn deleted(found: bool, what: &str, id: i64) -> Result<Response, ApiError> {
+async fn deleted(found: bool, what: &str, id: i64) -> Result<Response, ApiError> {
     if found {
-        Ok(result(StatusCode::OK, json!({ "deleted": id })))
+        Ok(result(StatusCode::OK, &json!({ "deleted": id })))
     } else {
         Err(ApiError::with_status(
             StatusCode::NOT_FOUND,
@@ -72,8 +75,8 @@ pub(super) async fn handle_list_allowlist(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
 ) -> Result<Response, ApiError> {
-    let entries = store(&state, &principal)?.allowlist().await?;
-    Ok(result(StatusCode::OK, to_json(&entries)))
+    let entries = store(&state, &principal).await?.allowlist().await?;
+    Ok(result(StatusCode::OK, &to_json(&entries)))
 }
 
 /// `POST /admin/allowlist` with `{"sql_statement", "source"?}`.
@@ -82,9 +85,11 @@ pub(super) async fn handle_add_allowlist(
     Extension(principal): Extension<Principal>,
     bytes: Bytes,
 ) -> Result<Response, ApiError> {
-    let store = store(&state, &principal)?;
-    let entry = store.add_allowlist(body::<AllowlistEntry>(&bytes)?).await?;
-    Ok(result(StatusCode::CREATED, to_json(&entry)))
+    let store = store(&state, &principal).await?;
+    let entry = store
+        .add_allowlist(body::<AllowlistEntry>(&bytes).await?)
+        .await?;
+    Ok(result(StatusCode::CREATED, &to_json(&entry)))
 }
 
 /// `DELETE /admin/allowlist/{id}`.
@@ -93,8 +98,11 @@ pub(super) async fn handle_delete_allowlist(
     Extension(principal): Extension<Principal>,
     Path(id): Path<i64>,
 ) -> Result<Response, ApiError> {
-    let found = store(&state, &principal)?.delete_allowlist(id).await?;
-    deleted(found, "allowlist entry", id)
+    let found = store(&state, &principal)
+        .await?
+        .delete_allowlist(id)
+        .await?;
+    deleted(found, "allowlist entry", id).await
 }
 
 /// `?limit=` of the rejection list.
@@ -110,8 +118,8 @@ pub(super) async fn handle_list_rejections(
     Query(limit): Query<Limit>,
 ) -> Result<Response, ApiError> {
     let limit = limit.limit.unwrap_or(DEFAULT_REJECTIONS).clamp(1, 10_000);
-    let rows = store(&state, &principal)?.rejections(limit).await?;
-    Ok(result(StatusCode::OK, serde_json::Value::Array(rows)))
+    let rows = store(&state, &principal).await?.rejections(limit).await?;
+    Ok(result(StatusCode::OK, &serde_json::Value::Array(rows)))
 }
 
 /// `GET /admin/rls/policies`.
@@ -119,8 +127,8 @@ pub(super) async fn handle_list_policies(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
 ) -> Result<Response, ApiError> {
-    let policies = store(&state, &principal)?.policies().await?;
-    Ok(result(StatusCode::OK, to_json(&policies)))
+    let policies = store(&state, &principal).await?.policies().await?;
+    Ok(result(StatusCode::OK, &to_json(&policies)))
 }
 
 /// `POST /admin/rls/policies` with StarbaseDB's policy columns.
@@ -129,9 +137,9 @@ pub(super) async fn handle_add_policy(
     Extension(principal): Extension<Principal>,
     bytes: Bytes,
 ) -> Result<Response, ApiError> {
-    let store = store(&state, &principal)?;
-    let policy = store.add_policy(body::<PolicyRow>(&bytes)?).await?;
-    Ok(result(StatusCode::CREATED, to_json(&policy)))
+    let store = store(&state, &principal).await?;
+    let policy = store.add_policy(body::<PolicyRow>(&bytes).await?).await?;
+    Ok(result(StatusCode::CREATED, &to_json(&policy)))
 }
 
 /// `DELETE /admin/rls/policies/{id}`.
@@ -140,6 +148,6 @@ pub(super) async fn handle_delete_policy(
     Extension(principal): Extension<Principal>,
     Path(id): Path<i64>,
 ) -> Result<Response, ApiError> {
-    let found = store(&state, &principal)?.delete_policy(id).await?;
-    deleted(found, "policy", id)
+    let found = store(&state, &principal).await?.delete_policy(id).await?;
+    deleted(found, "policy", id).await
 }
