@@ -294,3 +294,32 @@ async fn rest_requests_reach_only_the_callers_rows() {
     );
     gw.stop().await;
 }
+
+#[tokio::test]
+async fn restricted_clients_are_not_relayed_to_postgres_sources() {
+    let Some(target) = crate::common::external::local_postgres_target().await else {
+        return;
+    };
+    let gw = TestGateway::start_with_proxy_and(|c| c.enable_rls = true, vec![target]).await;
+    let connect = |password: &'static str| {
+        let config = format!(
+            "host=127.0.0.1 port={} user=anyone password={password} dbname=external",
+            gw.pg.port()
+        );
+        async move {
+            let (client, connection) =
+                tokio_postgres::connect(&config, tokio_postgres::NoTls).await?;
+            tokio::spawn(async move {
+                let _ = connection.await;
+            });
+            Ok::<_, tokio_postgres::Error>(client)
+        }
+    };
+    let err = connect(CLIENT).await.unwrap_err();
+    assert_eq!(pg_code(&err), "42501", "{err}");
+    // The admin is relayed as before.
+    let admin = connect(ADMIN).await.unwrap();
+    let one: i32 = admin.query_one("SELECT 1", &[]).await.unwrap().get(0);
+    assert_eq!(one, 1);
+    gw.stop().await;
+}
