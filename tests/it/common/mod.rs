@@ -1,6 +1,8 @@
 //! `TestGateway`: a real gateway on 127.0.0.1 port 0 with its own temporary data directory.
 
 pub mod external;
+pub mod jwt;
+pub mod login;
 pub mod s3;
 
 use std::net::SocketAddr;
