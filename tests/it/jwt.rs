@@ -24,9 +24,21 @@ pub fn settings(algorithm: JwtAlgorithm, keys: KeySource) -> JwtSettings {
 }
 
 async fn accepted_everywhere(gw: &TestGateway, token: &str, what: &str) {
-    assert_eq!(login::http(gw, token).await, Outcome::Ran, "{what} over HTTP");
-    assert_eq!(login::ws(gw, token).await, Outcome::Ran, "{what} over WebSocket");
-    assert_eq!(login::pg(gw, token).await, Outcome::Ran, "{what} over pgwire");
+    assert_eq!(
+        login::http(gw, token).await,
+        Outcome::Ran,
+        "{what} over HTTP"
+    );
+    assert_eq!(
+        login::ws(gw, token).await,
+        Outcome::Ran,
+        "{what} over WebSocket"
+    );
+    assert_eq!(
+        login::pg(gw, token).await,
+        Outcome::Ran,
+        "{what} over pgwire"
+    );
     // pgwire asked for a cleartext password (a JWT cannot go through SCRAM) and the session
     // is a client's, not the admin's.
     let (method, params) = login::pg_raw(gw, token).await;
@@ -46,12 +58,30 @@ async fn every_algorithm_is_accepted_on_every_frontend_as_a_client() {
     std::fs::write(&es_file, jwks(&[&es]).to_string()).unwrap();
     let hs = Signer::hs256(HMAC_SECRET.as_bytes());
     let cases = [
-        (&rsa, settings(JwtAlgorithm::Rs256, KeySource::JwksUrl(rsa_server.url.clone()))),
-        (&ed, settings(JwtAlgorithm::EdDsa, KeySource::JwksUrl(ed_server.url.clone()))),
-        (&es, settings(JwtAlgorithm::Es256, KeySource::JwksFile(es_file.clone()))),
+        (
+            &rsa,
+            settings(
+                JwtAlgorithm::Rs256,
+                KeySource::JwksUrl(rsa_server.url.clone()),
+            ),
+        ),
+        (
+            &ed,
+            settings(
+                JwtAlgorithm::EdDsa,
+                KeySource::JwksUrl(ed_server.url.clone()),
+            ),
+        ),
+        (
+            &es,
+            settings(JwtAlgorithm::Es256, KeySource::JwksFile(es_file.clone())),
+        ),
         (
             &hs,
-            settings(JwtAlgorithm::Hs256, KeySource::Secret(Secret::new(HMAC_SECRET.into()))),
+            settings(
+                JwtAlgorithm::Hs256,
+                KeySource::Secret(Secret::new(HMAC_SECRET.into())),
+            ),
         ),
     ];
     for (signer, settings) in cases {
@@ -61,7 +91,10 @@ async fn every_algorithm_is_accepted_on_every_frontend_as_a_client() {
         accepted_everywhere(&gw, &signer.token(&c), signer.alg()).await;
         // The static tokens still work, the admin's still as admin.
         let (method, params) = login::pg_raw(&gw, ADMIN).await;
-        assert_eq!((method, params.unwrap()["is_superuser"].as_str()), (3, "on"));
+        assert_eq!(
+            (method, params.unwrap()["is_superuser"].as_str()),
+            (3, "on")
+        );
         assert_eq!(login::http(&gw, ADMIN).await, Outcome::Ran);
         gw.stop().await;
     }
@@ -76,8 +109,14 @@ async fn without_jwt_auth_pgwire_keeps_scram_and_refuses_jwts() {
     let (method, _) = login::pg_raw(&gw, &token).await;
     assert_eq!(method, 10, "SASL (SCRAM) is offered");
     assert_eq!(login::pg(&gw, ADMIN).await, Outcome::Ran);
-    assert_eq!(login::pg(&gw, &token).await, Outcome::Refused(0, "28P01".into()));
-    assert_eq!(login::http(&gw, &token).await, Outcome::Refused(401, "28P01".into()));
+    assert_eq!(
+        login::pg(&gw, &token).await,
+        Outcome::Refused(0, "28P01".into())
+    );
+    assert_eq!(
+        login::http(&gw, &token).await,
+        Outcome::Refused(401, "28P01".into())
+    );
 }
 
 #[tokio::test]
@@ -86,13 +125,19 @@ async fn a_rotated_key_set_is_picked_up_over_http() {
     let rsa = Signer::rs256("2026-old");
     let server = JwksServer::start(&jwks(&[&old])).await;
     let gw = TestGateway::start_with(|c| {
-        c.jwt = Some(settings(JwtAlgorithm::Es256, KeySource::JwksUrl(server.url.clone())));
+        c.jwt = Some(settings(
+            JwtAlgorithm::Es256,
+            KeySource::JwksUrl(server.url.clone()),
+        ));
     })
     .await;
     let old_token = old.token(&claims("u"));
     let new_token = new.token(&claims("u"));
     assert_eq!(login::http(&gw, &old_token).await, Outcome::Ran);
-    assert_eq!(login::http(&gw, &new_token).await, Outcome::Refused(401, "28P01".into()));
+    assert_eq!(
+        login::http(&gw, &new_token).await,
+        Outcome::Refused(401, "28P01".into())
+    );
     // An RS256 token is refused before any key is looked at: the gateway expects ES256.
     assert_eq!(
         login::http(&gw, &rsa.token(&claims("u"))).await,
@@ -101,7 +146,11 @@ async fn a_rotated_key_set_is_picked_up_over_http() {
     let before = server.hits();
     // Rotation: the new key appears, the old one is removed.
     server.set(&jwks(&[&new]));
-    assert_eq!(login::http(&gw, &new_token).await, Outcome::Ran, "accepted after a refetch");
+    assert_eq!(
+        login::http(&gw, &new_token).await,
+        Outcome::Ran,
+        "accepted after a refetch"
+    );
     assert_eq!(server.hits(), before + 1);
     assert_eq!(login::ws(&gw, &new_token).await, Outcome::Ran);
     assert_eq!(login::pg(&gw, &new_token).await, Outcome::Ran);

@@ -46,14 +46,29 @@ fn corpus(key: &Signer) -> Vec<(&'static str, String)> {
             format!("{}.{}.{}", b64(br#"{"alg":"none"}"#), parts[1], parts[2])
         }),
         ("wrong key", wrong_key.token(&good("u"))),
-        ("wrong key, its JWK embedded in the header", wrong_key.sign(&embedded_jwk, &good("u"))),
-        ("HS256 keyed with the public key", jwt::hs256_with_public_key(key, &good("u"))),
+        (
+            "wrong key, its JWK embedded in the header",
+            wrong_key.sign(&embedded_jwk, &good("u")),
+        ),
+        (
+            "HS256 keyed with the public key",
+            jwt::hs256_with_public_key(key, &good("u")),
+        ),
         ("expired", key.token(&with("exp", json!(now() - 120)))),
         ("exp missing", key.token(&without("exp"))),
-        ("nbf in the future", key.token(&with("nbf", json!(now() + 600)))),
-        ("wrong audience", key.token(&with("aud", json!("someone-else")))),
+        (
+            "nbf in the future",
+            key.token(&with("nbf", json!(now() + 600))),
+        ),
+        (
+            "wrong audience",
+            key.token(&with("aud", json!("someone-else"))),
+        ),
         ("audience missing", key.token(&without("aud"))),
-        ("wrong issuer", key.token(&with("iss", json!("https://evil.test")))),
+        (
+            "wrong issuer",
+            key.token(&with("iss", json!("https://evil.test"))),
+        ),
         ("sub missing", key.token(&without("sub"))),
         ("sub not a string", key.token(&with("sub", json!(42)))),
         ("tampered payload", jwt::tampered(&valid, &good("admin"))),
@@ -63,12 +78,21 @@ fn corpus(key: &Signer) -> Vec<(&'static str, String)> {
             t.push(if last == 'A' { 'B' } else { 'A' });
             t
         }),
-        ("signature removed", format!("{}.", &valid[..valid.rfind('.').unwrap()])),
-        ("unknown kid after refetch", Signer::rs256("not-in-the-set").token(&good("u"))),
+        (
+            "signature removed",
+            format!("{}.", &valid[..valid.rfind('.').unwrap()]),
+        ),
+        (
+            "unknown kid after refetch",
+            Signer::rs256("not-in-the-set").token(&good("u")),
+        ),
         ("kid path injection", key.sign(&kid_injection, &good("u"))),
         ("garbage", "garbage".to_owned()),
         ("garbage with dots", "a.b.c".to_owned()),
-        ("base64 garbage", format!("{}.{}.{}", b64(b"\xff\xfe"), b64(b"\x00"), b64(b"x"))),
+        (
+            "base64 garbage",
+            format!("{}.{}.{}", b64(b"\xff\xfe"), b64(b"\x00"), b64(b"x")),
+        ),
         ("padded base64", format!("{valid}==")),
         // Over the gateway's 8 KiB limit, under pgwire's 10 000-byte password message limit.
         ("oversize", key.token(&with("pad", json!("x".repeat(6300))))),
@@ -113,12 +137,21 @@ async fn no_forged_token_is_accepted_on_any_frontend() {
             }
         }
     }
-    assert!(accepted.is_empty(), "not refused as expected: {accepted:#?}");
+    assert!(
+        accepted.is_empty(),
+        "not refused as expected: {accepted:#?}"
+    );
     // Larger still: HTTP and WebSocket refuse it as oversize, pgwire's framing refuses the
     // message (the connection closes).
     let huge = key.token(&with("pad", json!("x".repeat(20_000))));
-    assert_eq!(login::http(&gw, &huge).await, Outcome::Refused(401, "28000".into()));
-    assert_eq!(login::ws(&gw, &huge).await, Outcome::Refused(401, "28000".into()));
+    assert_eq!(
+        login::http(&gw, &huge).await,
+        Outcome::Refused(401, "28000".into())
+    );
+    assert_eq!(
+        login::ws(&gw, &huge).await,
+        Outcome::Refused(401, "28000".into())
+    );
     assert_ne!(login::pg(&gw, &huge).await, Outcome::Ran);
     // Unknown kids made the gateway look at the key set again before refusing.
     assert!(server.hits() > hits_before);

@@ -95,13 +95,28 @@ async fn failed_logins_lock_the_address_out_on_every_frontend() {
         };
     })
     .await;
-    assert_eq!(login::http(&gw, "guess-1").await, Outcome::Refused(401, "28P01".into()));
-    assert_eq!(login::ws(&gw, "guess-2").await, Outcome::Refused(401, "28P01".into()));
-    assert_eq!(login::pg(&gw, "guess-3").await, Outcome::Refused(0, "28P01".into()));
+    assert_eq!(
+        login::http(&gw, "guess-1").await,
+        Outcome::Refused(401, "28P01".into())
+    );
+    assert_eq!(
+        login::ws(&gw, "guess-2").await,
+        Outcome::Refused(401, "28P01".into())
+    );
+    assert_eq!(
+        login::pg(&gw, "guess-3").await,
+        Outcome::Refused(0, "28P01".into())
+    );
     // Out of tries: even the right token is refused until the bucket refills.
     assert_429(query(&gw, ADMIN).await, "failed authentication").await;
-    assert_eq!(login::ws(&gw, ADMIN).await, Outcome::Refused(429, "53400".into()));
-    assert_eq!(login::pg(&gw, ADMIN).await, Outcome::Refused(0, "53400".into()));
+    assert_eq!(
+        login::ws(&gw, ADMIN).await,
+        Outcome::Refused(429, "53400".into())
+    );
+    assert_eq!(
+        login::pg(&gw, ADMIN).await,
+        Outcome::Refused(0, "53400".into())
+    );
 }
 
 #[tokio::test]
@@ -128,8 +143,14 @@ async fn websocket_messages_count_and_the_socket_stays_open() {
     assert_eq!(ask(1).await, json!({"id": 1, "result": [{"one": 1}]}));
     assert_eq!(ask(2).await, json!({"id": 2, "result": [{"one": 1}]}));
     let refused = ask(3).await;
-    assert_eq!((refused["code"].as_str(), refused["id"].as_u64()), (Some("53400"), Some(3)));
-    assert!(refused["hint"].as_str().unwrap().starts_with("retry after"), "{refused}");
+    assert_eq!(
+        (refused["code"].as_str(), refused["id"].as_u64()),
+        (Some("53400"), Some(3))
+    );
+    assert!(
+        refused["hint"].as_str().unwrap().starts_with("retry after"),
+        "{refused}"
+    );
     // Still open: the next message gets an answer too.
     assert_eq!(ask(4).await["code"], "53400");
 }

@@ -39,7 +39,10 @@ pub async fn ws(gw: &TestGateway, token: &str) -> Outcome {
     match tokio_tungstenite::connect_async(url).await {
         Ok((mut socket, _)) => {
             let request = json!({"action": "query", "sql": "SELECT 1 AS one"});
-            socket.send(Message::text(request.to_string())).await.unwrap();
+            socket
+                .send(Message::text(request.to_string()))
+                .await
+                .unwrap();
             loop {
                 match socket.next().await.unwrap().unwrap() {
                     Message::Text(text) => {
@@ -78,7 +81,9 @@ pub async fn pg(gw: &TestGateway, password: &str) -> Outcome {
         }
         Err(e) => Outcome::Refused(
             0,
-            e.code().map(|c| c.code().to_owned()).unwrap_or_else(|| e.to_string()),
+            e.code()
+                .map(|c| c.code().to_owned())
+                .unwrap_or_else(|| e.to_string()),
         ),
     }
 }
@@ -86,14 +91,20 @@ pub async fn pg(gw: &TestGateway, password: &str) -> Outcome {
 /// A raw pgwire login: the authentication request code the server sent first (3 =
 /// cleartext, 10 = SASL), then either the `ParameterStatus` values or the SQLSTATE of the
 /// error. Only answers cleartext requests.
-pub async fn pg_raw(gw: &TestGateway, password: &str) -> (i32, Result<HashMap<String, String>, String>) {
+pub async fn pg_raw(
+    gw: &TestGateway,
+    password: &str,
+) -> (i32, Result<HashMap<String, String>, String>) {
     let mut socket = tokio::net::TcpStream::connect(gw.pg).await.unwrap();
     let mut body = 196_608u32.to_be_bytes().to_vec();
     for part in ["user", "raw", "database", "main", ""] {
         body.extend_from_slice(part.as_bytes());
         body.push(0);
     }
-    let mut packet = u32::try_from(body.len() + 4).unwrap().to_be_bytes().to_vec();
+    let mut packet = u32::try_from(body.len() + 4)
+        .unwrap()
+        .to_be_bytes()
+        .to_vec();
     packet.extend(body);
     socket.write_all(&packet).await.unwrap();
     let mut params = HashMap::new();
