@@ -21,6 +21,7 @@ mod http_query;
 mod import;
 mod jwt;
 mod jwt_forged;
+mod jwt_pgwire;
 mod pgwire;
 mod pgwire_clients;
 mod pgwire_proxy;

@@ -95,7 +95,15 @@ pub async fn pg_raw(
     gw: &TestGateway,
     password: &str,
 ) -> (i32, Result<HashMap<String, String>, String>) {
-    let mut socket = tokio::net::TcpStream::connect(gw.pg).await.unwrap();
+    pg_raw_at(gw.pg, password).await
+}
+
+/// [`pg_raw`] against `addr`.
+pub async fn pg_raw_at(
+    addr: std::net::SocketAddr,
+    password: &str,
+) -> (i32, Result<HashMap<String, String>, String>) {
+    let mut socket = tokio::net::TcpStream::connect(addr).await.unwrap();
     let mut body = 196_608u32.to_be_bytes().to_vec();
     for part in ["user", "raw", "database", "main", ""] {
         body.extend_from_slice(part.as_bytes());
