@@ -21,9 +21,9 @@ fn non_loopback_address() -> Option<IpAddr> {
     (!ip.is_loopback() && !ip.is_unspecified()).then_some(ip)
 }
 
-fn psql(conninfo: String, password: String) -> std::process::Output {
+fn psql(conninfo: &str, password: String) -> std::process::Output {
     Command::new("psql")
-        .args([conninfo.as_str(), "-XAtc", "SELECT 40 + 2"])
+        .args([conninfo, "-XAtc", "SELECT 40 + 2"])
         .env("PGPASSWORD", password)
         .output()
         .unwrap()
@@ -64,14 +64,24 @@ async fn jwts_need_tls_or_loopback_on_pgwire() {
             gw.pg.port()
         );
         let password = password.to_owned();
-        tokio::task::spawn_blocking(move || psql(conninfo, password))
+        tokio::task::spawn_blocking(move || psql(&conninfo, password))
     };
     let out = plain(ADMIN).await.unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let out = plain(&token).await.unwrap();
-    assert!(!out.status.success(), "a JWT over plain remote pgwire must be refused");
+    assert!(
+        !out.status.success(),
+        "a JWT over plain remote pgwire must be refused"
+    );
     let stderr = String::from_utf8_lossy(&out.stderr).to_lowercase();
-    assert!(stderr.contains("password authentication failed"), "{stderr}");
+    assert!(
+        stderr.contains("password authentication failed"),
+        "{stderr}"
+    );
 
     // TLS from the same address: the JWT is accepted (psql verifies the certificate).
     let conninfo = format!(
@@ -80,10 +90,14 @@ async fn jwts_need_tls_or_loopback_on_pgwire() {
         cert.display()
     );
     let password = token.clone();
-    let out = tokio::task::spawn_blocking(move || psql(conninfo, password))
+    let out = tokio::task::spawn_blocking(move || psql(&conninfo, password))
         .await
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "42");
     gw.stop().await;
 }
