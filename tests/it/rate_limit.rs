@@ -169,7 +169,10 @@ async fn pgwire_queries_count_and_share_the_tokens_bucket_with_http() {
     // SCRAM never shows the token, yet the session counts against the admin token's bucket.
     let client = gw.pg_client().await;
     client.simple_query("SELECT 1").await.unwrap();
-    client.query("SELECT 1", &[]).await.unwrap();
+    client
+        .simple_query("CREATE TABLE t (x INT); INSERT INTO t VALUES (1)")
+        .await
+        .unwrap();
     let e = client.simple_query("SELECT 1").await.unwrap_err();
     assert_eq!(e.code().unwrap().code(), "53400", "{e}");
     let e = client.query("SELECT 1", &[]).await.unwrap_err();
@@ -178,4 +181,45 @@ async fn pgwire_queries_count_and_share_the_tokens_bucket_with_http() {
     // Another token's session is not affected.
     let other = gw.pg_client_as(CLIENT).await;
     other.simple_query("SELECT 1").await.unwrap();
+}
+
+#[tokio::test]
+async fn a_refused_query_inside_a_transaction_leaves_the_transaction_as_it_was() {
+    // JWT auth on: loopback connections log in with cleartext passwords, which this raw
+    // client speaks.
+    let gw = TestGateway::start_with(|c| {
+        c.jwt = Some(crate::jwt::settings(
+            starbase::config::JwtAlgorithm::Hs256,
+            starbase::config::KeySource::Secret(starbase::config::Secret::new(
+                crate::common::jwt::HMAC_SECRET.into(),
+            )),
+        ));
+        c.rate_limits = RateLimits {
+            per_token: per_minute(3),
+            ..RateLimits::default()
+        };
+    })
+    .await;
+    let admin = gw.pg_client().await;
+    admin.simple_query("CREATE TABLE t (x INT)").await.unwrap();
+    let mut raw = login::pg_session(&gw, CLIENT).await;
+    assert_eq!(login::raw_query(&mut raw, "BEGIN").await, (None, 'T'));
+    assert_eq!(
+        login::raw_query(&mut raw, "INSERT INTO t VALUES (1)").await,
+        (None, 'T')
+    );
+    assert_eq!(
+        login::raw_query(&mut raw, "INSERT INTO t VALUES (2)").await,
+        (None, 'T')
+    );
+    // Refused, not run, and the transaction is still open and healthy ('T', not 'E').
+    assert_eq!(
+        login::raw_query(&mut raw, "INSERT INTO t VALUES (3)").await,
+        (Some("53400".into()), 'T')
+    );
+    let rows = admin
+        .query("SELECT count(*)::int4 FROM t", &[])
+        .await
+        .unwrap();
+    assert_eq!(rows[0].get::<_, i32>(0), 0, "nothing committed yet");
 }

@@ -164,7 +164,6 @@ impl SimpleQueryHandler for Handler {
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
-        self.conn.check_rate().map_err(|e| error::wire_error(&e))?;
         simple::on_query(&self.conn, client, &query.query).await
     }
 

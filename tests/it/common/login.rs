@@ -103,6 +103,51 @@ pub async fn pg_raw_at(
     addr: std::net::SocketAddr,
     password: &str,
 ) -> (i32, Result<HashMap<String, String>, String>) {
+    let (method, result) = pg_session_at(addr, password).await;
+    (method, result.map(|(_, params)| params))
+}
+
+/// A raw session on `gw` after a cleartext login, for [`raw_query`].
+pub async fn pg_session(gw: &TestGateway, password: &str) -> tokio::net::TcpStream {
+    pg_session_at(gw.pg, password).await.1.unwrap().0
+}
+
+/// A simple `Query`: the SQLSTATE of its error, if any, and the `ReadyForQuery` status
+/// (`I`, `T` or `E`).
+pub async fn raw_query(socket: &mut tokio::net::TcpStream, sql: &str) -> (Option<String>, char) {
+    let mut q = vec![b'Q'];
+    q.extend_from_slice(&u32::try_from(sql.len() + 5).unwrap().to_be_bytes());
+    q.extend_from_slice(sql.as_bytes());
+    q.push(0);
+    socket.write_all(&q).await.unwrap();
+    let mut code = None;
+    loop {
+        let mut head = [0u8; 5];
+        socket.read_exact(&mut head).await.unwrap();
+        let len = u32::from_be_bytes([head[1], head[2], head[3], head[4]]) as usize;
+        let mut body = vec![0u8; len - 4];
+        socket.read_exact(&mut body).await.unwrap();
+        match head[0] {
+            b'E' => code = Some(error_code(&body)),
+            b'Z' => return (code, char::from(body[0])),
+            _ => {}
+        }
+    }
+}
+
+fn error_code(body: &[u8]) -> String {
+    body.split(|b| *b == 0)
+        .find_map(|f| f.strip_prefix(b"C"))
+        .map(|c| String::from_utf8_lossy(c).into_owned())
+        .unwrap_or_default()
+}
+
+type Session = (tokio::net::TcpStream, HashMap<String, String>);
+
+async fn pg_session_at(
+    addr: std::net::SocketAddr,
+    password: &str,
+) -> (i32, Result<Session, String>) {
     let mut socket = tokio::net::TcpStream::connect(addr).await.unwrap();
     let mut body = 196_608u32.to_be_bytes().to_vec();
     for part in ["user", "raw", "database", "main", ""] {
@@ -147,15 +192,8 @@ pub async fn pg_raw_at(
                 let value = String::from_utf8_lossy(fields.next().unwrap()).into_owned();
                 params.insert(name, value);
             }
-            b'E' => {
-                let code = body
-                    .split(|b| *b == 0)
-                    .find_map(|f| f.strip_prefix(b"C"))
-                    .map(|c| String::from_utf8_lossy(c).into_owned())
-                    .unwrap_or_default();
-                return (method, Err(code));
-            }
-            b'Z' => return (method, Ok(params)),
+            b'E' => return (method, Err(error_code(&body))),
+            b'Z' => return (method, Ok((socket, params))),
             _ => {}
         }
     }
