@@ -161,3 +161,63 @@ async fn a_rotated_key_set_is_picked_up_over_http() {
     );
     gw.stop().await;
 }
+
+#[tokio::test]
+async fn sessions_opened_with_a_jwt_end_when_it_expires() {
+    use futures::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+
+    let signer = Signer::hs256(HMAC_SECRET.as_bytes());
+    let gw = TestGateway::start_with(|c| {
+        let mut s = settings(
+            JwtAlgorithm::Hs256,
+            KeySource::Secret(Secret::new(HMAC_SECRET.into())),
+        );
+        s.leeway = Duration::ZERO;
+        c.jwt = Some(s);
+    })
+    .await;
+    let mut c = claims("short-lived");
+    c["exp"] = json!(crate::common::jwt::now() + 2);
+    let token = signer.token(&c);
+    let (mut ws, _) =
+        tokio_tungstenite::connect_async(format!("ws://{}/socket?token={token}", gw.http))
+            .await
+            .unwrap();
+    let pg = gw.pg_client_as(&token).await;
+    pg.simple_query("SELECT 1").await.unwrap();
+    // The admin's session is not affected by anything below.
+    let admin = gw.pg_client().await;
+    // Not a readiness wait: the token has to expire.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    ws.send(Message::text(json!({"sql": "SELECT 1"}).to_string()))
+        .await
+        .unwrap();
+    let mut got_error = false;
+    let mut closed_with = None;
+    while let Some(Ok(frame)) = ws.next().await {
+        match frame {
+            Message::Text(text) => {
+                let v: serde_json::Value = serde_json::from_str(text.as_str()).unwrap();
+                assert_eq!(v["code"], "28P01", "{v}");
+                got_error = true;
+            }
+            Message::Close(frame) => {
+                closed_with = frame.map(|f| u16::from(f.code));
+                break;
+            }
+            _ => {}
+        }
+    }
+    assert!(got_error);
+    assert_eq!(closed_with, Some(1008));
+    let e = pg.simple_query("SELECT 1").await.unwrap_err();
+    assert_eq!(e.code().map(|c| c.code()), Some("28P01"), "{e}");
+    assert!(pg.is_closed());
+    admin.simple_query("SELECT 1").await.unwrap();
+    // A fresh token works again.
+    assert_eq!(
+        login::pg(&gw, &signer.token(&claims("short-lived"))).await,
+        Outcome::Ran
+    );
+}

@@ -169,7 +169,8 @@ impl StartupFlow {
                         limits
                             .credential_key(self.auth.token_of(principal.role).unwrap_or_default())
                     });
-                    self.conn.set_principal(principal, credential);
+                    let end = self.auth.session_end(&principal);
+                    self.conn.set_principal(principal, credential, end);
                 }
                 self.driver
                     .complete_authentication(client, final_message)
