@@ -223,3 +223,40 @@ async fn a_refused_query_inside_a_transaction_leaves_the_transaction_as_it_was()
         .unwrap();
     assert_eq!(rows[0].get::<_, i32>(0), 0, "nothing committed yet");
 }
+
+#[tokio::test]
+async fn failed_logins_through_the_wire_proxy_count_too() {
+    let Some(target) = crate::common::external::local_postgres_target().await else {
+        return;
+    };
+    let gw = TestGateway::start_with_proxy_and(
+        |c| {
+            c.rate_limits = RateLimits {
+                auth_failures: per_minute(2),
+                ..RateLimits::default()
+            };
+        },
+        vec![target],
+    )
+    .await;
+    let proxied = |password: &str| {
+        format!(
+            "host=127.0.0.1 port={} user=anyone password={password} dbname=external",
+            gw.pg.port()
+        )
+    };
+    let code = |r: Result<_, tokio_postgres::Error>| {
+        r.err().and_then(|e| e.code().map(|c| c.code().to_owned()))
+    };
+    let attempt = async |password: &str| {
+        code(tokio_postgres::connect(&proxied(password), tokio_postgres::NoTls).await)
+    };
+    assert_eq!(attempt("guess-1").await.as_deref(), Some("28P01"));
+    assert_eq!(attempt("guess-2").await.as_deref(), Some("28P01"));
+    assert_eq!(attempt(ADMIN).await.as_deref(), Some("53400"));
+    // The same address is locked out of the embedded database as well.
+    assert_eq!(
+        login::pg(&gw, ADMIN).await,
+        Outcome::Refused(0, "53400".into())
+    );
+}

@@ -41,6 +41,14 @@ impl TestGateway {
         Self::start_full(|_| {}, targets).await
     }
 
+    /// [`Self::start_with_proxy`] with the configuration adjusted first.
+    pub async fn start_with_proxy_and(
+        adjust: impl FnOnce(&mut Config),
+        targets: Vec<starbase::frontend::pgwire::proxy::ProxyTarget>,
+    ) -> Self {
+        Self::start_full(adjust, targets).await
+    }
+
     /// A gateway serving these backends to pgwire clients by database name.
     pub async fn start_with_wire_sources(
         sources: std::collections::HashMap<String, starbase_backends::AnyBackend>,
