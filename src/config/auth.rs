@@ -285,6 +285,29 @@ mod tests {
     }
 
     #[test]
+    fn rendered_jwt_and_rate_settings_load_back() {
+        let c = load(&[
+            ("AUTH_JWKS_ENDPOINT", "https://id.test/jwks.json"),
+            ("AUTH_ALGORITHM", "EdDSA"),
+            ("AUTH_JWT_ISSUER", "https://id.test/"),
+            ("STARBASE_JWKS_REFETCH_INTERVAL", "0"),
+            ("STARBASE_RATE_LIMIT_PER_ADDR", "7/m burst 3"),
+        ])
+        .unwrap();
+        let text = c.render_masked();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("starbase.toml");
+        std::fs::write(&path, &text).unwrap();
+        let cli = CliArgs {
+            config: Some(path),
+            ..CliArgs::default()
+        };
+        let reloaded = Config::load(&cli, &|_| None).unwrap();
+        assert_eq!(reloaded.jwt, c.jwt, "{text}");
+        assert_eq!(reloaded.rate_limits, c.rate_limits, "{text}");
+    }
+
+    #[test]
     fn contradictory_jwt_settings_are_refused() {
         let secret = "0123456789abcdef0123456789abcdef";
         for (env, setting) in [
