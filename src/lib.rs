@@ -4,7 +4,7 @@
 //! - [`config`], [`cli`]: layered configuration (defaults → file → env → flags);
 //! - [`server`]: binds listeners, serves, drains on shutdown;
 //! - [`frontend`]: the protocols clients speak (HTTP today);
-//! - [`auth`]: tokens → principals;
+//! - [`auth`]: tokens and JWTs → principals; [`limit`]: rate limits shared by the frontends;
 //! - [`engine`]: request → plan → backend;
 //! - [`error`]: the gateway error and its client-facing form;
 //! - [`dump`]: asynchronous chunked dumps to object storage; [`dump_client`]: `starbase dump`;

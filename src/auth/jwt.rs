@@ -192,6 +192,16 @@ impl JwtVerifier {
             .map_err(|e| e.to_db_error())
     }
 
+    /// When a session authenticated with these verified `claims` stops being valid: `exp`
+    /// plus the leeway, in seconds since the epoch.
+    #[must_use]
+    pub fn session_end(&self, claims: &Claims) -> Option<f64> {
+        claims
+            .get("exp")
+            .and_then(Value::as_f64)
+            .map(|exp| exp + self.leeway.as_secs_f64())
+    }
+
     /// How many times the key set was fetched.
     #[must_use]
     pub fn fetch_count(&self) -> u64 {
@@ -203,10 +213,7 @@ impl JwtVerifier {
     /// # Errors
     /// A [`JwtError`]: `28000` for an unreadable token, `28P01` for one that fails a check.
     pub async fn verify(&self, token: &str) -> Result<Claims, JwtError> {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0.0, |d| d.as_secs_f64());
-        self.verify_at(token, now).await
+        self.verify_at(token, unix_now()).await
     }
 
     /// Verifies `token` as of `now` (seconds since the epoch).
@@ -275,6 +282,14 @@ impl JwtVerifier {
             _ => Err(JwtError::Subject),
         }
     }
+}
+
+/// Seconds since the epoch, now.
+#[must_use]
+pub fn unix_now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
 }
 
 /// Whether `token` has a JWT's shape (three dot-separated parts), so a wrong static token

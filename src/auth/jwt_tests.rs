@@ -59,7 +59,26 @@ async fn claims_reach_the_principal_as_a_client() {
     assert_eq!(p.claim("tenant"), Some(&json!("acme")));
     // Static tokens keep their roles and carry no claims.
     let admin = auth.authenticate_token("adm").await.unwrap();
+    assert_eq!(auth.session_end(&admin), None);
     assert_eq!((admin.role, admin.claims), (Role::Admin, None));
+    // A JWT session ends at exp plus the leeway; a static token's never does.
+    assert_eq!(
+        auth.session_end(&p),
+        Some(c["exp"].as_f64().unwrap() + 30.0)
+    );
+    assert!(!auth.session_expired(&p));
+    let mut old = claims("u");
+    old["exp"] = json!(now() - 10);
+    let p = auth.authenticate_token(&hs.token(&old)).await.unwrap();
+    assert!(!auth.session_expired(&p), "within the leeway");
+    let mut expired = p.clone();
+    expired.claims = Some(std::sync::Arc::new(
+        json!({"sub": "u", "exp": now() - 31})
+            .as_object()
+            .unwrap()
+            .clone(),
+    ));
+    assert!(auth.session_expired(&expired));
     // Neither a token nor a JWT.
     let e = auth.authenticate_token("nope").await.unwrap_err();
     assert_eq!(e.code.as_str(), "28P01");

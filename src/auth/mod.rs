@@ -1,8 +1,8 @@
 //! Who is asking: principals, roles and the authenticator that turns credentials into them.
 //!
-//! Owns `Role`, `Principal`, `Authenticator` and JWT verification (`jwt`, `jwks`). Frontends extract credentials (a bearer
-//! header, a `?token=` query, a pgwire password) and hand them here; this module must not
-//! know any frontend's types.
+//! Owns `Role`, `Principal`, `Authenticator` and JWT verification (`jwt`, `jwks`).
+//! Frontends extract credentials (a bearer header, a `?token=` query, a pgwire password) and
+//! hand them here; this module must not know any frontend's types.
 
 mod jwks;
 pub mod jwt;

@@ -49,6 +49,21 @@ impl Authenticator {
         }
     }
 
+    /// When a session of `principal` must end (a JWT's `exp` plus the leeway, seconds since
+    /// the epoch); `None` for the static tokens, whose sessions last.
+    #[must_use]
+    pub fn session_end(&self, principal: &Principal) -> Option<f64> {
+        let claims = principal.claims.as_deref()?;
+        self.jwt.as_ref()?.session_end(claims)
+    }
+
+    /// Whether a session of `principal` has outlived its token.
+    #[must_use]
+    pub fn session_expired(&self, principal: &Principal) -> bool {
+        self.session_end(principal)
+            .is_some_and(|end| super::jwt::unix_now() > end)
+    }
+
     /// The JWT verifier, when JWT auth is configured.
     #[must_use]
     pub fn jwt(&self) -> Option<&Arc<JwtVerifier>> {

@@ -241,6 +241,126 @@ pub(super) fn rate_limits(src: &Sources<'_>) -> Result<RateLimits, ConfigError> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cli::CliArgs;
+    use crate::config::Config;
+
+    fn load(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: std::collections::HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        Config::load(&CliArgs::default(), &move |k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn jwt_settings_from_starbasedb_variables() {
+        // StarbaseDB's wrangler.toml: an algorithm but a blank endpoint leaves JWT auth off.
+        let c = load(&[("AUTH_ALGORITHM", "RS256"), ("AUTH_JWKS_ENDPOINT", "")]).unwrap();
+        assert_eq!(c.jwt, None);
+        let c = load(&[
+            ("AUTH_JWKS_ENDPOINT", "https://id.test/jwks.json"),
+            ("AUTH_JWT_AUDIENCE", "api"),
+            ("STARBASE_JWT_LEEWAY", "5s"),
+        ])
+        .unwrap();
+        let j = c.jwt.unwrap();
+        assert_eq!(j.algorithm, JwtAlgorithm::Rs256, "StarbaseDB's default");
+        assert_eq!(
+            j.keys,
+            KeySource::JwksUrl("https://id.test/jwks.json".into())
+        );
+        assert_eq!((j.audience.as_deref(), j.issuer), (Some("api"), None));
+        assert_eq!(j.leeway, Duration::from_secs(5));
+        assert_eq!(j.refetch_interval, DEFAULT_JWKS_REFETCH_INTERVAL);
+        let secret = "0123456789abcdef0123456789abcdef";
+        let j = load(&[("AUTH_JWT_SECRET", secret)]).unwrap().jwt.unwrap();
+        assert_eq!(j.algorithm, JwtAlgorithm::Hs256);
+        let text = load(&[("AUTH_JWT_SECRET", secret)])
+            .unwrap()
+            .render_masked();
+        assert!(
+            text.contains("auth_jwt_secret = \"***\"") && !text.contains(secret),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn rendered_jwt_and_rate_settings_load_back() {
+        let c = load(&[
+            ("AUTH_JWKS_ENDPOINT", "https://id.test/jwks.json"),
+            ("AUTH_ALGORITHM", "EdDSA"),
+            ("AUTH_JWT_ISSUER", "https://id.test/"),
+            ("STARBASE_JWKS_REFETCH_INTERVAL", "0"),
+            ("STARBASE_RATE_LIMIT_PER_ADDR", "7/m burst 3"),
+        ])
+        .unwrap();
+        let text = c.render_masked();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("starbase.toml");
+        std::fs::write(&path, &text).unwrap();
+        let cli = CliArgs {
+            config: Some(path),
+            ..CliArgs::default()
+        };
+        let reloaded = Config::load(&cli, &|_| None).unwrap();
+        assert_eq!(reloaded.jwt, c.jwt, "{text}");
+        assert_eq!(reloaded.rate_limits, c.rate_limits, "{text}");
+    }
+
+    #[test]
+    fn contradictory_jwt_settings_are_refused() {
+        let secret = "0123456789abcdef0123456789abcdef";
+        for (env, setting) in [
+            (vec![("AUTH_JWT_SECRET", "short")], "auth_jwt_secret"),
+            (
+                vec![("AUTH_JWT_SECRET", secret), ("AUTH_ALGORITHM", "RS256")],
+                "auth_algorithm",
+            ),
+            (
+                vec![
+                    ("AUTH_JWKS_ENDPOINT", "/etc/jwks.json"),
+                    ("AUTH_ALGORITHM", "HS256"),
+                ],
+                "auth_algorithm",
+            ),
+            (
+                vec![
+                    ("AUTH_JWKS_ENDPOINT", "/etc/jwks.json"),
+                    ("AUTH_JWT_SECRET", secret),
+                ],
+                "auth_jwt_secret",
+            ),
+            (
+                vec![("AUTH_JWKS_ENDPOINT", "/j"), ("AUTH_ALGORITHM", "none")],
+                "auth_algorithm",
+            ),
+            (
+                vec![("STARBASE_RATE_LIMIT_PER_ADDR", "lots")],
+                "rate_limit_per_addr",
+            ),
+        ] {
+            let e = load(&env).unwrap_err();
+            assert_eq!(e.setting(), Some(setting), "{env:?}: {e}");
+            assert!(!e.to_string().contains(secret), "{e}");
+        }
+    }
+
+    #[test]
+    fn rate_limits_from_the_environment() {
+        let c = load(&[
+            ("STARBASE_RATE_LIMIT_PER_TOKEN", "100/s"),
+            ("STARBASE_RATE_LIMIT_AUTH_FAILURES", "10/m burst 20"),
+        ])
+        .unwrap();
+        let r = c.rate_limits;
+        assert_eq!(
+            r.per_token.map(|l| (l.per_second, l.burst)),
+            Some((100.0, 100))
+        );
+        assert_eq!(r.per_addr, None);
+        assert_eq!(r.auth_failures.map(|l| l.burst), Some(20));
+        assert_eq!(load(&[]).unwrap().rate_limits, RateLimits::default());
+    }
 
     #[test]
     fn rates() {

@@ -27,15 +27,16 @@ use super::error::wire_error;
 use super::scram::{self, Exchange, ScramError, Verifiers};
 use super::settings;
 use crate::auth::{Authenticator, Principal, Role};
+use crate::limit::RateLimiter;
 
 /// Who a connection authenticated as; present once start-up succeeded.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Authenticated {
     /// The principal (a JWT user's claims included).
     pub principal: Principal,
-    /// The password as sent, when the mechanism saw it (cleartext), for the rate limits;
-    /// `None` after SCRAM (the role's token is used then).
-    pub password: Option<String>,
+    /// The rate-limit key of the password as sent, when the mechanism saw it (cleartext);
+    /// `None` after SCRAM (the role's token is used then). The password itself is not kept.
+    pub credential: Option<u64>,
 }
 
 /// Cleartext password authentication: the password is a token or a JWT, checked by the
@@ -45,13 +46,14 @@ pub struct Authenticated {
 #[derive(Debug, Clone)]
 pub struct TokenPassword {
     auth: Authenticator,
+    limits: Arc<RateLimiter>,
 }
 
 impl TokenPassword {
-    /// Checks passwords with `auth`.
+    /// Checks passwords with `auth`; `limits` keys the session's credential.
     #[must_use]
-    pub fn new(auth: Authenticator) -> Self {
-        Self { auth }
+    pub fn new(auth: Authenticator, limits: Arc<RateLimiter>) -> Self {
+        Self { auth, limits }
     }
 }
 
@@ -77,7 +79,7 @@ impl AuthMechanism for TokenPassword {
             Ok(principal) => {
                 client.session_extensions().insert(Authenticated {
                     principal,
-                    password: Some(password),
+                    credential: Some(self.limits.credential_key(&password)),
                 });
                 Ok(AuthState::Ok {
                     final_message: None,
@@ -176,7 +178,7 @@ impl AuthMechanism for TokenScramMechanism {
                     .map_err(|e| scram_error(e, &user))?;
                 client.session_extensions().insert(Authenticated {
                     principal: Principal::new(role),
-                    password: None,
+                    credential: None,
                 });
                 Ok(AuthState::Ok {
                     final_message: Some(Authentication::SASLFinal(Bytes::from(server_final))),

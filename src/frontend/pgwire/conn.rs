@@ -83,6 +83,7 @@ struct Caller {
     peer: Option<std::net::IpAddr>,
     principal: Option<Principal>,
     credential: Option<u64>,
+    session_end: Option<f64>,
 }
 
 impl PgConn {
@@ -142,11 +143,30 @@ impl PgConn {
         self.caller().peer
     }
 
-    /// Records who start-up authenticated and the rate-limit key of their credential.
-    pub fn set_principal(&self, principal: Principal, credential: u64) {
+    /// Records who start-up authenticated, the rate-limit key of their credential and, for a
+    /// JWT, when the session ends (its `exp` plus the leeway, seconds since the epoch).
+    pub fn set_principal(&self, principal: Principal, credential: u64, session_end: Option<f64>) {
         let mut caller = self.caller();
         caller.principal = Some(principal);
         caller.credential = Some(credential);
+        caller.session_end = session_end;
+    }
+
+    /// Whether the session may go on: a session authenticated by a JWT ends when the token
+    /// expires.
+    ///
+    /// # Errors
+    /// FATAL `28P01` once the token has expired (the connection is closed).
+    pub fn check_session(&self) -> Result<(), DbError> {
+        match self.caller().session_end {
+            Some(end) if crate::auth::jwt::unix_now() > end => Err(DbError::new(
+                starbase_protocol::SqlState::INVALID_PASSWORD,
+                "invalid token: the token has expired",
+            )
+            .with_hint("log in again with a fresh token")
+            .fatal()),
+            _ => Ok(()),
+        }
     }
 
     /// The authenticated principal (`None` before authentication); for a JWT user it carries

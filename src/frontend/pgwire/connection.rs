@@ -66,6 +66,7 @@ where
     E: ExtendedQueryHandler<Statement = Prepared>,
     C: CancelHandler,
 {
+    let peer = tcp.peer_addr().ok().map(|a| a.ip());
     let deadline = tokio::time::sleep(STARTUP_TIMEOUT);
     tokio::pin!(deadline);
     let negotiated = tokio::select! {
@@ -92,7 +93,9 @@ where
             return Ok(());
         }
         PgWireFrontendMessage::Startup(startup) => match frontend.proxy.target_for(&startup) {
-            Some(target) => return super::proxy::run(socket, startup, target, frontend).await,
+            Some(target) => {
+                return super::proxy::run(socket, startup, target, frontend, peer).await;
+            }
             None => PgWireFrontendMessage::Startup(startup),
         },
         other => other,

@@ -6,7 +6,8 @@
 //!   per connection, and the pgwire handler set of a connection;
 //! - [`startup`], [`auth`], [`scram`]: start-up; SCRAM-SHA-256 against the tokens, or
 //!   cleartext passwords (tokens or JWTs) over TLS or loopback when JWT auth is configured;
-//!   failed logins and queries count against the rate limits;
+//!   failed logins and queries count against the rate limits; a JWT session ends (FATAL
+//!   `28P01`) at its first query after the token expired;
 //! - [`simple`]: the simple query protocol; [`prepared`], [`extended`], [`portal`]: the
 //!   extended one; [`commands`]: `SET`/`SHOW`/advisory locks; [`settings`]: session GUCs;
 //! - [`dialect`]: the PostgreSQL dialect on SQLite; [`describe`], [`encode`], [`decode`],
@@ -164,7 +165,9 @@ impl SimpleQueryHandler for Handler {
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
-        self.conn.check_rate().map_err(|e| error::wire_error(&e))?;
+        self.conn
+            .check_session()
+            .map_err(|e| error::wire_error(&e))?;
         simple::on_query(&self.conn, client, &query.query).await
     }
 
@@ -199,7 +202,10 @@ impl ExtendedQueryHandler for Handler {
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
-        self.conn.check_rate().map_err(|e| error::wire_error(&e))?;
+        self.conn
+            .check_session()
+            .and_then(|()| self.conn.check_rate())
+            .map_err(|e| error::wire_error(&e))?;
         extended::on_execute(&self.conn, client, message).await
     }
 

@@ -39,7 +39,13 @@ where
     }
     client.set_state(PgWireConnectionState::QueryInProgress);
     let mut cancel = cancel_receiver(client).await;
-    if let Err(e) = run(conn, client, sql, &mut cancel).await {
+    // A query over a rate limit is not run; like a statement error it leaves the session's
+    // transaction as it was, and `ReadyForQuery` says so.
+    let ran = match conn.check_rate() {
+        Ok(()) => run(conn, client, sql, &mut cancel).await,
+        Err(e) => Err(e),
+    };
+    if let Err(e) = ran {
         send_error(client, &e).await?;
     }
     let state = commands::after_statement(conn, client).await?;

@@ -71,7 +71,8 @@ impl StartupFlow {
     fn mechanism<C: ClientInfo>(&self, client: &C) -> Box<dyn AuthMechanism> {
         let safe = client.is_secure() || client.socket_addr().ip().is_loopback();
         if self.auth.jwt().is_some() && safe {
-            TokenPassword::new(self.auth.clone()).create()
+            TokenPassword::new(self.auth.clone(), Arc::clone(&self.conn.shared.rate_limits))
+                .create()
         } else {
             self.scram.create()
         }
@@ -164,12 +165,12 @@ impl StartupFlow {
                 if let Some(authenticated) = client.session_extensions().get::<Authenticated>() {
                     let limits = &self.conn.shared.rate_limits;
                     let principal = authenticated.principal.clone();
-                    let credential = match &authenticated.password {
-                        Some(password) => limits.credential_key(password),
-                        None => limits
-                            .credential_key(self.auth.token_of(principal.role).unwrap_or_default()),
-                    };
-                    self.conn.set_principal(principal, credential);
+                    let credential = authenticated.credential.unwrap_or_else(|| {
+                        limits
+                            .credential_key(self.auth.token_of(principal.role).unwrap_or_default())
+                    });
+                    let end = self.auth.session_end(&principal);
+                    self.conn.set_principal(principal, credential, end);
                 }
                 self.driver
                     .complete_authentication(client, final_message)

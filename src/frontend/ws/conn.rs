@@ -5,7 +5,9 @@
 //! stalls its own socket instead of making the server buffer. Idle sockets get a ping every
 //! `PING_INTERVAL`; one that answers nothing for two intervals is closed. Every text message
 //! counts against the rate limits of the socket's address and credential; one over a limit
-//! gets an error frame (`53400`) and the socket stays open. Must not know how results are
+//! gets an error frame (`53400`) and the socket stays open. A socket opened with a JWT ends
+//! (an error frame `28P01`, close code 1008) at its first message after the token expired.
+//! Must not know how results are
 //! produced beyond the engine's plan interface.
 
 use std::time::Duration;
@@ -48,6 +50,10 @@ pub(super) async fn serve(mut socket: WebSocket, state: AppState, caller: Caller
                 let Some(Ok(msg)) = incoming else { break };
                 last_heard = Instant::now();
                 let reply = match msg {
+                    Message::Text(_) if state.auth.session_expired(&caller.principal) => {
+                        expired(&mut socket).await;
+                        break;
+                    }
                     Message::Text(text) => Some(match state.rate_limits.check_request(caller.addr, &caller.token) {
                         Ok(()) => handle_text(&state, &caller.principal, &target, text.as_str()).await,
                         Err(limited) => message::error(
@@ -88,6 +94,23 @@ pub(super) async fn serve(mut socket: WebSocket, state: AppState, caller: Caller
         }
     }
     let _ = futures::SinkExt::close(&mut socket).await;
+}
+
+/// The socket's JWT has expired: an error frame (`28P01`), then close code 1008.
+async fn expired(socket: &mut WebSocket) {
+    let error = DbError::new(
+        starbase_protocol::SqlState::INVALID_PASSWORD,
+        "invalid token: the token has expired",
+    )
+    .with_hint("connect again with a fresh token");
+    let _ = socket
+        .send(Message::Text(message::error(None, &error).into()))
+        .await;
+    let frame = axum::extract::ws::CloseFrame {
+        code: axum::extract::ws::close_code::POLICY,
+        reason: "token expired".into(),
+    };
+    let _ = socket.send(Message::Close(Some(frame))).await;
 }
 
 /// Runs one request frame and returns its reply frame.

@@ -2,6 +2,7 @@
 
 pub mod external;
 pub mod jwt;
+pub mod login;
 pub mod s3;
 
 use std::net::SocketAddr;
@@ -40,7 +41,7 @@ impl TestGateway {
         Self::start_full(|_| {}, targets).await
     }
 
-    /// A gateway whose pgwire proxy reaches these servers, with its configuration adjusted.
+    /// [`Self::start_with_proxy`] with the configuration adjusted first.
     pub async fn start_with_proxy_and(
         adjust: impl FnOnce(&mut Config),
         targets: Vec<starbase::frontend::pgwire::proxy::ProxyTarget>,

@@ -195,8 +195,9 @@ impl Proxy {
     }
 }
 
-/// Serves a proxied session: authenticate the client, apply its settings on a pooled server
-/// connection and greet it with what that server reported, then relay.
+/// Serves a proxied session: authenticate the client (an address over its failed-login limit
+/// is refused with FATAL `53400`, and a failed login counts), apply its settings on a pooled
+/// server connection and greet it with what that server reported, then relay.
 ///
 /// # Errors
 /// Socket failures.
@@ -205,11 +206,19 @@ pub async fn run(
     startup: Startup,
     pool: ProxyPool,
     frontend: &PgFrontend,
+    peer: Option<std::net::IpAddr>,
 ) -> std::io::Result<()> {
     let pool = pool.0;
     let parts = socket.into_parts();
     let mut client = Wire::new(parts.io, parts.read_buf);
+    let limits = &frontend.shared.rate_limits;
+    if let Err(limited) = limits.check_auth_allowed(peer) {
+        let error = limited.to_db_error();
+        let body = error_body("FATAL", error.code.as_str(), &error.message);
+        return client.write(b'E', &body).await;
+    }
     let Some(role) = client::authenticate(&mut client, &frontend.scram, &startup).await? else {
+        limits.record_auth_failure(peer);
         return Ok(());
     };
     // A relayed session reaches PostgreSQL unchanged: the allowlist and row-level security
