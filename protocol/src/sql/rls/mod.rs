@@ -65,7 +65,7 @@ use sqlparser::ast::{Statement, Value, VisitMut, VisitorMut};
 use sqlparser::parser::Parser;
 
 pub use cache::{DEFAULT_RLS_CACHE_ENTRIES, RlsCache};
-pub use policy::{Action, Operator, Policy, PolicySet, PolicyValue, ValueType};
+pub use policy::{Action, Operator, Policy, PolicyRow, PolicySet, PolicyValue, ValueType};
 pub use relations::Relations;
 pub use template::{Rewritten, Template};
 pub use values::{Context, quote_string};

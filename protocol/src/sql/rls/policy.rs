@@ -259,6 +259,25 @@ pub(super) fn is_plain_number(s: &str) -> bool {
     digits(int) && frac.is_none_or(digits) && exp_ok
 }
 
+/// One `tmp_rls_policies` row as stored (nullable columns are `Option`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct PolicyRow {
+    /// `actions`: `SELECT`, `INSERT`, `UPDATE` or `DELETE`.
+    pub actions: String,
+    /// `schema`.
+    pub schema: Option<String>,
+    /// `table`.
+    pub table: String,
+    /// `column`.
+    pub column: String,
+    /// `value`: a literal, `context.id()` or `context.claim('name')`.
+    pub value: String,
+    /// `value_type`: `string` (the default) or `number`.
+    pub value_type: Option<String>,
+    /// `operator`: `=` when `NULL`.
+    pub operator: Option<String>,
+}
+
 /// Every policy the gateway enforces, plus the tables whose policies failed validation.
 ///
 /// Several policies for one table and action are ANDed: a row must pass all of them.
@@ -282,6 +301,29 @@ impl PolicySet {
             invalid: invalid_tables,
             version: hasher.finish(),
         }
+    }
+
+    /// Builds the set from `tmp_rls_policies` rows: a row that fails [`Policy::from_row`]
+    /// puts its table in the invalid set (every action on it denied: fail closed).
+    #[must_use]
+    pub fn from_rows(rows: impl IntoIterator<Item = PolicyRow>) -> Self {
+        let mut valid = Vec::new();
+        let mut invalid = Vec::new();
+        for row in rows {
+            match Policy::from_row(
+                &row.actions,
+                row.schema.as_deref(),
+                &row.table,
+                &row.column,
+                &row.value,
+                row.value_type.as_deref().unwrap_or("string"),
+                row.operator.as_deref(),
+            ) {
+                Ok(policy) => valid.push(policy),
+                Err(_) => invalid.push((row.schema, row.table)),
+            }
+        }
+        Self::new(valid, invalid)
     }
 
     /// True when no table is restricted at all.
