@@ -64,7 +64,7 @@ mod tests;
 use sqlparser::ast::{Statement, Value, VisitMut, VisitorMut};
 use sqlparser::parser::Parser;
 
-pub use cache::{DEFAULT_RLS_CACHE_ENTRIES, RlsCache};
+pub use cache::{DEFAULT_RLS_CACHE_ENTRIES, MAX_CACHED_SQL_BYTES, RlsCache};
 pub use policy::{Action, Operator, Policy, PolicyRow, PolicySet, PolicyValue, ValueType};
 pub use relations::Relations;
 pub use template::{Rewritten, Template};

@@ -180,6 +180,17 @@ fn cache_serves_templates_and_rerenders_context() {
         .rewrite(sql, Dialect::Sqlite, &other, &rel, &U1)
         .unwrap();
     assert!(c.sql.contains("owner"));
+    // Very long statements are not kept.
+    let long = format!(
+        "SELECT * FROM todos WHERE title = '{}'",
+        "x".repeat(MAX_CACHED_SQL_BYTES)
+    );
+    assert!(
+        cache
+            .rewrite(&long, Dialect::Sqlite, &set, &rel, &U1)
+            .is_ok()
+    );
+    assert_eq!(cache.len(), 2);
     // Denials are cached too, and the cache stays bounded.
     assert!(
         cache
