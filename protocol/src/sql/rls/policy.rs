@@ -181,11 +181,29 @@ impl Policy {
         };
         let value = parse_value(value, value_type)?;
         let schema = schema.map(str::trim).filter(|s| !s.is_empty());
+        // `schema.table` in the table column and `table.column` in the column column are
+        // read as meant rather than silently never matching.
+        let (schema, table) = match (schema.map(unquote), table.trim().rsplit_once('.')) {
+            (None, Some((s, t))) if !s.is_empty() && !t.is_empty() => {
+                (Some(unquote(s)), unquote(t))
+            }
+            (Some(_), Some(_)) => {
+                return Err(super::denied(format!("invalid policy table \"{table}\"")));
+            }
+            (schema, _) => (schema, unquote(table)),
+        };
+        let column = match column.trim().rsplit_once('.') {
+            Some((t, c)) if unquote(t).eq_ignore_ascii_case(table) && !unquote(c).is_empty() => {
+                unquote(c)
+            }
+            Some(_) => return Err(super::denied(format!("invalid policy column \"{column}\""))),
+            None => unquote(column),
+        };
         Ok(Self {
             action,
             schema: schema.map(str::to_owned),
-            table: table.trim().to_owned(),
-            column: column.trim().to_owned(),
+            table: table.to_owned(),
+            column: column.to_owned(),
             value,
             operator: Operator::parse(operator)?,
             value_type,
@@ -208,6 +226,19 @@ impl Policy {
             },
         }
     }
+}
+
+/// Strips one pair of identifier quotes (`"x"`, `` `x` ``, `[x]`) and surrounding spaces.
+fn unquote(s: &str) -> &str {
+    let s = s.trim();
+    [('"', '"'), ('`', '`'), ('[', ']')]
+        .iter()
+        .find_map(|(open, close)| {
+            s.strip_prefix(*open)
+                .and_then(|r| r.strip_suffix(*close))
+                .filter(|inner| !inner.is_empty())
+        })
+        .unwrap_or(s)
 }
 
 fn parse_value(value: &str, value_type: ValueType) -> Result<PolicyValue, DbError> {
@@ -355,9 +386,15 @@ impl PolicySet {
 
     /// Whether a table of this name had an invalid policy.
     pub(super) fn is_invalid(&self, table: &str) -> bool {
-        self.invalid
-            .iter()
-            .any(|(_, t)| t.trim().eq_ignore_ascii_case(table))
+        // A `schema.table` written in the table column still names `table`.
+        self.invalid.iter().any(|(_, t)| {
+            let t = t.trim();
+            t.rsplit('.')
+                .next()
+                .unwrap_or(t)
+                .trim()
+                .eq_ignore_ascii_case(table)
+        })
     }
 
     /// The policies for `action` that govern the reference `[schema.]table`.

@@ -234,6 +234,37 @@ fn policy_rows_are_validated() {
     assert!(row(None, "x", "blob").is_err());
     assert!(Policy::from_row("MERGE", None, "t", "c", "x", "string", None).is_err());
     assert!(PolicySet::new(vec![], vec![]).is_empty());
+    let dotted = Policy::from_row(
+        "SELECT",
+        None,
+        "main.todos",
+        "todos.user_id",
+        "x",
+        "string",
+        None,
+    )
+    .unwrap();
+    assert_eq!(
+        (
+            dotted.schema.as_deref(),
+            dotted.table.as_str(),
+            dotted.column.as_str()
+        ),
+        (Some("main"), "todos", "user_id")
+    );
+    assert!(
+        Policy::from_row(
+            "SELECT",
+            Some("main"),
+            "aux.todos",
+            "c",
+            "x",
+            "string",
+            None
+        )
+        .is_err()
+    );
+    assert!(Policy::from_row("SELECT", None, "todos", "other.c", "x", "string", None).is_err());
 }
 
 #[test]
