@@ -8,7 +8,7 @@ use rusqlite::types::{Value as SqlValue, ValueRef};
 use serde_json::{Map, Value};
 use starbase_protocol::Dialect;
 use starbase_protocol::SqlState;
-use starbase_protocol::sql::rls::{Context, Policy, PolicySet, Relations, RlsCache, rewrite};
+use starbase_protocol::sql::rls::{Context, PolicyRow, PolicySet, Relations, RlsCache, rewrite};
 
 fn corpus() -> Value {
     let text = std::fs::read_to_string(concat!(
@@ -20,27 +20,22 @@ fn corpus() -> Value {
 }
 
 fn policy_set(corpus: &Value) -> PolicySet {
-    let mut valid = Vec::new();
-    let mut invalid = Vec::new();
-    for p in corpus["policies"].as_array().unwrap() {
-        let s = |k: &str| p[k].as_str();
-        match Policy::from_row(
-            s("actions").unwrap(),
-            s("schema"),
-            s("table").unwrap(),
-            s("column").unwrap(),
-            s("value").unwrap(),
-            s("value_type").unwrap_or("string"),
-            s("operator"),
-        ) {
-            Ok(policy) => valid.push(policy),
-            Err(_) => invalid.push((
-                s("schema").map(str::to_owned),
-                s("table").unwrap().to_owned(),
-            )),
-        }
-    }
-    PolicySet::new(valid, invalid)
+    let text = |p: &Value, k: &str| p[k].as_str().map(str::to_owned);
+    PolicySet::from_rows(
+        corpus["policies"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| PolicyRow {
+                actions: text(p, "actions").unwrap(),
+                schema: text(p, "schema"),
+                table: text(p, "table").unwrap(),
+                column: text(p, "column").unwrap(),
+                value: text(p, "value").unwrap(),
+                value_type: text(p, "value_type"),
+                operator: text(p, "operator"),
+            }),
+    )
 }
 
 fn relations(corpus: &Value) -> Relations {
@@ -192,6 +187,13 @@ fn run_all(cache: Option<&RlsCache>) {
 #[test]
 fn corpus_holds_on_sqlite() {
     run_all(None);
+}
+
+#[test]
+fn the_invalid_policy_row_denies_its_table() {
+    let set = policy_set(&corpus());
+    assert_eq!(set.policies().len(), 6);
+    assert!(!set.is_empty());
 }
 
 #[test]

@@ -19,6 +19,10 @@ use crate::plan::Dialect;
 /// Default number of cached statement shapes.
 pub const DEFAULT_RLS_CACHE_ENTRIES: usize = 1024;
 
+/// Longer statements are rewritten on every call instead of cached, so the cache's memory
+/// stays bounded by entries × this size.
+pub const MAX_CACHED_SQL_BYTES: usize = 16 * 1024;
+
 type Outcome = Result<Arc<Template>, DbError>;
 
 #[derive(Debug)]
@@ -124,6 +128,9 @@ impl RlsCache {
             }
         }
         let outcome = super::build_template(sql, dialect, policies, relations).map(Arc::new);
+        if sql.len() > MAX_CACHED_SQL_BYTES {
+            return outcome;
+        }
         if let Ok(mut inner) = self.inner.lock() {
             if inner.len >= self.capacity {
                 evict(&mut inner);

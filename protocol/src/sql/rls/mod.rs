@@ -64,8 +64,8 @@ mod tests;
 use sqlparser::ast::{Statement, Value, VisitMut, VisitorMut};
 use sqlparser::parser::Parser;
 
-pub use cache::{DEFAULT_RLS_CACHE_ENTRIES, RlsCache};
-pub use policy::{Action, Operator, Policy, PolicySet, PolicyValue, ValueType};
+pub use cache::{DEFAULT_RLS_CACHE_ENTRIES, MAX_CACHED_SQL_BYTES, RlsCache};
+pub use policy::{Action, Operator, Policy, PolicyRow, PolicySet, PolicyValue, ValueType};
 pub use relations::Relations;
 pub use template::{Rewritten, Template};
 pub use values::{Context, quote_string};
@@ -100,6 +100,23 @@ const CATALOG_PRAGMAS: &[&str] = &[
 ///
 /// Call it for client statements when RLS is enabled, even with an empty [`PolicySet`]
 /// (statements outside the allowed kinds are still refused); admins bypass it.
+///
+/// # Examples
+/// ```
+/// use starbase_protocol::Dialect;
+/// use starbase_protocol::sql::rls::{Context, Policy, PolicySet, Relations, rewrite};
+///
+/// let select = Policy::from_row("SELECT", None, "todos", "user_id", "context.id()", "string", None)?;
+/// let policies = PolicySet::new(vec![select], vec![]);
+/// let ctx = Context { subject: Some("u1"), claims: None };
+/// let out = rewrite("SELECT * FROM todos t WHERE 1 OR 1", Dialect::Sqlite, &policies, &Relations::empty(), &ctx)?;
+/// assert_eq!(
+///     out.sql,
+///     r#"SELECT * FROM (SELECT * FROM todos WHERE todos."user_id" = 'u1') t WHERE 1 OR 1"#
+/// );
+/// assert!(rewrite("DROP TABLE todos", Dialect::Sqlite, &policies, &Relations::empty(), &ctx).is_err());
+/// # Ok::<(), starbase_protocol::DbError>(())
+/// ```
 ///
 /// # Errors
 /// `42501` when the statement is not allowed under row-level security, cannot be fully

@@ -181,11 +181,29 @@ impl Policy {
         };
         let value = parse_value(value, value_type)?;
         let schema = schema.map(str::trim).filter(|s| !s.is_empty());
+        // `schema.table` in the table column and `table.column` in the column column are
+        // read as meant rather than silently never matching.
+        let (schema, table) = match (schema.map(unquote), table.trim().rsplit_once('.')) {
+            (None, Some((s, t))) if !s.is_empty() && !t.is_empty() => {
+                (Some(unquote(s)), unquote(t))
+            }
+            (Some(_), Some(_)) => {
+                return Err(super::denied(format!("invalid policy table \"{table}\"")));
+            }
+            (schema, _) => (schema, unquote(table)),
+        };
+        let column = match column.trim().rsplit_once('.') {
+            Some((t, c)) if unquote(t).eq_ignore_ascii_case(table) && !unquote(c).is_empty() => {
+                unquote(c)
+            }
+            Some(_) => return Err(super::denied(format!("invalid policy column \"{column}\""))),
+            None => unquote(column),
+        };
         Ok(Self {
             action,
             schema: schema.map(str::to_owned),
-            table: table.trim().to_owned(),
-            column: column.trim().to_owned(),
+            table: table.to_owned(),
+            column: column.to_owned(),
             value,
             operator: Operator::parse(operator)?,
             value_type,
@@ -208,6 +226,19 @@ impl Policy {
             },
         }
     }
+}
+
+/// Strips one pair of identifier quotes (`"x"`, `` `x` ``, `[x]`) and surrounding spaces.
+fn unquote(s: &str) -> &str {
+    let s = s.trim();
+    [('"', '"'), ('`', '`'), ('[', ']')]
+        .iter()
+        .find_map(|(open, close)| {
+            s.strip_prefix(*open)
+                .and_then(|r| r.strip_suffix(*close))
+                .filter(|inner| !inner.is_empty())
+        })
+        .unwrap_or(s)
 }
 
 fn parse_value(value: &str, value_type: ValueType) -> Result<PolicyValue, DbError> {
@@ -259,6 +290,25 @@ pub(super) fn is_plain_number(s: &str) -> bool {
     digits(int) && frac.is_none_or(digits) && exp_ok
 }
 
+/// One `tmp_rls_policies` row as stored (nullable columns are `Option`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct PolicyRow {
+    /// `actions`: `SELECT`, `INSERT`, `UPDATE` or `DELETE`.
+    pub actions: String,
+    /// `schema`.
+    pub schema: Option<String>,
+    /// `table`.
+    pub table: String,
+    /// `column`.
+    pub column: String,
+    /// `value`: a literal, `context.id()` or `context.claim('name')`.
+    pub value: String,
+    /// `value_type`: `string` (the default) or `number`.
+    pub value_type: Option<String>,
+    /// `operator`: `=` when `NULL`.
+    pub operator: Option<String>,
+}
+
 /// Every policy the gateway enforces, plus the tables whose policies failed validation.
 ///
 /// Several policies for one table and action are ANDed: a row must pass all of them.
@@ -282,6 +332,29 @@ impl PolicySet {
             invalid: invalid_tables,
             version: hasher.finish(),
         }
+    }
+
+    /// Builds the set from `tmp_rls_policies` rows: a row that fails [`Policy::from_row`]
+    /// puts its table in the invalid set (every action on it denied: fail closed).
+    #[must_use]
+    pub fn from_rows(rows: impl IntoIterator<Item = PolicyRow>) -> Self {
+        let mut valid = Vec::new();
+        let mut invalid = Vec::new();
+        for row in rows {
+            match Policy::from_row(
+                &row.actions,
+                row.schema.as_deref(),
+                &row.table,
+                &row.column,
+                &row.value,
+                row.value_type.as_deref().unwrap_or("string"),
+                row.operator.as_deref(),
+            ) {
+                Ok(policy) => valid.push(policy),
+                Err(_) => invalid.push((row.schema, row.table)),
+            }
+        }
+        Self::new(valid, invalid)
     }
 
     /// True when no table is restricted at all.
@@ -313,9 +386,15 @@ impl PolicySet {
 
     /// Whether a table of this name had an invalid policy.
     pub(super) fn is_invalid(&self, table: &str) -> bool {
-        self.invalid
-            .iter()
-            .any(|(_, t)| t.trim().eq_ignore_ascii_case(table))
+        // A `schema.table` written in the table column still names `table`.
+        self.invalid.iter().any(|(_, t)| {
+            let t = t.trim();
+            t.rsplit('.')
+                .next()
+                .unwrap_or(t)
+                .trim()
+                .eq_ignore_ascii_case(table)
+        })
     }
 
     /// The policies for `action` that govern the reference `[schema.]table`.

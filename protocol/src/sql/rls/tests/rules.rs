@@ -180,6 +180,17 @@ fn cache_serves_templates_and_rerenders_context() {
         .rewrite(sql, Dialect::Sqlite, &other, &rel, &U1)
         .unwrap();
     assert!(c.sql.contains("owner"));
+    // Very long statements are not kept.
+    let long = format!(
+        "SELECT * FROM todos WHERE title = '{}'",
+        "x".repeat(MAX_CACHED_SQL_BYTES)
+    );
+    assert!(
+        cache
+            .rewrite(&long, Dialect::Sqlite, &set, &rel, &U1)
+            .is_ok()
+    );
+    assert_eq!(cache.len(), 2);
     // Denials are cached too, and the cache stays bounded.
     assert!(
         cache
@@ -223,6 +234,37 @@ fn policy_rows_are_validated() {
     assert!(row(None, "x", "blob").is_err());
     assert!(Policy::from_row("MERGE", None, "t", "c", "x", "string", None).is_err());
     assert!(PolicySet::new(vec![], vec![]).is_empty());
+    let dotted = Policy::from_row(
+        "SELECT",
+        None,
+        "main.todos",
+        "todos.user_id",
+        "x",
+        "string",
+        None,
+    )
+    .unwrap();
+    assert_eq!(
+        (
+            dotted.schema.as_deref(),
+            dotted.table.as_str(),
+            dotted.column.as_str()
+        ),
+        (Some("main"), "todos", "user_id")
+    );
+    assert!(
+        Policy::from_row(
+            "SELECT",
+            Some("main"),
+            "aux.todos",
+            "c",
+            "x",
+            "string",
+            None
+        )
+        .is_err()
+    );
+    assert!(Policy::from_row("SELECT", None, "todos", "other.c", "x", "string", None).is_err());
 }
 
 #[test]
