@@ -78,6 +78,8 @@ impl SqlState {
     pub const DUPLICATE_COLUMN: Self = Self(*b"42701");
     /// `42704` undefined object.
     pub const UNDEFINED_OBJECT: Self = Self(*b"42704");
+    /// `wrong_object_type`: the statement needs another kind of object (writing a view).
+    pub const WRONG_OBJECT_TYPE: Self = Self(*b"42809");
     /// `42804` datatype mismatch.
     pub const DATATYPE_MISMATCH: Self = Self(*b"42804");
     /// `53100` disk full.

@@ -1,7 +1,7 @@
 //! SQLite's authorizer as the second line of row-level security.
 //!
 //! Every connection gets one authorizer when it opens (installing one later would expire
-//! every cached statement). It does nothing unless the statement being prepared on this
+//! every cached statement); it applies the catalog's rule (no dropping its views) first. It does nothing unless the statement being prepared on this
 //! thread carries an `AccessRule` — set by [`Scope`] for the length of one step — and then
 //! refuses what the rule does not allow: a protected table the rewrite did not filter, any
 //! protected table reached through a view or trigger, schema changes, `ATTACH`, and
@@ -53,6 +53,10 @@ impl Drop for Scope {
 }
 
 fn authorize(ctx: AuthContext<'_>) -> Authorization {
+    // A connection has one authorizer: this one keeps the catalog's rule too.
+    if super::catalog::guard_views(ctx) == Authorization::Deny {
+        return Authorization::Deny;
+    }
     RULE.with(|r| match r.borrow().as_deref() {
         None => Authorization::Allow,
         Some(rule) => decide(rule, &ctx),

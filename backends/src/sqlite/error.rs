@@ -126,6 +126,8 @@ fn error_message_code(message: &str) -> SqlState {
         SqlState::SYNTAX_ERROR
     } else if message.ends_with("already exists") {
         SqlState::DUPLICATE_TABLE
+    } else if message.starts_with("cannot modify") && message.ends_with("because it is a view") {
+        SqlState::WRONG_OBJECT_TYPE
     } else {
         SqlState::INTERNAL_ERROR
     }
@@ -151,6 +153,7 @@ mod tests {
                              c INTEGER CHECK (c > 0));
              CREATE TABLE ch (p_id INTEGER REFERENCES p(id));
              CREATE TABLE s (i INTEGER) STRICT;
+             CREATE VIEW pv AS SELECT id FROM p;
              CREATE TRIGGER no_neg BEFORE INSERT ON ch WHEN NEW.p_id < 0
                  BEGIN SELECT RAISE(ABORT, 'negative'); END;
              INSERT INTO p (id, u, c) VALUES (1, 'a', 1);",
@@ -230,6 +233,11 @@ mod tests {
             ("DROP INDEX nope", "42704", "no such index: nope"),
             ("DROP VIEW nope", "42704", "no such view: nope"),
             ("DROP TRIGGER nope", "42704", "no such trigger: nope"),
+            (
+                "INSERT INTO pv VALUES (1)",
+                "42809",
+                "cannot modify pv because it is a view",
+            ),
             (
                 "SELECT zeroblob(2000000000)",
                 "54000",

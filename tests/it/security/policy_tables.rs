@@ -207,3 +207,48 @@ async fn admin_routes_list_add_check_and_delete() {
     assert_eq!(get("/admin/allowlist", ADMIN).await.1["result"], json!([]));
     gw.stop().await;
 }
+
+#[tokio::test]
+async fn jwt_users_are_clients_and_may_not_manage_policies() {
+    use crate::common::jwt::{HMAC_SECRET, Signer, claims};
+    use starbase::config::{JwtAlgorithm, JwtSettings, KeySource, Secret};
+    let gw = crate::common::TestGateway::start_with(|c| {
+        c.enable_rls = true;
+        c.jwt = Some(JwtSettings {
+            algorithm: JwtAlgorithm::Hs256,
+            keys: KeySource::Secret(Secret::new(HMAC_SECRET.to_owned())),
+            issuer: None,
+            audience: None,
+            leeway: std::time::Duration::from_secs(30),
+            refetch_interval: std::time::Duration::from_secs(30),
+        });
+    })
+    .await;
+    let jwt = Signer::hs256(HMAC_SECRET.as_bytes()).token(&claims("u1"));
+    for path in [
+        "/admin/allowlist",
+        "/admin/rls/policies",
+        "/admin/allowlist/rejections",
+    ] {
+        let response = gw
+            .client
+            .get(gw.url(path))
+            .bearer_auth(&jwt)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 403, "{path}");
+    }
+    let (status, _) = gw
+        .post_as(
+            &jwt,
+            "/admin/rls/policies",
+            json!({"actions": "SELECT", "table": "t", "column": "c", "value": "x"}),
+        )
+        .await;
+    assert_eq!(status, 403);
+    // Their SQL on the policy tables reaches the user's database, which has none.
+    let (status, body) = query_as(&gw, &jwt, "DELETE FROM tmp_rls_policies", json!([])).await;
+    assert_eq!(status / 100, 4, "{body}");
+    gw.stop().await;
+}

@@ -84,8 +84,9 @@ pub(super) fn install(conn: &mut Connection) -> rusqlite::Result<()> {
 }
 
 /// Refuses `DROP VIEW` of a catalog view (`42501`): the writer's temp schema is writable and
-/// shared by every client of the connection.
-fn guard_views(ctx: AuthContext<'_>) -> Authorization {
+/// shared by every client of the connection. The access authorizer (`access`), which
+/// replaces this one once the connection is set up, asks it first.
+pub(super) fn guard_views(ctx: AuthContext<'_>) -> Authorization {
     match ctx.action {
         AuthAction::DropTempView { view_name } if is_catalog_name(view_name) => Authorization::Deny,
         _ => Authorization::Allow,
