@@ -4,7 +4,7 @@
 # One SQLite file with a 100k-row table `kv (id, owner, name)`. The same gateway binary is
 # started twice on it, both with HS256 JWT auth, once plain and once with ENABLE_RLS=true and
 # a SELECT policy `kv.owner = context.id()`; wrk sends `SELECT * FROM kv WHERE id = ?` with
-# random ids as the same JWT user. Runs alternate (off, on, off, on …) so drift on a shared
+# random ids of rows that user owns (so both runs return one row per request) as that user. Runs alternate (off, on, off, on …) so drift on a shared
 # machine hits both. Prints req/s, p50, p99 per run and the on/off ratio (target ≥ 0.8×).
 #
 # Needs: wrk, sqlite3, python3, curl. Knobs: DURATION (s, default 10), CONNS (64),
@@ -73,8 +73,10 @@ local rows = tonumber(os.getenv("ROWS"))
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Authorization"] = "Bearer " .. os.getenv("JWT")
+-- Ids of rows the user owns (id % 10 = 7), so both runs return one row per request.
 request = function()
-  return wrk.format(nil, nil, nil, '{"sql":"SELECT * FROM kv WHERE id = ?","params":[' .. math.random(1, rows) .. ']}')
+  local id = math.random(0, rows / 10 - 1) * 10 + 7
+  return wrk.format(nil, nil, nil, '{"sql":"SELECT * FROM kv WHERE id = ?","params":[' .. id .. ']}')
 end
 LUA
 
