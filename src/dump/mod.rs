@@ -149,7 +149,7 @@ impl DumpService {
                 tracker: TaskTracker::new(),
                 cancel: CancellationToken::new(),
                 http,
-                runtime: runtime::DumpRuntime::start()?,
+                runtime: runtime::DumpRuntime::start(config.dump.nice)?,
             }),
         })
     }

@@ -1,7 +1,7 @@
 //! The runtime dump jobs run on: one OS thread of its own at a lowered CPU priority.
 //!
 //! Owns `DumpRuntime`: a current-thread tokio runtime on a thread named `starbase-dump`
-//! whose nice value is raised to [`DUMP_NICE`] before it starts. Everything a job does runs
+//! whose nice value is raised to the configured `dump_nice` (default 19) before it starts. Everything a job does runs
 //! there: rendering, hashing, uploads (their blocking-pool threads and the SQLite snapshot
 //! thread a job opens are started from it and inherit its priority). On a busy machine the
 //! scheduler gives live queries the CPU first and the dump what is left; on an idle one the
@@ -14,10 +14,6 @@ use tokio::runtime::Handle;
 use tokio::sync::oneshot;
 
 use crate::error::Error;
-
-/// Nice value of the dump threads (0 is the server's; 19 the lowest priority). At 19 a dump
-/// thread gets about 1/70 of a core that a query thread also wants.
-pub const DUMP_NICE: i32 = 19;
 
 /// The dump runtime (see the module doc).
 #[derive(Debug)]
@@ -32,7 +28,7 @@ impl DumpRuntime {
     ///
     /// # Errors
     /// `58030` when the runtime or the thread cannot be created.
-    pub(crate) fn start() -> Result<Self, Error> {
+    pub(crate) fn start(nice: i32) -> Result<Self, Error> {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .thread_name("starbase-dump-io")
@@ -43,7 +39,7 @@ impl DumpRuntime {
         let thread = std::thread::Builder::new()
             .name("starbase-dump".to_owned())
             .spawn(move || {
-                lower_priority();
+                lower_priority(nice);
                 // Runs the jobs until the handle is dropped; the rest are dropped with it.
                 runtime.block_on(async move {
                     let _ = stopped.await;
@@ -71,13 +67,17 @@ impl Drop for DumpRuntime {
     }
 }
 
-/// Raises the calling thread's nice value to [`DUMP_NICE`] (Linux: per thread). A failure
-/// only costs responsiveness, so it is logged.
-fn lower_priority() {
+/// Raises the calling thread's nice value to `nice` (Linux: per thread; at 19 a thread gets
+/// about 1/70 of a core that a nice-0 thread also wants). A failure only costs
+/// responsiveness, so it is logged.
+fn lower_priority(nice: i32) {
+    if nice == 0 {
+        return;
+    }
     #[cfg(target_os = "linux")]
     {
         let tid = rustix::thread::gettid();
-        if let Err(e) = rustix::process::setpriority_process(Some(tid), DUMP_NICE) {
+        if let Err(e) = rustix::process::setpriority_process(Some(tid), nice) {
             tracing::warn!(error = %e, "could not lower the dump thread's priority");
         }
     }
