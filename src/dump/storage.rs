@@ -20,7 +20,7 @@ use object_store::aws::AmazonS3Builder;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path;
 use object_store::{
-    BackoffConfig, ClientOptions, GetOptions, GetRange, ObjectStore, PutPayload, RetryConfig,
+    BackoffConfig, ClientOptions, GetOptions, GetRange, ObjectStore, PutPayloadMut, RetryConfig,
     WriteMultipart,
 };
 use starbase_protocol::{DbError, SqlState};
@@ -34,8 +34,12 @@ use crate::error::Error;
 pub const S3_CHUNK_BYTES: usize = 5 * 1024 * 1024;
 /// Size of one chunk written to a local file.
 pub const LOCAL_CHUNK_BYTES: usize = 1024 * 1024;
-/// Chunks of one part uploading at once (besides the one being filled).
-pub const MAX_IN_FLIGHT: usize = 2;
+/// Chunks of one part uploading at once, besides the one being filled: one overlaps the
+/// upload with rendering; more buy little on a loopback or LAN store and cost 5 MiB each.
+pub const MAX_IN_FLIGHT: usize = 1;
+/// A chunk is collected in blocks of this size: small allocations are reused at once by the
+/// allocator, where chunk-sized ones would be retained between chunks.
+const BLOCK_BYTES: usize = 256 * 1024;
 /// Attempts at writing one part before the job fails.
 pub const PART_ATTEMPTS: u32 = 4;
 /// First pause between attempts; doubled each time.
@@ -166,6 +170,8 @@ impl Storage {
             path,
             chunk_bytes: self.chunk_bytes,
             buf: Vec::new(),
+            pending: Vec::new(),
+            pending_bytes: 0,
             multipart: None,
             sha: ring::digest::Context::new(&ring::digest::SHA256),
             size: 0,
@@ -272,9 +278,13 @@ pub struct PartUpload {
     store: Arc<dyn ObjectStore>,
     path: Path,
     chunk_bytes: usize,
-    /// The chunk being filled.
+    /// The block being filled.
     buf: Vec<u8>,
-    /// Started at the first full chunk.
+    /// Full blocks not yet handed to an upload (less than a chunk: the object may still
+    /// fit one PUT).
+    pending: Vec<Bytes>,
+    pending_bytes: usize,
+    /// Started once the object outgrows one chunk.
     multipart: Option<WriteMultipart>,
     sha: ring::digest::Context,
     size: u64,
@@ -307,33 +317,44 @@ impl PartUpload {
     pub async fn write(&mut self, mut bytes: &[u8]) -> Result<(), StorageError> {
         self.sha.update(bytes);
         self.size += bytes.len() as u64;
+        let block = BLOCK_BYTES.min(self.chunk_bytes);
         while !bytes.is_empty() {
             if self.buf.capacity() == 0 {
-                self.buf.reserve_exact(self.chunk_bytes);
+                self.buf.reserve_exact(block);
             }
-            let take = (self.chunk_bytes - self.buf.len()).min(bytes.len());
+            let take = (block - self.buf.len()).min(bytes.len());
             let (head, rest) = bytes.split_at(take);
             self.buf.extend_from_slice(head);
             bytes = rest;
-            if self.buf.len() >= self.chunk_bytes {
-                let chunk = std::mem::take(&mut self.buf);
-                self.send(chunk).await?;
+            if self.buf.len() >= block {
+                let full = Bytes::from(std::mem::take(&mut self.buf));
+                self.send(full).await?;
             }
         }
         Ok(())
     }
 
-    async fn send(&mut self, chunk: Vec<u8>) -> Result<(), StorageError> {
+    /// Hands a full block on: kept while the object may still fit one PUT, then to the
+    /// multipart upload (which starts a chunk upload at each `chunk_bytes`).
+    async fn send(&mut self, block: Bytes) -> Result<(), StorageError> {
         if self.multipart.is_none() {
+            self.pending_bytes += block.len();
+            self.pending.push(block);
+            if self.pending_bytes < self.chunk_bytes {
+                return Ok(());
+            }
             let upload = self
                 .store
                 .put_multipart(&self.path)
                 .await
                 .map_err(|e| self.failed(&e))?;
-            self.multipart = Some(WriteMultipart::new_with_chunk_size(
-                upload,
-                self.chunk_bytes,
-            ));
+            let mut writer = WriteMultipart::new_with_chunk_size(upload, self.chunk_bytes);
+            for block in self.pending.drain(..) {
+                writer.put(block);
+            }
+            self.pending_bytes = 0;
+            self.multipart = Some(writer);
+            return Ok(());
         }
         let Some(writer) = self.multipart.as_mut() else {
             return Ok(());
@@ -342,7 +363,7 @@ impl PartUpload {
         if let Err(e) = waited {
             return Err(self.failed(&e));
         }
-        writer.put(Bytes::from(chunk));
+        writer.put(block);
         Ok(())
     }
 
@@ -351,20 +372,23 @@ impl PartUpload {
     /// # Errors
     /// [`StorageError`]; the object does not exist then.
     pub async fn finish(mut self) -> Result<(u64, String), StorageError> {
-        let chunk = std::mem::take(&mut self.buf);
+        let last = Bytes::from(std::mem::take(&mut self.buf));
         let done = match self.multipart.take() {
-            None => self
-                .store
-                .put(&self.path, PutPayload::from(Bytes::from(chunk)))
-                .await
-                .map(drop),
+            None => {
+                let mut payload = PutPayloadMut::new();
+                for block in self.pending.drain(..) {
+                    payload.push(block);
+                }
+                payload.push(last);
+                self.store.put(&self.path, payload.freeze()).await.map(drop)
+            }
             Some(mut writer) => {
-                if !chunk.is_empty() {
+                if !last.is_empty() {
                     if let Err(e) = writer.wait_for_capacity(MAX_IN_FLIGHT).await {
                         drop(writer.abort().await);
                         return Err(self.failed(&e));
                     }
-                    writer.put(Bytes::from(chunk));
+                    writer.put(last);
                 }
                 writer.finish().await.map(drop)
             }
