@@ -21,9 +21,10 @@ use tokio_util::sync::CancellationToken;
 
 use super::model::{JobPlan, Manifest, Unit, UnitKind};
 use super::registry::JobRow;
-use super::run::{PartFail, Run, Stop};
+use super::run::{Run, Stop};
 use super::source::{DumpSource as Snapshot, quote};
 use super::storage::PartUpload;
+use super::table::PartFail;
 use super::{Inner, Progress};
 use crate::config::SourceName;
 use crate::engine::Target;

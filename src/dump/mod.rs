@@ -7,6 +7,7 @@
 //! - [`model`]: formats, requests, parts, manifest; [`registry`]: jobs and checkpoints in
 //!   the metadata database; [`source`]: the snapshot and its keyset pages;
 //!   [`format`]: rendering parts; [`storage`]: `object_store`; [`run`]: one job's loop;
+//!   `table`: a table's rows into streamed parts;
 //!   [`download`]: joining parts for the download; [`callback`]: signed callbacks;
 //!   `external_sql`: SQL dumps of external sources in their own dialect; [`runtime`]: the
 //!   low-priority thread every job runs on.
@@ -23,6 +24,7 @@ mod run;
 pub mod runtime;
 pub mod source;
 pub mod storage;
+mod table;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
