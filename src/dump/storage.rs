@@ -39,7 +39,7 @@ pub const LOCAL_CHUNK_BYTES: usize = 1024 * 1024;
 pub const MAX_IN_FLIGHT: usize = 1;
 /// A chunk is collected in blocks of this size: small allocations are reused at once by the
 /// allocator, where chunk-sized ones would be retained between chunks.
-const BLOCK_BYTES: usize = 256 * 1024;
+const BLOCK_BYTES: usize = 64 * 1024;
 /// Attempts at writing one part before the job fails.
 pub const PART_ATTEMPTS: u32 = 4;
 /// First pause between attempts; doubled each time.
