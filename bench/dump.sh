@@ -9,11 +9,17 @@
 #   4. point-select p99 through POST /query, idle and while dumps run back to back
 # and prints a Markdown table with the ratios. Peak RSS is the server's VmHWM (a fresh server
 # per size and storage, so each number is that dump's peak).
+# With PG=1 (the default when psql and pg_dump are installed), also a PG_ROWS-row (1M)
+# PostgreSQL table in a scratch database: `pg_dump` (COPY) and `pg_dump --inserts
+# --rows-per-insert=500` (the peers), then the gateway's POST /export/dump (`format: sql`,
+# source `external`) to local storage and to S3, with peak RSS, and point-select p99 on the
+# PostgreSQL table through the gateway idle and while those dumps run back to back.
 #
 # Needs: wrk, sqlite3, curl, python3; SeaweedFS is installed into ~/.cache/starbase/s3venv.
 # Knobs: SIZES ("1000000 5000000"), DURATION (s of wrk per latency phase, default 10),
 # CONNS (8), THREADS (2), SKIP_S3 (set to skip step 3), STARBASE_BIN (a binary to use instead
-# of building the release one).
+# of building the release one), PG (0|1), PG_ROWS (1000000), SERVER_ENV (VAR=value words
+# for every server, e.g. "STARBASE_DUMP_NICE=0 DUMP_CHUNK_SIZE=5000").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -58,7 +64,9 @@ wait_http() {
 }
 now() { date +%s.%N; }
 elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
-json() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
+# A string field of a JSON object, without starting an interpreter (the status is polled
+# every 20 ms; a Python start-up per poll would itself load the 2 cores).
+field() { grep -o "\"$1\":\"[^\"]*\"" | head -n 1 | cut -d'"' -f4; }
 to_ms() {
   awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) n /= 1000; else if (v ~ /ms$/) n = n; else if (v ~ /s$/) n *= 1000; printf "%.2f", n }'
 }
@@ -67,7 +75,8 @@ to_ms() {
 start_server() {
   local dir=$1; shift
   PORT=$(free_port)
-  env "$@" ADMIN_AUTHORIZATION_TOKEN="$TOKEN" STARBASE_LOG=warn "$BIN" serve --data-dir "$dir" \
+  # shellcheck disable=SC2086 # SERVER_ENV is a list of VAR=value words
+  env "$@" ${SERVER_ENV:-} ADMIN_AUTHORIZATION_TOKEN="$TOKEN" STARBASE_LOG=warn "$BIN" serve --data-dir "$dir" \
     --http-listen "127.0.0.1:$PORT" --pg-listen 127.0.0.1:0 >"$work/starbase.log" 2>&1 &
   SPID=$!
   pids+=("$SPID")
@@ -76,30 +85,35 @@ start_server() {
 stop_server() { kill "$SPID"; wait "$SPID" 2>/dev/null || true; }
 rss_mib() { awk '/VmHWM/ { printf "%.1f", $2 / 1024 }' "/proc/$SPID/status"; }
 
-# dump_once -> prints seconds from POST to completed
+# dump_once [SOURCE [POLL_S]] -> prints seconds from POST to completed. The status is polled
+# every POLL_S (0.02 s when timing one dump; 0.5 s for the back-to-back dumps of the latency
+# phase, so that the poller's own processes do not take the CPU the queries are measured on).
 dump_once() {
-  local start key state
+  local start key state source=${1:-internal} poll=${2:-0.02}
   start=$(now)
   key=$(curl -sf -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
-    -d '{"format":"sql"}' "http://127.0.0.1:$PORT/export/dump" | json 'd["progressKey"]')
+    -H "X-Starbase-Source: $source" -d '{"format":"sql"}' "http://127.0.0.1:$PORT/export/dump" | field progressKey)
+  [ -n "$key" ] || { echo "dump not accepted" >&2; exit 1; }
   while :; do
-    state=$(curl -sf -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$PORT/export/dump/status/$key" | json 'd["status"]')
+    state=$(curl -sf -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$PORT/export/dump/status/$key" | field status)
     case "$state" in
       completed) break ;;
       failed) echo "dump $key failed" >&2; exit 1 ;;
     esac
-    sleep 0.05
+    sleep "$poll"
   done
   elapsed "$start" "$(now)"
 }
 
 cat > "$work/query.lua" <<'LUA'
 local rows = tonumber(os.getenv("ROWS"))
+local sql = os.getenv("POINT_SQL") or "SELECT * FROM kv WHERE id = ?"
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Authorization"] = "Bearer " .. os.getenv("TOKEN")
+wrk.headers["X-Starbase-Source"] = os.getenv("POINT_SOURCE") or "internal"
 request = function()
-  return wrk.format(nil, nil, nil, '{"sql":"SELECT * FROM kv WHERE id = ?","params":[' .. math.random(1, rows) .. ']}')
+  return wrk.format(nil, nil, nil, '{"sql":"' .. sql .. '","params":[' .. math.random(1, rows) .. ']}')
 end
 LUA
 p99() {
@@ -150,7 +164,7 @@ SQL
   local_rss=$(rss_mib)
   echo "local: ${local_s}s, peak RSS ${local_rss} MiB (idle ${idle_rss})" >&2
   idle_p99=$(p99)
-  ( while [ ! -e "$work/stop" ]; do dump_once >/dev/null; done ) &
+  ( while [ ! -e "$work/stop" ]; do dump_once internal 0.5 >/dev/null; rm -rf "$work/data/dumps"/dump_*; done ) &
   loop=$!
   busy_p99=$(p99)
   touch "$work/stop"; wait "$loop" || true; rm -f "$work/stop"
@@ -172,9 +186,65 @@ SQL
   rows_md+="| $ROWS | $peer | $local_s ($ratio_local×) | $s3_s ($ratio_s3×) | $local_rss / $s3_rss (idle $idle_rss) | $idle_p99 | $busy_p99 ($ratio_p99×) |"$'\n'
 done
 
+pg_md=""
+PG=${PG:-$(command -v psql >/dev/null && command -v pg_dump >/dev/null && echo 1 || echo 0)}
+if [ "$PG" = 1 ]; then
+  PG_ROWS=${PG_ROWS:-1000000}
+  ROWS=$PG_ROWS; export ROWS
+  echo "== PostgreSQL, $PG_ROWS rows" >&2
+  pgdb="bench_dump_$(head -c 6 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+  psql_() { psql -X -q -h 127.0.0.1 -U postgres -v ON_ERROR_STOP=1 "$@"; }
+  trap 'psql_ -d postgres -c "DROP DATABASE IF EXISTS $pgdb WITH (FORCE)" >/dev/null 2>&1 || true; cleanup' EXIT
+  psql_ -d postgres -c "CREATE DATABASE $pgdb" >/dev/null
+  psql_ -d "$pgdb" >/dev/null <<SQL
+CREATE TABLE kv (id integer PRIMARY KEY, name text NOT NULL, value double precision);
+INSERT INTO kv SELECT i, 'name-' || i, i * 0.5 FROM generate_series(1, $PG_ROWS) i;
+VACUUM ANALYZE kv;
+SQL
+  pg_url="postgres://postgres@127.0.0.1:5432/$pgdb"
+  start=$(now); pg_dump -h 127.0.0.1 -U postgres "$pgdb" >"$work/peer.sql"; peer=$(elapsed "$start" "$(now)")
+  start=$(now); pg_dump -h 127.0.0.1 -U postgres --inserts --rows-per-insert=500 "$pgdb" >"$work/peer.sql"
+  peer_ins=$(elapsed "$start" "$(now)"); rm -f "$work/peer.sql"
+  echo "pg_dump: ${peer}s, --inserts: ${peer_ins}s" >&2
+  rm -rf "$work/pgdata" && mkdir -p "$work/pgdata"
+  start_server "$work/pgdata" STARBASE_EXTERNAL_URL="$pg_url"
+  idle_rss=$(rss_mib)
+  pg_local=$(dump_once external)
+  pg_local_rss=$(rss_mib)
+  echo "PostgreSQL -> local: ${pg_local}s, peak RSS ${pg_local_rss} MiB (idle ${idle_rss})" >&2
+  export POINT_SOURCE=external POINT_SQL='SELECT * FROM kv WHERE id = $1'
+  idle_p99=$(p99)
+  ( while [ ! -e "$work/stop" ]; do dump_once external 0.5 >/dev/null; rm -rf "$work/pgdata/dumps"/dump_*; done ) &
+  loop=$!
+  busy_p99=$(p99)
+  touch "$work/stop"; wait "$loop" || true; rm -f "$work/stop"
+  unset POINT_SOURCE POINT_SQL
+  echo "PostgreSQL point-select p99: idle ${idle_p99} ms, during dumps ${busy_p99} ms" >&2
+  stop_server
+  pg_s3="-"; pg_s3_rss="-"
+  if [ -z "${SKIP_S3:-}" ]; then
+    rm -rf "$work/pgdata" && mkdir -p "$work/pgdata"
+    start_server "$work/pgdata" STARBASE_EXTERNAL_URL="$pg_url" "${S3_ENV[@]}"
+    pg_s3=$(dump_once external)
+    pg_s3_rss=$(rss_mib)
+    echo "PostgreSQL -> s3: ${pg_s3}s, peak RSS ${pg_s3_rss} MiB" >&2
+    stop_server
+  fi
+  r() { [ "$1" = - ] && echo - || awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+  pg_md="| $PG_ROWS | $peer | $peer_ins | $pg_local ($(r "$pg_local" "$peer")× / $(r "$pg_local" "$peer_ins")×) | $pg_s3 ($(r "$pg_s3" "$peer")× / $(r "$pg_s3" "$peer_ins")×) | $pg_local_rss / $pg_s3_rss (idle $idle_rss) | $idle_p99 | $busy_p99 ($(r "$busy_p99" "$idle_p99")×) |"
+fi
+
 cat <<MD
 
 | rows | sqlite3 .dump s | local dump s (ratio) | S3 dump s (ratio) | peak RSS MiB local / S3 | point-select p99 idle ms | p99 during dumps ms (ratio) |
 |---|---|---|---|---|---|---|
 $rows_md
 MD
+if [ -n "$pg_md" ]; then
+  cat <<MD
+| PostgreSQL rows | pg_dump s | pg_dump --inserts s | local dump s (÷ pg_dump / ÷ --inserts) | S3 dump s (÷ pg_dump / ÷ --inserts) | peak RSS MiB local / S3 | point-select p99 idle ms | p99 during dumps ms (ratio) |
+|---|---|---|---|---|---|---|---|
+$pg_md
+
+MD
+fi

@@ -109,11 +109,11 @@ pub struct ScanEnd {
 
 /// Receives a dump's text, statement by statement, with backpressure.
 pub trait DumpSink: Send {
-    /// Takes one or more complete statements.
+    /// Takes one or more complete statements holding `rows` table rows (0 for DDL).
     ///
     /// # Errors
     /// Whatever stops the dump (the reader went away); the scan ends with it.
-    fn write(&mut self, sql: String) -> impl Future<Output = Result<(), Error>> + Send;
+    fn write(&mut self, sql: String, rows: u64) -> impl Future<Output = Result<(), Error>> + Send;
 }
 
 /// A consistent snapshot of one external database, read in dump order (see the module

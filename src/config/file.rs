@@ -57,6 +57,8 @@ pub struct FileConfig {
     pub dump_part_bytes: Option<FileValue>,
     /// Dumps running at once; more get 429.
     pub dump_max_concurrent: Option<FileValue>,
+    /// Nice value of the dump threads (0–19).
+    pub dump_nice: Option<FileValue>,
     /// Allow `http://` dump callbacks (`true`/`false`).
     pub allow_http_callbacks: Option<FileValue>,
     /// Key of the callbacks' HMAC-SHA256 signature (default: the admin token).

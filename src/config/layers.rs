@@ -31,7 +31,7 @@ pub(super) struct Setting {
 }
 
 /// Every setting, for listing the environment variables the gateway reads.
-pub(super) const ALL: [&Setting; 34] = [
+pub(super) const ALL: [&Setting; 35] = [
     &DATA_DIR,
     &HTTP_LISTEN,
     &PG_LISTEN,
@@ -52,6 +52,7 @@ pub(super) const ALL: [&Setting; 34] = [
     &MAX_EXECUTION_TIME,
     &DUMP_PART_BYTES,
     &DUMP_MAX_CONCURRENT,
+    &DUMP_NICE,
     &ALLOW_HTTP_CALLBACKS,
     &DUMP_CALLBACK_SECRET,
     &ENABLE_ALLOWLIST,
@@ -153,6 +154,7 @@ pub(super) const DUMP_PART_BYTES: Setting =
     setting("dump_part_bytes", &["STARBASE_DUMP_PART_BYTES"], "");
 pub(super) const DUMP_MAX_CONCURRENT: Setting =
     setting("dump_max_concurrent", &["STARBASE_DUMP_MAX_CONCURRENT"], "");
+pub(super) const DUMP_NICE: Setting = setting("dump_nice", &["STARBASE_DUMP_NICE"], "");
 pub(super) const ALLOW_HTTP_CALLBACKS: Setting = setting(
     "allow_http_callbacks",
     &["STARBASE_ALLOW_HTTP_CALLBACKS"],
@@ -386,6 +388,7 @@ fn file_layer(f: FileConfig) -> HashMap<&'static str, String> {
         (&MAX_EXECUTION_TIME, text(f.max_execution_time)),
         (&DUMP_PART_BYTES, text(f.dump_part_bytes)),
         (&DUMP_MAX_CONCURRENT, text(f.dump_max_concurrent)),
+        (&DUMP_NICE, text(f.dump_nice)),
         (&ALLOW_HTTP_CALLBACKS, text(f.allow_http_callbacks)),
         (&DUMP_CALLBACK_SECRET, secret(f.dump_callback_secret)),
         (&ENABLE_ALLOWLIST, text(f.enable_allowlist)),

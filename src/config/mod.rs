@@ -31,7 +31,7 @@ use layers::{
 };
 use layers::{
     ALLOW_HTTP_CALLBACKS, DUMP_BREATHING_INTERVAL, DUMP_CALLBACK_SECRET, DUMP_CHUNK_SIZE,
-    DUMP_MAX_CONCURRENT, DUMP_PART_BYTES, DUMP_URL, ENABLE_ALLOWLIST, ENABLE_RLS,
+    DUMP_MAX_CONCURRENT, DUMP_NICE, DUMP_PART_BYTES, DUMP_URL, ENABLE_ALLOWLIST, ENABLE_RLS,
     MAX_EXECUTION_TIME,
 };
 
@@ -123,6 +123,8 @@ pub const DEFAULT_DUMP_BREATHING_INTERVAL: Duration = Duration::from_millis(500)
 pub const DEFAULT_DUMP_PART_BYTES: usize = 16 * 1024 * 1024;
 /// Dumps running at once, by default.
 pub const DEFAULT_DUMP_MAX_CONCURRENT: u64 = 2;
+/// Nice value of the dump threads, by default: live queries get the CPU first.
+pub const DEFAULT_DUMP_NICE: i32 = 19;
 
 /// Where dumps go and how they are paced.
 #[derive(Debug, Clone, PartialEq)]
@@ -139,6 +141,8 @@ pub struct DumpConfig {
     pub part_bytes: usize,
     /// Dumps running at once; one more is refused with 429.
     pub max_concurrent: u64,
+    /// Nice value (0–19) of the threads dumps run on.
+    pub nice: i32,
     /// `http://` callback URLs are accepted.
     pub allow_http_callbacks: bool,
     /// Key of the callbacks' HMAC-SHA256 signature; `None`: the admin token.
@@ -173,6 +177,7 @@ impl DumpConfig {
             max_execution_time: DEFAULT_MAX_EXECUTION_TIME,
             part_bytes: DEFAULT_DUMP_PART_BYTES,
             max_concurrent: DEFAULT_DUMP_MAX_CONCURRENT,
+            nice: DEFAULT_DUMP_NICE,
             allow_http_callbacks: false,
             callback_secret: None,
             s3: S3Env::default(),
@@ -348,6 +353,7 @@ fn dump_config(src: &Sources<'_>) -> Result<DumpConfig, ConfigError> {
             &d.max_concurrent.to_string(),
             parse::count,
         )?,
+        nice: src.parse(&DUMP_NICE, &d.nice.to_string(), parse::nice)?,
         allow_http_callbacks: src.parse(&ALLOW_HTTP_CALLBACKS, "false", parse::boolean)?,
         callback_secret: src.secret(&DUMP_CALLBACK_SECRET),
         s3: S3Env {

@@ -115,6 +115,15 @@ pub(crate) fn count(text: &str) -> Result<u64, String> {
         .ok_or_else(|| format!("\"{text}\" is not a positive whole number"))
 }
 
+/// Parses a nice value for the dump threads: 0 (the server's own priority) to 19 (lowest).
+pub(crate) fn nice(text: &str) -> Result<i32, String> {
+    text.trim()
+        .parse::<i32>()
+        .ok()
+        .filter(|n| (0..=19).contains(n))
+        .ok_or_else(|| format!("\"{text}\" is not a nice value from 0 to 19"))
+}
+
 /// Parses the number of SQLite readers: 1 to [`MAX_SQLITE_READERS`].
 pub(crate) fn readers(text: &str) -> Result<usize, String> {
     count(text)

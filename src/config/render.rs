@@ -80,6 +80,7 @@ pub(super) fn masked(c: &Config) -> String {
         ),
         ("dump_part_bytes", size(d.part_bytes)),
         ("dump_max_concurrent", d.max_concurrent.to_string()),
+        ("dump_nice", d.nice.to_string()),
         ("allow_http_callbacks", d.allow_http_callbacks.to_string()),
         (
             "dump_callback_secret",

@@ -4,9 +4,13 @@
 //! Owns mapping that source onto parts: the prologue and every table's `CREATE` are the
 //! schema part, each table's `INSERT`s are cut into parts at page boundaries (pages of
 //! `chunk_size` rows, rounded up to whole `INSERT` batches, so the joined parts are the
-//! streamed dump byte for byte), and the epilogue is the closing part. The checkpoint key is
-//! the source's own `DumpKey` text. Row counts for the progress come from a second snapshot
-//! (an estimate when writers are busy). Must not know HTTP.
+//! streamed dump byte for byte), and the epilogue is the closing part. Statements stream to
+//! storage as the scan writes them; a keyed part whose upload fails is written again from
+//! its first key. A table without a key (MySQL without a primary key) is one streamed
+//! query cut into parts at statement boundaries once a part holds `part_bytes` (no
+//! `OFFSET` re-scans; restarted whole on resume). The checkpoint key is the source's own
+//! `DumpKey` text. Row counts for the progress come from a second snapshot (an estimate when
+//! writers are busy). Must not know HTTP.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -19,18 +23,131 @@ use super::model::{JobPlan, Manifest, Unit, UnitKind};
 use super::registry::JobRow;
 use super::run::{Run, Stop};
 use super::source::{DumpSource as Snapshot, quote};
+use super::storage::PartUpload;
+use super::table::PartFail;
 use super::{Inner, Progress};
 use crate::config::SourceName;
 use crate::engine::Target;
 use crate::error::Error;
 
-/// Collects a page's statements into the part being written.
-struct PartSink<'a>(&'a mut Vec<u8>);
+/// Streams a scan's statements into the part being uploaded; with `cut` (a table without
+/// a key) it also closes a part and starts the next once one holds `part_bytes`.
+struct PartSink<'r, 'a> {
+    run: &'r mut Run<'a>,
+    index: usize,
+    part_no: u64,
+    upload: Option<PartUpload>,
+    /// Rows in the current part.
+    rows: u64,
+    cut: bool,
+    /// Why the sink refused a write (the scan only sees that it did).
+    failed: Option<PartFail>,
+}
 
-impl DumpSink for PartSink<'_> {
-    async fn write(&mut self, sql: String) -> Result<(), starbase_backends::Error> {
-        self.0.extend_from_slice(sql.as_bytes());
+impl<'r, 'a> PartSink<'r, 'a> {
+    fn new(run: &'r mut Run<'a>, index: usize, part_no: u64, cut: bool) -> Self {
+        let upload = Some(run.upload(index, part_no));
+        Self {
+            run,
+            index,
+            part_no,
+            upload,
+            rows: 0,
+            cut,
+            failed: None,
+        }
+    }
+
+    fn size(&self) -> u64 {
+        self.upload.as_ref().map_or(0, PartUpload::size)
+    }
+
+    async fn accept(&mut self, sql: &str, rows: u64) -> Result<(), PartFail> {
+        // Cut before the statement, never after it: the last part is never empty.
+        if self.cut && self.rows > 0 && self.size() >= self.run.inner.config.part_bytes as u64 {
+            self.close(None, false).await?;
+            self.part_no += 1;
+            self.upload = Some(self.run.upload(self.index, self.part_no));
+        }
+        let upload = self
+            .upload
+            .as_mut()
+            .ok_or_else(|| DbError::internal("a dump part was written after it closed"))?;
+        upload.write(sql.as_bytes()).await?;
+        self.rows += rows;
+        self.run
+            .progress
+            .processed
+            .fetch_add(rows, Ordering::AcqRel);
         Ok(())
+    }
+
+    /// Completes the current part and records it.
+    async fn close(
+        &mut self,
+        key: Option<serde_json::Value>,
+        unit_done: bool,
+    ) -> Result<(), PartFail> {
+        let upload = self
+            .upload
+            .take()
+            .ok_or_else(|| DbError::internal("a dump part was closed twice"))?;
+        let rows = std::mem::take(&mut self.rows);
+        match upload.finish().await {
+            Ok(written) => {
+                self.run
+                    .record(
+                        self.index,
+                        self.part_no,
+                        written,
+                        (0, 0),
+                        rows,
+                        key,
+                        unit_done,
+                    )
+                    .await?;
+                Ok(())
+            }
+            Err(e) => {
+                self.run
+                    .progress
+                    .processed
+                    .fetch_sub(rows, Ordering::AcqRel);
+                Err(e.into())
+            }
+        }
+    }
+
+    /// Abandons the current part and takes back the progress it counted.
+    async fn abort(mut self) {
+        self.run
+            .progress
+            .processed
+            .fetch_sub(self.rows, Ordering::AcqRel);
+        if let Some(upload) = self.upload.take() {
+            upload.abort().await;
+        }
+    }
+
+    /// The scan's outcome, with the sink's own failure first.
+    fn check<T>(&mut self, scanned: Result<T, starbase_backends::Error>) -> Result<T, PartFail> {
+        match (self.failed.take(), scanned) {
+            (Some(failed), _) => Err(failed),
+            (None, Ok(t)) => Ok(t),
+            (None, Err(e)) => Err(backend(e).into()),
+        }
+    }
+}
+
+impl DumpSink for PartSink<'_, '_> {
+    async fn write(&mut self, sql: String, rows: u64) -> Result<(), starbase_backends::Error> {
+        match self.accept(&sql, rows).await {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                self.failed = Some(e);
+                Err(starbase_backends::Error::Closed)
+            }
+        }
     }
 }
 
@@ -165,42 +282,65 @@ async fn table_parts(
     mut after: Option<DumpKey>,
     mut part_no: u64,
 ) -> Result<(), Stop> {
+    if table.key.is_none() {
+        let mut sink = PartSink::new(run, index, 1, true);
+        let scanned = dump.scan(table, None, None, &mut sink).await;
+        return match sink.check(scanned) {
+            Ok(_) => sink.close(None, true).await,
+            Err(e) => Err(e),
+        }
+        .map_err(|e| match e {
+            PartFail::Storage(e) => Stop::Failed(e),
+            PartFail::Stop(stop) => stop,
+        });
+    }
     let batch = DUMP_BATCH_ROWS as u64;
     let page = run.chunk_size.div_ceil(batch) * batch;
-    let keyed = table.key.is_some();
-    let part_bytes = run.inner.config.part_bytes;
-    let mut buf = Vec::new();
-    let mut rows = 0;
+    let part_bytes = run.inner.config.part_bytes as u64;
     loop {
-        run.pace().await?;
-        let end = dump
-            .scan(
-                table,
-                after.as_ref(),
-                keyed.then_some(page),
-                &mut PartSink(&mut buf),
-            )
-            .await
-            .map_err(backend)?;
-        rows += end.rows;
-        run.progress.processed.fetch_add(end.rows, Ordering::AcqRel);
-        if end.last_key.is_some() {
-            after = end.last_key;
-        }
-        let done = end.complete || !keyed;
-        if done || buf.len() >= part_bytes {
-            let key = (!done)
-                .then(|| after.as_ref().map(|k| serde_json::Value::from(k.as_str())))
-                .flatten();
-            let bytes = std::mem::take(&mut buf);
-            run.write_part(index, part_no, (bytes, 0, 0), rows, key, done)
-                .await?;
-            rows = 0;
-            part_no += 1;
-            if done {
-                return Ok(());
+        let mut attempt = 1;
+        let (next, done) = loop {
+            let mut sink = PartSink::new(run, index, part_no, false);
+            let mut at = after.clone();
+            let outcome: Result<bool, PartFail> = async {
+                loop {
+                    sink.run.pace().await?;
+                    let scanned = dump.scan(table, at.as_ref(), Some(page), &mut sink).await;
+                    let end = sink.check(scanned)?;
+                    if end.last_key.is_some() {
+                        at = end.last_key;
+                    }
+                    if end.complete || sink.size() >= part_bytes {
+                        return Ok(end.complete);
+                    }
+                }
             }
+            .await;
+            let failed = match outcome {
+                Ok(done) => {
+                    let key = (!done)
+                        .then(|| at.as_ref().map(|k| serde_json::Value::from(k.as_str())))
+                        .flatten();
+                    match sink.close(key, done).await {
+                        Ok(()) => break (at, done),
+                        Err(e) => e,
+                    }
+                }
+                Err(e) => {
+                    sink.abort().await;
+                    e
+                }
+            };
+            match failed {
+                PartFail::Storage(e) => run.retry_after(&mut attempt, e).await?,
+                PartFail::Stop(stop) => return Err(stop),
+            }
+        };
+        if done {
+            return Ok(());
         }
+        after = next;
+        part_no += 1;
     }
 }
 

@@ -1,7 +1,8 @@
 //! Rendering a part: the bytes of one object of a dump, in its format.
 //!
 //! Owns `PartWriter`: the part's own header (CSV header row, JSON `[`, SQL `BEGIN`), its
-//! rows, and its footer, so that every part is loadable on its own (a SQL part is one
+//! rows, and its footer, rendered into a small buffer that the caller drains to storage as
+//! it fills (so a part is never held whole), so that every part is loadable on its own (a SQL part is one
 //! transaction of `INSERT`s, a CSV part a CSV file with its header, a JSON part an array of
 //! row objects), and the schema and closing SQL of SQLite dumps. Values are written by the
 //! same functions as the synchronous exports (`export::sql`, `export::csv`, JSON rendering).
@@ -18,17 +19,22 @@ use crate::frontend::http::render::write_json;
 #[derive(Debug)]
 pub struct PartWriter {
     format: Format,
+    /// Rendered bytes not yet drained.
     buf: Vec<u8>,
+    /// Bytes drained so far.
+    drained: usize,
     head: usize,
     rows: u64,
     /// SQL: `INSERT INTO "t"("a","b") VALUES(`.
     insert_prefix: String,
     /// JSON: `"a":` per column.
     json_keys: Vec<Vec<u8>>,
+    /// SQL: the statement being rendered (reused).
+    line: String,
 }
 
 impl PartWriter {
-    /// Starts a part of a table unit.
+    /// Starts a part of a table unit; `capacity` is the buffer drained to storage.
     #[must_use]
     pub fn new(format: Format, unit: &Unit, capacity: usize) -> Self {
         let mut buf = Vec::with_capacity(capacity);
@@ -70,17 +76,31 @@ impl PartWriter {
         Self {
             format,
             buf,
+            drained: 0,
             head,
             rows: 0,
             insert_prefix,
             json_keys,
+            line: String::new(),
         }
     }
 
-    /// Bytes written so far.
+    /// Bytes of the part so far (drained or not).
     #[must_use]
     pub fn byte_len(&self) -> usize {
-        self.buf.len()
+        self.drained + self.buf.len()
+    }
+
+    /// Bytes rendered and not yet drained.
+    #[must_use]
+    pub fn buffered(&self) -> &[u8] {
+        &self.buf
+    }
+
+    /// Forgets the buffered bytes (after they were written to storage).
+    pub fn drain(&mut self) {
+        self.drained += self.buf.len();
+        self.buf.clear();
     }
 
     /// Rows written so far.
@@ -95,13 +115,14 @@ impl PartWriter {
             let values = row.get(skip..).unwrap_or_default();
             match self.format {
                 Format::Sql => {
-                    let mut line = String::with_capacity(self.insert_prefix.len() + 64);
+                    let line = &mut self.line;
+                    line.clear();
                     line.push_str(&self.insert_prefix);
                     for (i, value) in values.iter().enumerate() {
                         if i > 0 {
                             line.push(',');
                         }
-                        literal(&mut line, value);
+                        literal(line, value);
                     }
                     line.push_str(");\n");
                     self.buf.extend_from_slice(line.as_bytes());
@@ -126,7 +147,7 @@ impl PartWriter {
         }
     }
 
-    /// Closes the part: its bytes, header length and footer length.
+    /// Closes the part: its last bytes (to drain), header length and footer length.
     #[must_use]
     pub fn finish(mut self) -> (Vec<u8>, u64, u64) {
         let tail: &[u8] = match self.format {

@@ -7,8 +7,10 @@
 //! - [`model`]: formats, requests, parts, manifest; [`registry`]: jobs and checkpoints in
 //!   the metadata database; [`source`]: the snapshot and its keyset pages;
 //!   [`format`]: rendering parts; [`storage`]: `object_store`; [`run`]: one job's loop;
+//!   `table`: a table's rows into streamed parts;
 //!   [`download`]: joining parts for the download; [`callback`]: signed callbacks;
-//!   `external_sql`: SQL dumps of external sources in their own dialect.
+//!   `external_sql`: SQL dumps of external sources in their own dialect; [`runtime`]: the
+//!   low-priority thread every job runs on.
 //!
 //! Must not know HTTP types: the frontend turns requests into calls here.
 
@@ -19,8 +21,10 @@ pub mod format;
 pub mod model;
 pub mod registry;
 mod run;
+pub mod runtime;
 pub mod source;
 pub mod storage;
+mod table;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -90,6 +94,7 @@ pub(crate) struct Inner {
     tracker: TaskTracker,
     cancel: CancellationToken,
     http: reqwest::Client,
+    runtime: runtime::DumpRuntime,
 }
 
 /// Now, RFC 3339 with milliseconds, UTC.
@@ -146,6 +151,7 @@ impl DumpService {
                 tracker: TaskTracker::new(),
                 cancel: CancellationToken::new(),
                 http,
+                runtime: runtime::DumpRuntime::start(config.dump.nice)?,
             }),
         })
     }
@@ -276,7 +282,8 @@ impl DumpService {
 
     fn spawn(&self, job: JobRow, progress: Arc<Progress>) {
         let service = self.clone();
-        self.inner.tracker.spawn(async move {
+        let on = self.inner.runtime.handle().clone();
+        self.inner.tracker.spawn_on(async move {
             let inner = &service.inner;
             let cancel = inner.cancel.child_token();
             let outcome = run::run(inner, &job, progress, cancel).await;
@@ -306,7 +313,7 @@ impl DumpService {
             } else {
                 service.running().remove(&job.id);
             }
-        });
+        }, &on);
     }
 
     /// The status of a job: `{status, progress{…}, error?}` and a few more fields.

@@ -3,33 +3,27 @@
 //! Owns the job's loop: it opens one snapshot of the source, fixes the plan at the first run
 //! (so a resumed job writes the same units), continues after the last recorded part, reads
 //! each table in pages of `chunk_size` rows by key, closes a part once it holds `part_bytes`
-//! (at a page boundary, so its last key is the checkpoint), writes it, records it together
-//! with the progress, pauses `breathing_interval` after each `max_execution_time` of work,
-//! and writes the manifest last. Memory holds one part and one page. Must not know HTTP.
+//! (at a page boundary, so its last key is the checkpoint), records it together with the
+//! progress, pauses `breathing_interval` after each `max_execution_time` of work, and writes
+//! the manifest last. How a table's rows become streamed parts is in [`super::table`].
+//! Must not know HTTP.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
-use bytes::Bytes;
-use starbase_backends::Event;
-use starbase_protocol::{DbError, Row, Value};
+use starbase_protocol::{DbError, Value};
 use tokio_util::sync::CancellationToken;
 
-use super::format::{PartWriter, sqlite_post, sqlite_schema};
+use super::format::{sqlite_post, sqlite_schema};
 use super::model::{
     JobPlan, Manifest, ManifestPart, ManifestTable, PartRecord, UnitKind, key_from_json,
-    key_to_json,
 };
 use super::registry::JobRow;
 use super::source::{DumpSource, drain};
+use super::storage::PartUpload;
 use super::{Inner, Progress, now};
 use crate::error::Error;
-
-/// Room reserved in a part beyond `part_bytes`, for the page that crosses it: the buffer is
-/// allocated once at its final size instead of doubling past it (which would make peak
-/// memory twice the part size). Pages only count once written, so this costs nothing idle.
-const PAGE_SLACK_BYTES: usize = 1 << 20;
 
 /// Why a run ended without completing.
 #[derive(Debug)]
@@ -207,104 +201,18 @@ impl<'a> Run<'a> {
         }
     }
 
-    /// A table with a key: pages of `chunk_size` rows after the last key.
-    async fn paged(
-        &mut self,
-        source: &mut DumpSource,
-        index: usize,
-        mut after: Option<Vec<Value>>,
-        mut part_no: u64,
-    ) -> Result<(), Stop> {
-        let unit = self.plan.units[index].clone();
-        let key_len = unit.key.len();
-        let format = self.job.format();
-        let part_bytes = self.inner.config.part_bytes;
-        let mut writer = PartWriter::new(format, &unit, part_bytes + PAGE_SLACK_BYTES);
-        loop {
-            self.pace().await?;
-            let sql = source.page_sql(&unit, after.is_some(), self.chunk_size);
-            let mut stream = source.query(sql, after.clone().unwrap_or_default()).await?;
-            let mut page_rows = 0u64;
-            let mut last: Option<Row> = None;
-            loop {
-                match stream.recv().await {
-                    Some(Ok(Event::Rows(rows))) => {
-                        writer.push(&rows, key_len);
-                        page_rows += rows.len() as u64;
-                        self.progress
-                            .processed
-                            .fetch_add(rows.len() as u64, Ordering::AcqRel);
-                        last = rows.into_iter().last().or(last);
-                    }
-                    Some(Ok(Event::Finished)) => break,
-                    Some(Ok(_)) => {}
-                    Some(Err(e)) => return Err(Error::from(e).into()),
-                    None => return Err(DbError::internal("the dump's source stopped early").into()),
-                }
-            }
-            if let Some(row) = last {
-                after = Some(row.into_iter().take(key_len).collect());
-            }
-            let done = page_rows < self.chunk_size;
-            if done || writer.byte_len() >= part_bytes {
-                let rows = writer.rows();
-                let key = if done {
-                    None
-                } else {
-                    after.as_deref().map(key_to_json)
-                };
-                let full = std::mem::replace(
-                    &mut writer,
-                    PartWriter::new(format, &unit, part_bytes + PAGE_SLACK_BYTES),
-                );
-                self.write_part(index, part_no, full.finish(), rows, key, done)
-                    .await?;
-                part_no += 1;
-                if done {
-                    return Ok(());
-                }
-            }
-        }
+    /// A new upload for part `part_no` of unit `index`.
+    pub(super) fn upload(&self, index: usize, part_no: u64) -> PartUpload {
+        self.inner.storage.upload(self.part_path(index, part_no))
     }
 
-    /// A table without a key: one streamed pass (restarted whole on resume).
-    async fn one_pass(&mut self, source: &mut DumpSource, index: usize) -> Result<(), Stop> {
-        let unit = self.plan.units[index].clone();
-        let format = self.job.format();
-        let part_bytes = self.inner.config.part_bytes;
-        let mut writer = PartWriter::new(format, &unit, part_bytes + PAGE_SLACK_BYTES);
-        let mut part_no = 1;
-        let mut stream = source
-            .query(source.page_sql(&unit, false, 0), vec![])
-            .await?;
-        loop {
-            match stream.recv().await {
-                Some(Ok(Event::Rows(rows))) => {
-                    writer.push(&rows, 0);
-                    self.progress
-                        .processed
-                        .fetch_add(rows.len() as u64, Ordering::AcqRel);
-                    if writer.byte_len() >= part_bytes {
-                        let rows = writer.rows();
-                        let full = std::mem::replace(
-                            &mut writer,
-                            PartWriter::new(format, &unit, part_bytes + PAGE_SLACK_BYTES),
-                        );
-                        self.write_part(index, part_no, full.finish(), rows, None, false)
-                            .await?;
-                        part_no += 1;
-                    }
-                    self.pace().await?;
-                }
-                Some(Ok(Event::Finished)) => break,
-                Some(Ok(_)) => {}
-                Some(Err(e)) => return Err(Error::from(e).into()),
-                None => return Err(DbError::internal("the dump's source stopped early").into()),
-            }
-        }
-        let rows = writer.rows();
-        self.write_part(index, part_no, writer.finish(), rows, None, true)
-            .await
+    fn part_path(&self, index: usize, part_no: u64) -> object_store::path::Path {
+        self.inner.storage.part_path(
+            &self.job.id,
+            &self.plan.units[index],
+            part_no,
+            self.job.format().extension(),
+        )
     }
 
     /// Stops for shutdown; pauses after each slice of work.
@@ -325,7 +233,8 @@ impl<'a> Run<'a> {
         Ok(())
     }
 
-    /// Writes a part to storage, then records it and the progress (the checkpoint).
+    /// Writes a small part held in memory (schema, closing statements) to storage, with
+    /// retries, then records it.
     pub(super) async fn write_part(
         &mut self,
         unit: usize,
@@ -335,19 +244,36 @@ impl<'a> Run<'a> {
         last_key: Option<serde_json::Value>,
         unit_done: bool,
     ) -> Result<(), Stop> {
-        let format = self.job.format();
-        let path = self.inner.storage.part_path(
-            &self.job.id,
-            &self.plan.units[unit],
-            part_no,
-            format.extension(),
-        );
-        let sha256 = hex(ring::digest::digest(&ring::digest::SHA256, &bytes).as_ref());
-        let size = bytes.len() as u64;
-        tokio::select! {
-            r = self.inner.storage.put(&path, Bytes::from(bytes)) => r?,
+        let path = self.part_path(unit, part_no);
+        let written = tokio::select! {
+            r = self.inner.storage.put(&path, &bytes) => r?,
             () = self.cancel.cancelled() => return Err(Stop::Interrupted),
-        }
+        };
+        self.record(
+            unit,
+            part_no,
+            written,
+            (head, tail),
+            rows,
+            last_key,
+            unit_done,
+        )
+        .await
+    }
+
+    /// Records a part written to storage and the progress (the checkpoint).
+    #[allow(clippy::too_many_arguments)] // One call per way of writing a part.
+    pub(super) async fn record(
+        &mut self,
+        unit: usize,
+        part_no: u64,
+        (size, sha256): (u64, String),
+        (head, tail): (u64, u64),
+        rows: u64,
+        last_key: Option<serde_json::Value>,
+        unit_done: bool,
+    ) -> Result<(), Stop> {
+        let path = self.part_path(unit, part_no);
         let record = PartRecord {
             seq: self.parts.len() as u64,
             unit,

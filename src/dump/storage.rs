@@ -2,11 +2,14 @@
 //! S3/R2/any S3-compatible endpoint for `s3://bucket/prefix`).
 //!
 //! Owns building the store from the configuration, object paths
-//! (`<prefix>/<job>/<table>/part-00001.<ext>`, `<prefix>/<job>/manifest.json`), writing a
-//! part (one PUT, or a multipart upload above `MULTIPART_THRESHOLD`) with retries, and
-//! reading byte ranges back. A local PUT is written to a temporary file and renamed, an S3
-//! PUT or multipart completion is atomic: an object either exists whole or not at all. Must
-//! not know formats or SQL.
+//! (`<prefix>/<job>/<table>/part-00001.<ext>`, `<prefix>/<job>/manifest.json`), streaming a
+//! part to the store as it is produced ([`PartUpload`]: its SHA-256 computed on the way,
+//! one PUT when it fits in one chunk, else a multipart upload of fixed-size chunks with at
+//! most [`MAX_IN_FLIGHT`] uploading at once), and reading byte ranges back. A local part is
+//! written to a temporary name (`part-00001.sql#1`) and renamed when complete, an S3 PUT or
+//! multipart completion is atomic: an object either exists whole or not at all, and an
+//! aborted upload leaves nothing that looks complete. Memory per part: the chunk being
+//! filled and the chunks in flight, whatever the part's size. Must not know formats or SQL.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,7 +20,7 @@ use object_store::aws::AmazonS3Builder;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path;
 use object_store::{
-    BackoffConfig, ClientOptions, GetOptions, GetRange, ObjectStore, PutPayload, RetryConfig,
+    BackoffConfig, ClientOptions, GetOptions, GetRange, ObjectStore, PutPayloadMut, RetryConfig,
     WriteMultipart,
 };
 use starbase_protocol::{DbError, SqlState};
@@ -26,21 +29,34 @@ use super::model::{Manifest, Unit, UnitKind};
 use crate::config::Config;
 use crate::error::Error;
 
-/// Parts larger than this go up by multipart upload.
-pub const MULTIPART_THRESHOLD_BYTES: usize = 8 * 1024 * 1024;
-/// Size of one multipart chunk (S3's minimum is 5 MiB except for the last).
-pub const MULTIPART_CHUNK_BYTES: usize = 5 * 1024 * 1024;
+/// Size of one multipart chunk on S3 (its minimum part size is 5 MiB except for the last);
+/// a part smaller than this goes up in one PUT.
+pub const S3_CHUNK_BYTES: usize = 5 * 1024 * 1024;
+/// Size of one chunk written to a local file.
+pub const LOCAL_CHUNK_BYTES: usize = 1024 * 1024;
+/// Chunks of one part uploading at once, besides the one being filled: one overlaps the
+/// upload with rendering; more buy little on a loopback or LAN store and cost 5 MiB each.
+pub const MAX_IN_FLIGHT: usize = 1;
+/// A chunk is collected in blocks of this size: small allocations are reused at once by the
+/// allocator, where chunk-sized ones would be retained between chunks.
+const BLOCK_BYTES: usize = 64 * 1024;
 /// Attempts at writing one part before the job fails.
-const PART_ATTEMPTS: u32 = 4;
+pub const PART_ATTEMPTS: u32 = 4;
 /// First pause between attempts; doubled each time.
-const PART_BACKOFF: Duration = Duration::from_millis(500);
+pub const PART_BACKOFF: Duration = Duration::from_millis(500);
 
 /// The dump store.
 #[derive(Debug, Clone)]
 pub struct Storage {
     store: Arc<dyn ObjectStore>,
     prefix: Path,
+    chunk_bytes: usize,
 }
+
+/// A write to the store failed (after the store client's own request retries); the part
+/// being written is aborted. Carries `58030`.
+#[derive(Debug, Clone)]
+pub struct StorageError(pub DbError);
 
 fn storage_error(what: &str, e: &dyn std::fmt::Display) -> DbError {
     DbError::new(SqlState::IO_ERROR, format!("dump storage: {what}: {e}"))
@@ -99,6 +115,7 @@ impl Storage {
             return Ok(Self {
                 store: Arc::new(store),
                 prefix,
+                chunk_bytes: S3_CHUNK_BYTES,
             });
         }
         let dir = match url.strip_prefix("file://") {
@@ -119,6 +136,7 @@ impl Storage {
         Ok(Self {
             store: Arc::new(store),
             prefix: Path::default(),
+            chunk_bytes: LOCAL_CHUNK_BYTES,
         })
     }
 
@@ -143,42 +161,50 @@ impl Storage {
         self.job_dir(job).child("manifest.json")
     }
 
-    /// Writes one object, retrying with backoff; multipart above the threshold.
+    /// Starts streaming the object at `path`; nothing exists there until
+    /// [`PartUpload::finish`] succeeds.
+    #[must_use]
+    pub fn upload(&self, path: Path) -> PartUpload {
+        PartUpload {
+            store: Arc::clone(&self.store),
+            path,
+            chunk_bytes: self.chunk_bytes,
+            buf: Vec::new(),
+            pending: Vec::new(),
+            pending_bytes: 0,
+            multipart: None,
+            sha: ring::digest::Context::new(&ring::digest::SHA256),
+            size: 0,
+        }
+    }
+
+    /// Writes one small object whole, retrying with backoff.
     ///
     /// # Errors
     /// `58030` naming the path and the store's last error.
-    pub async fn put(&self, path: &Path, bytes: Bytes) -> Result<(), DbError> {
+    pub async fn put(&self, path: &Path, bytes: &[u8]) -> Result<(u64, String), DbError> {
         let mut pause = PART_BACKOFF;
         let mut attempt = 1;
         loop {
-            match self.put_once(path, bytes.clone()).await {
-                Ok(()) => return Ok(()),
-                Err(e) if attempt >= PART_ATTEMPTS => {
-                    return Err(storage_error(&format!("writing \"{path}\""), &e));
-                }
+            let mut upload = self.upload(path.clone());
+            let written = match upload.write(bytes).await {
+                Ok(()) => upload.finish().await,
                 Err(e) => {
-                    tracing::warn!(%path, attempt, error = %e, "writing a dump part failed; retrying");
+                    upload.abort().await;
+                    Err(e)
+                }
+            };
+            match written {
+                Ok(done) => return Ok(done),
+                Err(StorageError(e)) if attempt >= PART_ATTEMPTS => return Err(e),
+                Err(StorageError(e)) => {
+                    tracing::warn!(%path, attempt, error = %e.message, "writing a dump object failed; retrying");
                     tokio::time::sleep(pause).await;
                     pause *= 2;
                     attempt += 1;
                 }
             }
         }
-    }
-
-    async fn put_once(&self, path: &Path, bytes: Bytes) -> Result<(), object_store::Error> {
-        if bytes.len() <= MULTIPART_THRESHOLD_BYTES {
-            self.store.put(path, PutPayload::from(bytes)).await?;
-            return Ok(());
-        }
-        let upload = self.store.put_multipart(path).await?;
-        let mut writer = WriteMultipart::new_with_chunk_size(upload, MULTIPART_CHUNK_BYTES);
-        for chunk in bytes.chunks(MULTIPART_CHUNK_BYTES) {
-            writer.wait_for_capacity(2).await?;
-            writer.put(bytes.slice_ref(chunk));
-        }
-        writer.finish().await?;
-        Ok(())
     }
 
     /// Writes the manifest (the last object of a dump).
@@ -188,8 +214,9 @@ impl Storage {
     pub async fn put_manifest(&self, manifest: &Manifest) -> Result<(), DbError> {
         let json = serde_json::to_vec_pretty(manifest)
             .map_err(|e| DbError::internal(format!("encoding the manifest: {e}")))?;
-        self.put(&self.manifest_path(&manifest.dump_id), Bytes::from(json))
+        self.put(&self.manifest_path(&manifest.dump_id), &json)
             .await
+            .map(drop)
     }
 
     /// Reads the manifest; `None` when the dump has none (it is not complete).
@@ -241,6 +268,144 @@ impl Storage {
             Err(e) => futures::stream::once(async move { Err(e) }).boxed(),
         })
         .flatten()
+    }
+}
+
+/// One object being streamed to the store (see the module doc). Dropping it unfinished
+/// abandons the upload: a local temporary file is removed, an S3 multipart upload is never
+/// completed.
+pub struct PartUpload {
+    store: Arc<dyn ObjectStore>,
+    path: Path,
+    chunk_bytes: usize,
+    /// The block being filled.
+    buf: Vec<u8>,
+    /// Full blocks not yet handed to an upload (less than a chunk: the object may still
+    /// fit one PUT).
+    pending: Vec<Bytes>,
+    pending_bytes: usize,
+    /// Started once the object outgrows one chunk.
+    multipart: Option<WriteMultipart>,
+    sha: ring::digest::Context,
+    size: u64,
+}
+
+impl std::fmt::Debug for PartUpload {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PartUpload")
+            .field("path", &self.path)
+            .field("size", &self.size)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PartUpload {
+    fn failed(&self, e: &object_store::Error) -> StorageError {
+        StorageError(storage_error(&format!("writing \"{}\"", self.path), e))
+    }
+
+    /// Bytes written so far.
+    #[must_use]
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// Appends `bytes`; waits while [`MAX_IN_FLIGHT`] chunks are uploading.
+    ///
+    /// # Errors
+    /// [`StorageError`] when the store refuses a chunk; the upload should be aborted.
+    pub async fn write(&mut self, mut bytes: &[u8]) -> Result<(), StorageError> {
+        self.sha.update(bytes);
+        self.size += bytes.len() as u64;
+        let block = BLOCK_BYTES.min(self.chunk_bytes);
+        while !bytes.is_empty() {
+            if self.buf.capacity() == 0 {
+                self.buf.reserve_exact(block);
+            }
+            let take = (block - self.buf.len()).min(bytes.len());
+            let (head, rest) = bytes.split_at(take);
+            self.buf.extend_from_slice(head);
+            bytes = rest;
+            if self.buf.len() >= block {
+                let full = Bytes::from(std::mem::take(&mut self.buf));
+                self.send(full).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Hands a full block on: kept while the object may still fit one PUT, then to the
+    /// multipart upload (which starts a chunk upload at each `chunk_bytes`).
+    async fn send(&mut self, block: Bytes) -> Result<(), StorageError> {
+        if self.multipart.is_none() {
+            self.pending_bytes += block.len();
+            self.pending.push(block);
+            if self.pending_bytes < self.chunk_bytes {
+                return Ok(());
+            }
+            let upload = self
+                .store
+                .put_multipart(&self.path)
+                .await
+                .map_err(|e| self.failed(&e))?;
+            let mut writer = WriteMultipart::new_with_chunk_size(upload, self.chunk_bytes);
+            for block in self.pending.drain(..) {
+                writer.put(block);
+            }
+            self.pending_bytes = 0;
+            self.multipart = Some(writer);
+            return Ok(());
+        }
+        let Some(writer) = self.multipart.as_mut() else {
+            return Ok(());
+        };
+        let waited = writer.wait_for_capacity(MAX_IN_FLIGHT).await;
+        if let Err(e) = waited {
+            return Err(self.failed(&e));
+        }
+        writer.put(block);
+        Ok(())
+    }
+
+    /// Completes the object: its size and lowercase hex SHA-256.
+    ///
+    /// # Errors
+    /// [`StorageError`]; the object does not exist then.
+    pub async fn finish(mut self) -> Result<(u64, String), StorageError> {
+        let last = Bytes::from(std::mem::take(&mut self.buf));
+        let done = match self.multipart.take() {
+            None => {
+                let mut payload = PutPayloadMut::new();
+                for block in self.pending.drain(..) {
+                    payload.push(block);
+                }
+                payload.push(last);
+                self.store.put(&self.path, payload.freeze()).await.map(drop)
+            }
+            Some(mut writer) => {
+                if !last.is_empty() {
+                    if let Err(e) = writer.wait_for_capacity(MAX_IN_FLIGHT).await {
+                        drop(writer.abort().await);
+                        return Err(self.failed(&e));
+                    }
+                    writer.put(last);
+                }
+                writer.finish().await.map(drop)
+            }
+        };
+        done.map_err(|e| self.failed(&e))?;
+        let sha = self.sha.clone().finish();
+        Ok((self.size, super::run::hex(sha.as_ref())))
+    }
+
+    /// Abandons the upload, removing what the store allows (uploaded S3 parts, the local
+    /// temporary file).
+    pub async fn abort(mut self) {
+        if let Some(writer) = self.multipart.take()
+            && let Err(e) = writer.abort().await
+        {
+            tracing::warn!(path = %self.path, error = %e, "aborting a dump upload failed");
+        }
     }
 }
 

@@ -1,7 +1,8 @@
 //! Asynchronous dumps of external sources (PostgreSQL in `REPEATABLE READ READ ONLY`,
 //! MariaDB in `START TRANSACTION WITH CONSISTENT SNAPSHOT`): CSV and JSON dumps, paged by
 //! primary key (and read in one pass for a table without one), equal the table exports;
-//! SQL dumps in the source's dialect equal its streamed `GET /export/dump`.
+//! SQL dumps in the source's dialect equal its streamed `GET /export/dump`, and a table
+//! without a key is streamed into several parts rather than held as one.
 
 use serde_json::{Value, json};
 use starbase::config::SourceKind;
@@ -44,8 +45,11 @@ async fn csv_and_json_dumps_equal_the_table_exports(kind: SourceKind) {
         return;
     };
     let sources = vec![db.source("external")];
+    let store = tempfile::tempdir().unwrap();
+    let store_url = store.path().to_str().unwrap().to_owned();
     let gw = TestGateway::start_with(|c| {
         c.sources = sources;
+        c.dump.url = Some(store_url);
         c.dump.chunk_size = 7;
         c.dump.part_bytes = 2048;
     })
@@ -145,6 +149,37 @@ async fn csv_and_json_dumps_equal_the_table_exports(kind: SourceKind) {
         String::from_utf8_lossy(&script),
         String::from_utf8_lossy(&streamed)
     );
+    // The keyless table went out in several parts (streamed, cut at statement boundaries
+    // once a part holds 2 KiB), each the file the manifest describes; no temporary is left.
+    let manifest: Value = serde_json::from_slice(
+        &std::fs::read(store.path().join(&key).join("manifest.json")).unwrap(),
+    )
+    .unwrap();
+    let loose: Vec<&Value> = manifest["parts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["table"] == "loose")
+        .collect();
+    assert!(loose.len() >= 3, "{manifest}");
+    assert_eq!(
+        loose
+            .iter()
+            .map(|p| p["rows"].as_u64().unwrap())
+            .sum::<u64>(),
+        1200
+    );
+    for part in &loose {
+        let bytes = std::fs::read(store.path().join(part["path"].as_str().unwrap())).unwrap();
+        assert_eq!(bytes.len() as u64, part["bytes"].as_u64().unwrap());
+        assert!(part["rows"].as_u64().unwrap() > 0, "{part}");
+    }
+    let dir = store.path().join(&key).join("loose");
+    let names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(names.iter().all(|n| !n.contains('#')), "{names:?}");
     drop(gw);
     db.finish().await;
 }

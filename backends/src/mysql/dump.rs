@@ -12,7 +12,8 @@
 //! client uses. Rows are read with the text protocol (the server's own text of every value)
 //! and written as literals: numbers as sent, binary strings and BIT/geometry as `0x…`,
 //! everything else quoted with the client's backslash escapes. Tables with a primary key
-//! are read in key order by keyset pages; a table without one in a single streamed pass.
+//! are read in key order by keyset pages; a table without one in a single streamed pass
+//! (`net_write_timeout` raised so a reader pacing itself is not cut off).
 //! MariaDB sequences and system-versioned tables are refused with `0A000`. Must not know
 //! any frontend.
 
@@ -53,6 +54,9 @@ impl MySqlBackend {
         for sql in [
             "SET SESSION sql_mode = ''",
             "SET NAMES utf8mb4",
+            // A keyless table is one streamed query the dump reads at its own pace (it
+            // waits on storage between statements): the server must not give up on it.
+            "SET SESSION net_write_timeout = 3600",
             "SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ",
             "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY",
         ] {
@@ -337,7 +341,8 @@ impl DumpSource for MySqlDump {
                     }
                     if in_page.is_multiple_of(DUMP_BATCH_ROWS) {
                         out.push_str(";\n");
-                        sink.write(std::mem::take(&mut out)).await?;
+                        sink.write(std::mem::take(&mut out), DUMP_BATCH_ROWS as u64)
+                            .await?;
                     }
                 }
                 failed
@@ -347,7 +352,7 @@ impl DumpSource for MySqlDump {
             }
             if !out.is_empty() {
                 out.push_str(";\n");
-                sink.write(out).await?;
+                sink.write(out, (in_page % DUMP_BATCH_ROWS) as u64).await?;
             }
             if !paged || in_page < DUMP_BATCH_ROWS {
                 end.complete = true;

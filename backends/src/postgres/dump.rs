@@ -286,7 +286,7 @@ impl DumpSource for PgDump {
             if let Some((_, key)) = page.last() {
                 end.last_key = Some(DumpKey(key.clone()));
                 end.rows += page.len() as u64;
-                sink.write(insert(table, &page)).await?;
+                sink.write(insert(table, &page), page.len() as u64).await?;
             }
             if !full {
                 end.complete = true;

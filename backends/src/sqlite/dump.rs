@@ -1,7 +1,8 @@
 //! Dump snapshots: one read transaction on a connection of its own, held for as long as a
 //! dump needs it, serving that dump's page queries.
 //!
-//! Owns `DumpSnapshot`: a dedicated thread with a read-only connection that opens `BEGIN`,
+//! Owns `DumpSnapshot`: a dedicated thread (started from the caller's thread, so it shares
+//! its priority) with a read-only connection (small page cache, no catalog views) that opens `BEGIN`,
 //! pins the snapshot with a first read and then runs every plan it is sent inside that one
 //! read transaction (WAL: the writer keeps committing, the shared readers keep serving, and
 //! none of them waits for the dump). Dropping the handle ends the transaction and the thread.
@@ -49,7 +50,7 @@ impl SqliteBackend {
         let closing = std::sync::Arc::clone(&self.inner.closing);
         let thread_closing = std::sync::Arc::clone(&closing);
         let thread = threads::spawn("starbase-sqlite-dump", move || {
-            let conn = match threads::open_reader(&path, super::DEFAULT_BUSY_TIMEOUT)
+            let conn = match threads::open_dump_reader(&path, super::DEFAULT_BUSY_TIMEOUT)
                 .and_then(|conn| begin(&conn).map(|()| conn))
             {
                 Ok(conn) => {

@@ -80,6 +80,30 @@ pub(super) fn open_reader(path: &Path, busy_timeout: Duration) -> Result<Connect
     Ok(conn)
 }
 
+/// Page cache of a dump's connection, in KiB: a dump reads each page once, in order, so a
+/// large cache would only hold pages it never reads again.
+const DUMP_CACHE_KIB: u32 = 512;
+
+/// Opens the read-only connection of a dump snapshot: `query_only`, a small page cache, no
+/// memory mapping, and without the PostgreSQL catalog views (a dump runs plain SQLite
+/// statements; the views' schema would only cost memory).
+pub(super) fn open_dump_reader(path: &Path, busy_timeout: Duration) -> Result<Connection, Error> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
+        | OpenFlags::SQLITE_OPEN_URI
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(path, flags).map_err(|e| open_error(path, &e))?;
+    let setup = |conn: &Connection| -> rusqlite::Result<()> {
+        conn.busy_timeout(busy_timeout)?;
+        conn.execute_batch(&format!(
+            "PRAGMA query_only = 1; PRAGMA cache_size = -{DUMP_CACHE_KIB}; PRAGMA mmap_size = 0;"
+        ))?;
+        conn.set_prepared_statement_cache_capacity(16);
+        Ok(())
+    };
+    setup(&conn).map_err(|e| open_error(path, &e))?;
+    Ok(conn)
+}
+
 fn open_error(path: &Path, err: &rusqlite::Error) -> Error {
     let db = classify(err);
     Error::Db(DbError {

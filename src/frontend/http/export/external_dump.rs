@@ -43,7 +43,7 @@ impl ChannelSink {
 }
 
 impl DumpSink for ChannelSink {
-    async fn write(&mut self, sql: String) -> Result<(), BackendError> {
+    async fn write(&mut self, sql: String, _rows: u64) -> Result<(), BackendError> {
         if self.buf.is_empty() {
             self.buf = sql;
         } else {
@@ -131,16 +131,16 @@ async fn produce(
         tx,
         buf: String::new(),
     };
-    sink.write(prologue).await?;
+    sink.write(prologue, 0).await?;
     for table in &tables {
         let ddl = dump.ddl(table).await?;
-        sink.write(ddl).await?;
+        sink.write(ddl, 0).await?;
     }
     for table in &tables {
         dump.scan(table, None, None, &mut sink).await?;
     }
     let epilogue = dump.epilogue().await?;
-    sink.write(epilogue).await?;
+    sink.write(epilogue, 0).await?;
     sink.flush().await?;
     dump.close().await;
     Ok(())

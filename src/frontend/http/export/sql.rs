@@ -27,9 +27,12 @@ pub(crate) fn literal(out: &mut String, value: &Value) {
         }
         Value::Numeric(s) | Value::Text(s) => quoted(out, s),
         Value::Bytes(b) => {
+            const HEX: &[u8; 16] = b"0123456789ABCDEF";
+            out.reserve(b.len() * 2 + 3);
             out.push_str("X'");
             for byte in b {
-                let _ = write!(out, "{byte:02X}");
+                out.push(char::from(HEX[usize::from(byte >> 4)]));
+                out.push(char::from(HEX[usize::from(byte & 0xf)]));
             }
             out.push('\'');
         }
@@ -41,7 +44,11 @@ pub(crate) fn literal(out: &mut String, value: &Value) {
 /// Appends `'text'` with single quotes doubled.
 pub(crate) fn quoted(out: &mut String, s: &str) {
     out.push('\'');
-    out.push_str(&s.replace('\'', "''"));
+    if s.contains('\'') {
+        out.push_str(&s.replace('\'', "''"));
+    } else {
+        out.push_str(s);
+    }
     out.push('\'');
 }
 

@@ -1,0 +1,282 @@
+//! A table's rows into parts, streamed to storage as they are rendered.
+//!
+//! Owns the table loops of a run: a keyed table is read in pages of `chunk_size` rows after
+//! the last key and cut into parts at page boundaries once a part holds `part_bytes`; when
+//! the store fails mid-part, the upload is aborted, the progress it counted taken back and
+//! the part rendered again from its first key (the snapshot still holds the same rows), up
+//! to `PART_ATTEMPTS` times. A table without a key is one streamed query cut into parts at
+//! batch boundaries (a store failure fails the run; the resumed run starts that table
+//! again). Memory holds one page, the render buffer and the upload's chunks, whatever the
+//! table's size. Must not know HTTP or the manifest.
+
+use std::sync::atomic::Ordering;
+
+use starbase_backends::Event;
+use starbase_protocol::{DbError, Row, Value};
+
+use super::format::PartWriter;
+use super::model::key_to_json;
+use super::run::{Run, Stop};
+use super::source::DumpSource;
+use super::storage::{PART_ATTEMPTS, PART_BACKOFF, PartUpload, StorageError};
+use crate::error::Error;
+
+/// Rendered bytes are handed to the upload once this many have collected.
+const DRAIN_BYTES: usize = 128 * 1024;
+
+/// Why writing one part stopped: the store (worth another attempt) or anything else.
+#[derive(Debug)]
+pub(super) enum PartFail {
+    /// The store failed; the upload was aborted.
+    Storage(DbError),
+    /// The run stops.
+    Stop(Stop),
+}
+
+impl From<StorageError> for PartFail {
+    fn from(e: StorageError) -> Self {
+        PartFail::Storage(e.0)
+    }
+}
+
+impl From<Stop> for PartFail {
+    fn from(e: Stop) -> Self {
+        PartFail::Stop(e)
+    }
+}
+
+impl From<Error> for PartFail {
+    fn from(e: Error) -> Self {
+        PartFail::Stop(e.into())
+    }
+}
+
+impl From<DbError> for PartFail {
+    fn from(e: DbError) -> Self {
+        PartFail::Stop(e.into())
+    }
+}
+
+/// Where a part ended: the key to continue after, and whether the unit is done.
+type PartEnd = (Option<Vec<Value>>, bool);
+
+impl Run<'_> {
+    /// A table with a key: pages of `chunk_size` rows after the last key, parts cut at
+    /// page boundaries, each part retried from its first key when the store fails.
+    pub(super) async fn paged(
+        &mut self,
+        source: &mut DumpSource,
+        index: usize,
+        mut after: Option<Vec<Value>>,
+        mut part_no: u64,
+    ) -> Result<(), Stop> {
+        loop {
+            let mut attempt = 1;
+            let (next, done) = loop {
+                match self.paged_part(source, index, after.clone(), part_no).await {
+                    Ok(end) => break end,
+                    Err(PartFail::Stop(stop)) => return Err(stop),
+                    Err(PartFail::Storage(e)) => self.retry_after(&mut attempt, e).await?,
+                }
+            };
+            if done {
+                return Ok(());
+            }
+            after = next;
+            part_no += 1;
+        }
+    }
+
+    /// Counts a failed attempt at a part: waits before the next one, or fails the run
+    /// after `PART_ATTEMPTS`.
+    pub(super) async fn retry_after(&mut self, attempt: &mut u32, e: DbError) -> Result<(), Stop> {
+        if *attempt >= PART_ATTEMPTS {
+            return Err(Stop::Failed(e));
+        }
+        tracing::warn!(job = %self.job.id, attempt = *attempt, error = %e.message,
+            "writing a dump part failed; writing it again");
+        let pause = PART_BACKOFF * 2u32.saturating_pow(*attempt - 1);
+        *attempt += 1;
+        tokio::select! {
+            () = tokio::time::sleep(pause) => Ok(()),
+            () = self.cancel.cancelled() => Err(Stop::Interrupted),
+        }
+    }
+
+    /// One part of a keyed table, streamed to storage; on failure the progress it counted
+    /// is taken back and the upload aborted.
+    async fn paged_part(
+        &mut self,
+        source: &mut DumpSource,
+        index: usize,
+        after: Option<Vec<Value>>,
+        part_no: u64,
+    ) -> Result<PartEnd, PartFail> {
+        let mut upload = self.upload(index, part_no);
+        let mut counted = 0;
+        let result = self
+            .paged_into(source, index, after, &mut upload, &mut counted)
+            .await;
+        match result {
+            Ok((writer, end)) => {
+                let rows = writer.rows();
+                let done = end.1;
+                let key = if done {
+                    None
+                } else {
+                    end.0.as_deref().map(key_to_json)
+                };
+                let (tail_bytes, head, tail) = writer.finish();
+                let finished = match upload.write(&tail_bytes).await {
+                    Ok(()) => upload.finish().await,
+                    Err(e) => {
+                        upload.abort().await;
+                        Err(e)
+                    }
+                };
+                match finished {
+                    Ok(written) => {
+                        self.record(index, part_no, written, (head, tail), rows, key, done)
+                            .await?;
+                        Ok(end)
+                    }
+                    Err(e) => {
+                        self.uncount(counted);
+                        Err(e.into())
+                    }
+                }
+            }
+            Err(e) => {
+                upload.abort().await;
+                self.uncount(counted);
+                Err(e)
+            }
+        }
+    }
+
+    fn uncount(&self, rows: u64) {
+        self.progress.processed.fetch_sub(rows, Ordering::AcqRel);
+    }
+
+    /// Renders pages after `after` into `upload` until the part is full or the table ends.
+    async fn paged_into(
+        &mut self,
+        source: &mut DumpSource,
+        index: usize,
+        mut after: Option<Vec<Value>>,
+        upload: &mut PartUpload,
+        counted: &mut u64,
+    ) -> Result<(PartWriter, PartEnd), PartFail> {
+        let unit = self.plan.units[index].clone();
+        let key_len = unit.key.len();
+        let part_bytes = self.inner.config.part_bytes;
+        let mut writer = PartWriter::new(self.job.format(), &unit, DRAIN_BYTES * 2);
+        loop {
+            self.pace().await?;
+            let sql = source.page_sql(&unit, after.is_some(), self.chunk_size);
+            let mut stream = source.query(sql, after.clone().unwrap_or_default()).await?;
+            let mut page_rows = 0u64;
+            let mut last: Option<Row> = None;
+            loop {
+                match stream.recv().await {
+                    Some(Ok(Event::Rows(rows))) => {
+                        writer.push(&rows, key_len);
+                        let n = rows.len() as u64;
+                        page_rows += n;
+                        *counted += n;
+                        self.progress.processed.fetch_add(n, Ordering::AcqRel);
+                        last = rows.into_iter().last().or(last);
+                        if writer.buffered().len() >= DRAIN_BYTES {
+                            upload.write(writer.buffered()).await?;
+                            writer.drain();
+                        }
+                    }
+                    Some(Ok(Event::Finished)) => break,
+                    Some(Ok(_)) => {}
+                    Some(Err(e)) => return Err(Error::from(e).into()),
+                    None => return Err(DbError::internal("the dump's source stopped early").into()),
+                }
+            }
+            if let Some(row) = last {
+                after = Some(row.into_iter().take(key_len).collect());
+            }
+            let done = page_rows < self.chunk_size;
+            if done || writer.byte_len() >= part_bytes {
+                return Ok((writer, (after, done)));
+            }
+        }
+    }
+
+    /// A table without a key: one streamed pass cut into parts at batch boundaries
+    /// (restarted whole on resume; a store failure fails the run).
+    pub(super) async fn one_pass(
+        &mut self,
+        source: &mut DumpSource,
+        index: usize,
+    ) -> Result<(), Stop> {
+        let unit = self.plan.units[index].clone();
+        let format = self.job.format();
+        let part_bytes = self.inner.config.part_bytes;
+        let mut writer = PartWriter::new(format, &unit, DRAIN_BYTES * 2);
+        let mut part_no = 1;
+        let mut upload = self.upload(index, part_no);
+        let mut stream = source
+            .query(source.page_sql(&unit, false, 0), vec![])
+            .await?;
+        loop {
+            match stream.recv().await {
+                Some(Ok(Event::Rows(rows))) => {
+                    // Cut before a batch, never after one: the last part is never empty.
+                    if writer.rows() > 0 && writer.byte_len() >= part_bytes {
+                        let full = std::mem::replace(
+                            &mut writer,
+                            PartWriter::new(format, &unit, DRAIN_BYTES * 2),
+                        );
+                        let next = self.upload(index, part_no + 1);
+                        let full_upload = std::mem::replace(&mut upload, next);
+                        self.close_part(index, part_no, full, full_upload, false)
+                            .await?;
+                        part_no += 1;
+                    }
+                    writer.push(&rows, 0);
+                    self.progress
+                        .processed
+                        .fetch_add(rows.len() as u64, Ordering::AcqRel);
+                    if writer.buffered().len() >= DRAIN_BYTES {
+                        write_or_abort(&mut upload, writer.buffered()).await?;
+                        writer.drain();
+                    }
+                    self.pace().await?;
+                }
+                Some(Ok(Event::Finished)) => break,
+                Some(Ok(_)) => {}
+                Some(Err(e)) => return Err(Error::from(e).into()),
+                None => return Err(DbError::internal("the dump's source stopped early").into()),
+            }
+        }
+        self.close_part(index, part_no, writer, upload, true).await
+    }
+
+    /// Finishes a streamed part without a checkpoint key and records it.
+    async fn close_part(
+        &mut self,
+        index: usize,
+        part_no: u64,
+        writer: PartWriter,
+        mut upload: PartUpload,
+        unit_done: bool,
+    ) -> Result<(), Stop> {
+        let rows = writer.rows();
+        let (bytes, head, tail) = writer.finish();
+        write_or_abort(&mut upload, &bytes).await?;
+        let written = upload.finish().await.map_err(|e| Stop::Failed(e.0))?;
+        self.record(index, part_no, written, (head, tail), rows, None, unit_done)
+            .await
+    }
+}
+
+/// Writes `bytes` to `upload`; a store failure stops the run (the upload is dropped, which
+/// abandons it).
+async fn write_or_abort(upload: &mut PartUpload, bytes: &[u8]) -> Result<(), Stop> {
+    upload.write(bytes).await.map_err(|e| Stop::Failed(e.0))
+}
