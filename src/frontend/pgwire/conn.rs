@@ -18,6 +18,7 @@ use super::advisory::AdvisoryLocks;
 use super::dialect::{Schema, SchemaColumn};
 use super::portal::Suspended;
 use super::settings::Settings;
+use super::shapes::ShapeCache;
 use crate::auth::Role;
 use crate::engine::Engine;
 
@@ -66,6 +67,7 @@ pub struct PgConn {
     /// The portal an `Execute` with a row limit left open, if any.
     pub suspended: tokio::sync::Mutex<Option<Suspended>>,
     role: Mutex<Option<Role>>,
+    shapes: Mutex<ShapeCache>,
 }
 
 impl PgConn {
@@ -92,6 +94,7 @@ impl PgConn {
             schema: Mutex::new(None),
             suspended: tokio::sync::Mutex::new(None),
             role: Mutex::new(None),
+            shapes: Mutex::new(ShapeCache::default()),
         }
     }
 
@@ -117,6 +120,11 @@ impl PgConn {
     #[must_use]
     pub fn role(&self) -> Option<Role> {
         *self.role.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Runs `f` on the simple protocol's translated query shapes.
+    pub fn with_shapes<T>(&self, f: impl FnOnce(&mut ShapeCache) -> T) -> T {
+        f(&mut self.shapes.lock().unwrap_or_else(PoisonError::into_inner))
     }
 
     /// Runs `f` on the settings.
