@@ -155,3 +155,29 @@ async fn without_readers_nothing_runs_inline() {
     assert_eq!(rows, vec![vec![Value::Int(3)]]);
     assert_eq!(db.inline_reads(), 0);
 }
+
+/// A caller-thread connection keeps its read snapshot between reads only while it is in use:
+/// soon after the last read, another connection's checkpoint can reset the whole WAL.
+#[tokio::test(flavor = "multi_thread")]
+async fn idle_inline_snapshots_do_not_hold_back_checkpoints() {
+    let (dir, db) = open(2);
+    seed(&db, 10).await;
+    let before = db.inline_reads();
+    for i in 1..=5i64 {
+        let rows = run(
+            &db,
+            "SELECT id FROM kv WHERE id = $1",
+            Params::Positional(vec![Value::Int(i)]),
+        )
+        .await
+        .unwrap();
+        assert_eq!(rows, vec![vec![Value::Int(i)]]);
+    }
+    assert!(db.inline_reads() > before, "the reads ran inline");
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    let outside = rusqlite::Connection::open(dir.path().join("db.sqlite")).unwrap();
+    let busy: i64 = outside
+        .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(busy, 0, "an idle connection held back the checkpoint");
+}

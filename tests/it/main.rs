@@ -27,6 +27,7 @@ mod pgwire_clients;
 mod pgwire_proxy;
 mod pgwire_raw;
 mod pgwire_session;
+mod pgwire_shapes;
 mod pgwire_tls;
 mod rate_limit;
 mod readme;

@@ -10,7 +10,7 @@ use tokio::net::TcpStream;
 use crate::common::{ADMIN, TestGateway};
 
 /// A protocol-level client: frames out, (type, body) in.
-struct Raw {
+pub(crate) struct Raw {
     socket: TcpStream,
 }
 
@@ -31,14 +31,14 @@ fn startup_packet(params: &[(&str, &str)], version: u32) -> Vec<u8> {
     packet
 }
 
-fn frame(kind: u8, body: &[u8]) -> Vec<u8> {
+pub(crate) fn frame(kind: u8, body: &[u8]) -> Vec<u8> {
     let mut out = vec![kind];
     out.extend_from_slice(&u32::try_from(body.len() + 4).unwrap().to_be_bytes());
     out.extend_from_slice(body);
     out
 }
 
-fn cstr(s: &str) -> Vec<u8> {
+pub(crate) fn cstr(s: &str) -> Vec<u8> {
     let mut v = s.as_bytes().to_vec();
     v.push(0);
     v
@@ -51,12 +51,12 @@ impl Raw {
         }
     }
 
-    async fn send(&mut self, bytes: &[u8]) {
+    pub(crate) async fn send(&mut self, bytes: &[u8]) {
         self.socket.write_all(bytes).await.unwrap();
     }
 
     /// The next message, or `None` when the server closed the connection.
-    async fn recv(&mut self) -> Option<(u8, Vec<u8>)> {
+    pub(crate) async fn recv(&mut self) -> Option<(u8, Vec<u8>)> {
         let mut head = [0u8; 5];
         let read = tokio::time::timeout(
             std::time::Duration::from_secs(10),
@@ -85,7 +85,7 @@ impl Raw {
     }
 
     /// Start-up and SCRAM-SHA-256 with `password`, up to ReadyForQuery.
-    async fn login(gw: &TestGateway, password: &str) -> Self {
+    pub(crate) async fn login(gw: &TestGateway, password: &str) -> Self {
         let mut raw = Self::connect(gw).await;
         raw.send(&startup_packet(
             &[("user", "raw"), ("database", "main")],
@@ -108,7 +108,7 @@ impl Raw {
     }
 }
 
-fn error_code(body: &[u8]) -> String {
+pub(crate) fn error_code(body: &[u8]) -> String {
     body.split(|b| *b == 0)
         .find_map(|f| f.strip_prefix(b"C"))
         .map(|c| String::from_utf8_lossy(c).into_owned())

@@ -72,7 +72,12 @@ pub(super) fn run_job(conn: &mut Connection, role: Role, job: Job) -> Option<Job
 /// read-only by its text and by SQLite, done within `max_ticks` progress-handler calls and
 /// one row batch. Returns the job untouched otherwise (also when the connection was busy),
 /// for the SQLite threads to run as usual; what it ran then had no effect.
-pub(super) fn run_inline(conn: &mut Connection, job: Job, max_ticks: u32) -> Option<Job> {
+pub(super) fn run_inline(
+    conn: &mut Connection,
+    role: Role,
+    job: Job,
+    max_ticks: u32,
+) -> Option<Job> {
     if job.tx.is_closed() {
         return None;
     }
@@ -83,7 +88,7 @@ pub(super) fn run_inline(conn: &mut Connection, job: Job, max_ticks: u32) -> Opt
         return Some(job);
     }
     let out = Output::collecting(conn, &job, max_ticks);
-    let outcome = run_plan(conn, Role::Reader, &job.plan, &scripts, &out);
+    let outcome = run_plan(conn, role, &job.plan, &scripts, &out);
     let give_up = out.overflowed()
         || matches!(&outcome, Err(Failure::Db(e)) if e.code == SqlState::LOCK_NOT_AVAILABLE);
     if !give_up {

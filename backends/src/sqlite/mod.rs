@@ -118,7 +118,9 @@ struct Inner {
     writer: async_channel::Sender<Work>,
     readers: Option<async_channel::Sender<Work>>,
     /// Connections for short reads on the caller's thread (with readers only).
-    inline: Option<inline::InlineReaders>,
+    inline: Option<Arc<inline::InlineReaders>>,
+    /// Dropping it stops the thread that ends idle caller-thread snapshots.
+    janitor: Mutex<Option<std::sync::mpsc::Sender<()>>>,
     closing: Arc<AtomicBool>,
     threads: Mutex<Vec<JoinHandle<()>>>,
 }
@@ -139,21 +141,35 @@ impl SqliteBackend {
             .map(|_| threads::open_reader(&config.path, config.busy_timeout))
             .collect::<Result<Vec<_>, _>>()?;
         // One per thread that can run `execute` at once (the async workers); more would idle.
+        let epoch = Arc::new(snapshot::Epoch::default());
         let inline = if config.readers == 0 {
             None
         } else {
             let workers = std::thread::available_parallelism().map_or(1, usize::from);
-            Some(inline::InlineReaders::open(
+            Some(Arc::new(inline::InlineReaders::open(
                 &config.path,
                 workers.min(config.readers),
-            )?)
+                Arc::clone(&epoch),
+            )?))
         };
         let shared = Shared {
             closing: Arc::new(AtomicBool::new(false)),
-            epoch: Arc::new(snapshot::Epoch::default()),
+            epoch,
+            inline: inline.clone(),
         };
         let (writer, writer_rx) = async_channel::bounded(WRITER_QUEUE);
-        let mut handles = Vec::with_capacity(config.readers + 1);
+        let mut handles = Vec::with_capacity(config.readers + 2);
+        let janitor = match &inline {
+            Some(inline) => {
+                let (stop, stopped) = std::sync::mpsc::channel();
+                let inline = Arc::clone(inline);
+                handles.push(threads::spawn("starbase-sqlite-janitor", move || {
+                    inline::janitor(&inline, &stopped);
+                })?);
+                Some(stop)
+            }
+            None => None,
+        };
         let thread_shared = shared.clone();
         handles.push(threads::spawn("starbase-sqlite-writer", move || {
             threads::writer_loop(writer_conn, &writer_rx, &thread_shared);
@@ -180,6 +196,7 @@ impl SqliteBackend {
                 writer,
                 readers,
                 inline,
+                janitor: Mutex::new(janitor),
                 closing: shared.closing,
                 threads: Mutex::new(handles),
             }),
@@ -199,7 +216,7 @@ impl SqliteBackend {
         self.inner
             .inline
             .as_ref()
-            .map_or(0, inline::InlineReaders::answered)
+            .map_or(0, |inline| inline.answered())
     }
 
     /// Runs `plan` and returns its result stream at once; the work happens on the SQLite
@@ -257,6 +274,13 @@ impl SqliteBackend {
         if let Some(readers) = &self.inner.readers {
             readers.close();
         }
+        drop(
+            self.inner
+                .janitor
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take(),
+        );
         let handles = std::mem::take(
             &mut *self
                 .inner

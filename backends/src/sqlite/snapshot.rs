@@ -90,6 +90,16 @@ impl Snapshot {
         }
     }
 
+    /// True when no snapshot is held or the held one is as of the current epoch.
+    pub(super) fn is_current(&self, epoch: &Epoch) -> bool {
+        self.held.is_none_or(|held| held == epoch.current())
+    }
+
+    /// True when a snapshot is held and the writer's epoch has moved past it.
+    pub(super) fn is_stale(&self, epoch: &Epoch) -> bool {
+        !self.is_current(epoch)
+    }
+
     /// Ends the held read transaction.
     pub(super) fn release(&mut self, conn: &Connection) {
         if self.held.take().is_some()

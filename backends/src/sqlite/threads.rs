@@ -32,6 +32,8 @@ pub(super) struct Shared {
     pub(super) closing: Arc<AtomicBool>,
     /// Moves whenever the writer may have committed (see `snapshot`).
     pub(super) epoch: Arc<super::snapshot::Epoch>,
+    /// The caller-thread read connections, whose stale snapshots the writer ends.
+    pub(super) inline: Option<Arc<super::inline::InlineReaders>>,
 }
 
 /// Prepared statements kept per connection, keyed by their text: a repeated statement skips
@@ -176,6 +178,10 @@ pub(super) fn writer_loop(
 ) {
     super::snapshot::Epoch::attach_to_this_thread(&shared.epoch);
     while let Some(work) = next_work(rx) {
+        // Writes and checkpoints meet no idle caller-thread snapshot.
+        if let Some(inline) = &shared.inline {
+            inline.release_all();
+        }
         match work {
             Work::Plan(job) if shared.closing.load(Ordering::Acquire) => job.reject(Error::Closed),
             Work::Plan(job) if job.session.is_some() => {
@@ -188,6 +194,10 @@ pub(super) fn writer_loop(
             }
             Work::Lease(request) => super::lease::serve(&mut conn, request, &shared.closing),
             Work::Size(reply) => drop(reply.send(database_size(&conn))),
+        }
+        // Whatever the job committed, caller-thread readers must not keep an older snapshot.
+        if let Some(inline) = &shared.inline {
+            inline.release_stale();
         }
     }
     tracing::debug!("SQLite writer thread stopped");

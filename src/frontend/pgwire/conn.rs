@@ -21,6 +21,7 @@ use super::advisory::AdvisoryLocks;
 use super::dialect::{Schema, SchemaColumn};
 use super::portal::Suspended;
 use super::settings::Settings;
+use super::shapes::ShapeCache;
 use crate::auth::{Principal, Role};
 use crate::engine::Engine;
 use crate::limit::RateLimiter;
@@ -73,6 +74,7 @@ pub struct PgConn {
     /// The portal an `Execute` with a row limit left open, if any.
     pub suspended: tokio::sync::Mutex<Option<Suspended>>,
     caller: Mutex<Caller>,
+    shapes: Mutex<ShapeCache>,
     /// The source name the allowlist knows this connection's backend by.
     source: Mutex<String>,
 }
@@ -110,6 +112,7 @@ impl PgConn {
             schema: Mutex::new(None),
             suspended: tokio::sync::Mutex::new(None),
             caller: Mutex::new(Caller::default()),
+            shapes: Mutex::new(ShapeCache::default()),
             source: Mutex::new(crate::engine::Target::Internal.name().to_owned()),
         }
     }
@@ -198,6 +201,11 @@ impl PgConn {
             .map_err(|limited| limited.to_db_error())
     }
 
+    /// Runs `f` on the simple protocol's translated query shapes.
+    pub fn with_shapes<T>(&self, f: impl FnOnce(&mut ShapeCache) -> T) -> T {
+        f(&mut self.shapes.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+
     /// Runs `f` on the settings.
     pub fn with_settings<T>(&self, f: impl FnOnce(&mut Settings) -> T) -> T {
         f(&mut self.settings.lock().unwrap_or_else(PoisonError::into_inner))
@@ -227,6 +235,18 @@ impl PgConn {
             self.shared.engine.check_relations(&source, &read).await?;
         }
         self.execute_unguarded(plan).await
+    }
+
+    /// Whether this connection's statements pass the allowlist or row-level security.
+    #[must_use]
+    pub fn is_restricted(&self) -> bool {
+        let principal = self
+            .principal()
+            .unwrap_or_else(|| Principal::new(Role::Client));
+        self.shared
+            .engine
+            .guard()
+            .is_some_and(|g| g.restricts(&principal))
     }
 
     /// Runs the gateway's own catalog read in the session, past the guard.

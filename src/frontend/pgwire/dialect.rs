@@ -5,6 +5,6 @@
 //! Owns nothing but the re-export, so the frontend names one place for the dialect.
 
 pub use starbase_protocol::sql::pg::{
-    Advisory, AdvisoryParams, PgStatement, Schema, SchemaColumn, SessionContext, SetCommand,
-    Translated, to_mysql, translate,
+    Advisory, AdvisoryParams, PgStatement, Schema, SchemaColumn, SessionContext, SetCommand, Shape,
+    Translated, shape, to_mysql, translate,
 };

@@ -36,6 +36,7 @@ pub mod prepared;
 pub mod proxy;
 pub mod scram;
 pub mod settings;
+pub mod shapes;
 pub mod simple;
 pub mod startup;
 pub mod wire;

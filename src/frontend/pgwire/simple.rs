@@ -2,12 +2,14 @@
 //! answered in order with its rows and `CommandComplete`; the first error stops the rest,
 //! and `ReadyForQuery` reports the session's real `I`/`T`/`E`.
 //!
-//! Owns running a client text: translation, `SET`/`SHOW` (answered by the gateway), runs
+//! Owns running a client text: translation (a text of a known shape reuses its shape's
+//! translation, its literals bound as parameters: see `shapes`), `SET`/`SHOW` (answered by the gateway), runs
 //! of statements for SQLite (sent as one text, so PostgreSQL's implicit transaction over a
 //! multi-statement query holds), streaming their rows (types settled on the first row), and
 //! cancellation. Must not know the extended protocol's portals.
 
 use std::fmt::Debug;
+use std::sync::Arc;
 
 use futures::channel::oneshot;
 use futures::{Sink, SinkExt};
@@ -15,13 +17,13 @@ use pgwire::api::{ClientInfo, ClientPortalStore, PgWireConnectionState};
 use pgwire::error::{PgWireError, PgWireResult};
 use pgwire::messages::PgWireBackendMessage;
 use pgwire::messages::response::{EmptyQueryResponse, ReadyForQuery};
-use starbase_backends::{Event, TxnState};
+use starbase_backends::{BackendKind, Event, TxnState};
 use starbase_protocol::{DbError, ExecMode, SqlState, Value};
 
 use super::commands;
 use super::conn::PgConn;
 use super::describe::{ResultColumn, data_row, result_columns, row_description, settle_types};
-use super::dialect::{PgStatement, Translated};
+use super::dialect::{self, PgStatement, Shape, Translated};
 use super::wire::{cancel_receiver, cancelled, send_complete, send_error, socket, status_of};
 
 /// Answers one `Query` message completely, `ReadyForQuery` included.
@@ -72,6 +74,15 @@ where
     C::Error: Debug,
     PgWireError: From<C::Error>,
 {
+    if let Some((query, shape)) = shaped(conn, client, sql).await {
+        let params = shape.values.iter().copied().map(Value::Int).collect();
+        return run_queries(conn, client, vec![query], params, cancel)
+            .await
+            .map_err(|mut e| {
+                e.position = e.position.map(|at| shape.original_position(at));
+                e
+            });
+    }
     let statements = commands::translate(conn, client, sql, commands::Inference::TextOnly).await?;
     if matches!(statements.as_slice(), [PgStatement::Empty]) {
         client
@@ -88,12 +99,50 @@ where
             PgStatement::Query(q) => queries.push(q),
             PgStatement::Empty => {}
             other => {
-                run_queries(conn, client, std::mem::take(&mut queries), cancel).await?;
+                run_queries(
+                    conn,
+                    client,
+                    std::mem::take(&mut queries),
+                    Vec::new(),
+                    cancel,
+                )
+                .await?;
                 commands::run_command(conn, client, other, true).await?;
             }
         }
     }
-    run_queries(conn, client, queries, cancel).await
+    run_queries(conn, client, queries, Vec::new(), cancel).await
+}
+
+/// The client's text as its shape's translation with the literals as parameters, when the
+/// text has a shape whose translation left it unchanged (see `shapes`); `None` sends it
+/// through the full translation.
+async fn shaped<C: ClientInfo>(
+    conn: &PgConn,
+    client: &C,
+    sql: &str,
+) -> Option<(Translated, Shape)> {
+    // A restricted caller's statements are checked as written: binding their literals would
+    // change the shape the allowlist compares.
+    if conn.kind() != BackendKind::Sqlite || conn.is_restricted() {
+        return None;
+    }
+    let shape = dialect::shape(sql)?;
+    let text = &shape.text;
+    let translated = match conn.with_shapes(|shapes| shapes.get(text)) {
+        Some(known) => known?,
+        None => {
+            let statements =
+                commands::translate(conn, client, text, commands::Inference::TextOnly).await;
+            let usable = match statements.as_deref() {
+                Ok([PgStatement::Query(t)]) if t.sql == *text => Some(Arc::new(t.clone())),
+                _ => None,
+            };
+            conn.with_shapes(|shapes| shapes.insert(text.clone(), usable.clone()));
+            usable?
+        }
+    };
+    Some(((*translated).clone(), shape))
 }
 
 /// One run of statements for SQLite, as one text.
@@ -101,6 +150,7 @@ async fn run_queries<C>(
     conn: &PgConn,
     client: &mut C,
     queries: Vec<Translated>,
+    params: Vec<Value>,
     cancel: &mut Option<oneshot::Receiver<()>>,
 ) -> Result<(), DbError>
 where
@@ -117,7 +167,7 @@ where
         .collect::<Vec<_>>()
         .join(";\n");
     let mut stream = conn
-        .execute(PgConn::plan(&text, Vec::new(), ExecMode::Single))
+        .execute(PgConn::plan(&text, params, ExecMode::Single))
         .await?;
     let mut out = Output {
         queries: &queries,

@@ -152,3 +152,28 @@ async fn statements_the_parser_cannot_read_can_still_be_allowed() {
     assert_eq!(client(&gw, "SELECT 1", json!([])).await.0, 403);
     gw.stop().await;
 }
+
+#[tokio::test]
+async fn pgwire_simple_queries_are_matched_with_their_literals() {
+    let gw = gateway(true, false).await;
+    admin(&gw, "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)").await;
+    admin(&gw, "INSERT INTO t VALUES (1, 'a'), (2, 'b')").await;
+    gw.post(
+        "/admin/allowlist",
+        json!({"sql_statement": "SELECT v FROM t WHERE id = 1"}),
+    )
+    .await;
+    let pg = gw.pg_client_as(CLIENT).await;
+    // The same text twice (the second time a cached shape would bind `1` as a parameter).
+    for _ in 0..2 {
+        let rows = pg.simple_query("SELECT v FROM t WHERE id = 1").await.unwrap();
+        assert!(rows.iter().any(|m| matches!(m, tokio_postgres::SimpleQueryMessage::Row(_))));
+    }
+    // Another literal is another statement, as on HTTP.
+    for _ in 0..2 {
+        let err = pg.simple_query("SELECT v FROM t WHERE id = 2").await.unwrap_err();
+        assert_eq!(pg_code(&err), "42501");
+    }
+    assert_eq!(client(&gw, "SELECT v FROM t WHERE id = 2", json!([])).await.0, 403);
+    gw.stop().await;
+}

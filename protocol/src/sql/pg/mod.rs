@@ -37,6 +37,7 @@ mod portable;
 mod rewrite;
 mod scope;
 mod session_relations;
+mod shape;
 mod split;
 mod statement;
 mod table_ddl;
@@ -51,6 +52,7 @@ use std::collections::HashMap;
 pub use self::mysql::to_mysql;
 pub use self::pooling::{SessionEffect, session_effects};
 pub use self::session_relations::PG_DATABASE_COLUMNS;
+pub use self::shape::{Shape, shape};
 
 use crate::error::DbError;
 use crate::pgtype::PgType;

@@ -14,7 +14,8 @@
 //! Layout: `frames` (raw messages), `client` (the client side's SCRAM), `backend` (the log-in
 //! to the server), `pool` (server connections and shared statements), `settings` (a
 //! client's settings), `relay` (the session's poll loop and state), `requests` and
-//! `responses` (the per-message rules of each direction).
+//! `responses` (the per-message rules of each direction), `runtime` (the thread sessions
+//! over plain TCP are relayed on).
 
 mod backend;
 mod client;
@@ -23,6 +24,7 @@ mod pool;
 mod relay;
 mod requests;
 mod responses;
+mod runtime;
 mod settings;
 
 use std::collections::HashMap;
@@ -34,7 +36,9 @@ use std::time::Duration;
 use bytes::BytesMut;
 use pgwire::messages::cancel::CancelRequest;
 use pgwire::messages::startup::Startup;
+use pgwire::tokio::server::MaybeTls;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
 
 use self::frames::{Wire, authentication, error_body, frame, put_message};
 use self::pool::{AcquireError, Pool, ServerConn};
@@ -114,6 +118,9 @@ pub struct Proxy {
     pools: HashMap<String, Arc<Pool>>,
     keys: Mutex<HashMap<CancelKey, Arc<CancelSlot>>>,
     next_client: AtomicU64,
+    /// Where sessions over plain TCP are relayed (`None`: no sources, or the thread could
+    /// not start; sessions then run where they were accepted).
+    relay: Option<runtime::RelayThread>,
 }
 
 /// A source's pool, as [`Proxy::target_for`] finds it.
@@ -124,6 +131,15 @@ impl Proxy {
     /// A proxy to these sources (by name).
     #[must_use]
     pub fn new(targets: Vec<ProxyTarget>) -> Self {
+        let relay = if targets.is_empty() {
+            None
+        } else {
+            runtime::RelayThread::start()
+                .inspect_err(|e| {
+                    tracing::warn!(error = %e, "the wire proxy's relay thread did not start");
+                })
+                .ok()
+        };
         Self {
             pools: targets
                 .into_iter()
@@ -131,6 +147,7 @@ impl Proxy {
                 .collect(),
             keys: Mutex::default(),
             next_client: AtomicU64::new(1),
+            relay,
         }
     }
 
@@ -208,9 +225,32 @@ pub async fn run(
     frontend: &PgFrontend,
     peer: Option<std::net::IpAddr>,
 ) -> std::io::Result<()> {
-    let pool = pool.0;
     let parts = socket.into_parts();
-    let mut client = Wire::new(parts.io, parts.read_buf);
+    match (parts.io, frontend.proxy.relay.as_ref()) {
+        (MaybeTls::Plain(tcp), Some(relay)) => {
+            // Re-registered with the relay thread's reactor, which then owns the socket.
+            let tcp = tcp.into_std()?;
+            let (read_buf, frontend) = (parts.read_buf, frontend.clone());
+            let session = async move {
+                let io = MaybeTls::Plain(TcpStream::from_std(tcp)?);
+                session(io, read_buf, startup, pool.0, &frontend, peer).await
+            };
+            relay.run(session).await.unwrap_or(Ok(()))
+        }
+        (io, _) => session(io, parts.read_buf, startup, pool.0, frontend, peer).await,
+    }
+}
+
+/// [`run`] on the thread it runs on.
+async fn session(
+    io: MaybeTls,
+    read_buf: BytesMut,
+    startup: Startup,
+    pool: Arc<Pool>,
+    frontend: &PgFrontend,
+    peer: Option<std::net::IpAddr>,
+) -> std::io::Result<()> {
+    let mut client = Wire::new(io, read_buf);
     let limits = &frontend.shared.rate_limits;
     if let Err(limited) = limits.check_auth_allowed(peer) {
         let error = limited.to_db_error();
