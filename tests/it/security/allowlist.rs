@@ -166,14 +166,28 @@ async fn pgwire_simple_queries_are_matched_with_their_literals() {
     let pg = gw.pg_client_as(CLIENT).await;
     // The same text twice (the second time a cached shape would bind `1` as a parameter).
     for _ in 0..2 {
-        let rows = pg.simple_query("SELECT v FROM t WHERE id = 1").await.unwrap();
-        assert!(rows.iter().any(|m| matches!(m, tokio_postgres::SimpleQueryMessage::Row(_))));
+        let rows = pg
+            .simple_query("SELECT v FROM t WHERE id = 1")
+            .await
+            .unwrap();
+        assert!(
+            rows.iter()
+                .any(|m| matches!(m, tokio_postgres::SimpleQueryMessage::Row(_)))
+        );
     }
     // Another literal is another statement, as on HTTP.
     for _ in 0..2 {
-        let err = pg.simple_query("SELECT v FROM t WHERE id = 2").await.unwrap_err();
+        let err = pg
+            .simple_query("SELECT v FROM t WHERE id = 2")
+            .await
+            .unwrap_err();
         assert_eq!(pg_code(&err), "42501");
     }
-    assert_eq!(client(&gw, "SELECT v FROM t WHERE id = 2", json!([])).await.0, 403);
+    assert_eq!(
+        client(&gw, "SELECT v FROM t WHERE id = 2", json!([]))
+            .await
+            .0,
+        403
+    );
     gw.stop().await;
 }
