@@ -4,13 +4,10 @@
 //! every `denied` case is refused, every `rows` case returns exactly its rows, and every
 //! `check` holds afterwards. Each case gets a fresh gateway.
 
-use std::time::Duration;
-
 use serde_json::{Value, json};
 
 use crate::common::jwt::{HMAC_SECRET, Signer, now};
 use crate::common::{ADMIN, CLIENT, TestGateway};
-use starbase::config::{JwtAlgorithm, JwtSettings, KeySource, Secret};
 
 const CORPUS: &str = include_str!("../../../protocol/tests/fixtures/rls_corpus.json");
 
@@ -43,21 +40,6 @@ fn corpus() -> Value {
 fn uses_attached(sql: &str) -> bool {
     let lower = sql.to_ascii_lowercase();
     lower.contains("aux") || lower.contains("attach")
-}
-
-async fn gateway() -> TestGateway {
-    TestGateway::start_with(|c| {
-        c.enable_rls = true;
-        c.jwt = Some(JwtSettings {
-            algorithm: JwtAlgorithm::Hs256,
-            keys: KeySource::Secret(Secret::new(HMAC_SECRET.to_owned())),
-            issuer: None,
-            audience: None,
-            leeway: Duration::from_secs(30),
-            refetch_interval: Duration::from_secs(30),
-        });
-    })
-    .await
 }
 
 async fn prepare(gw: &TestGateway, corpus: &Value) {
@@ -233,7 +215,7 @@ async fn run_case(frontend: Frontend, case: &Value, corpus: &Value, tally: &mut 
         tally.not_applicable += 1;
         return;
     }
-    let gw = gateway().await;
+    let gw = super::jwt_gateway().await;
     prepare(&gw, corpus).await;
     let token = token(case);
     let outcome = match frontend {

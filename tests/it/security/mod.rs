@@ -19,6 +19,24 @@ pub async fn gateway(allowlist: bool, rls: bool) -> TestGateway {
     .await
 }
 
+/// A gateway with row-level security on that accepts HS256 JWTs signed with
+/// `common::jwt::HMAC_SECRET`.
+pub async fn jwt_gateway() -> TestGateway {
+    use starbase::config::{JwtAlgorithm, JwtSettings, KeySource, Secret};
+    TestGateway::start_with(|c| {
+        c.enable_rls = true;
+        c.jwt = Some(JwtSettings {
+            algorithm: JwtAlgorithm::Hs256,
+            keys: KeySource::Secret(Secret::new(crate::common::jwt::HMAC_SECRET.to_owned())),
+            issuer: None,
+            audience: None,
+            leeway: std::time::Duration::from_secs(30),
+            refetch_interval: std::time::Duration::from_secs(30),
+        });
+    })
+    .await
+}
+
 /// `/query` as `token`: status and body.
 pub async fn query_as(gw: &TestGateway, token: &str, sql: &str, params: Value) -> (u16, Value) {
     gw.post_as(token, "/query", json!({"sql": sql, "params": params}))

@@ -211,19 +211,7 @@ async fn admin_routes_list_add_check_and_delete() {
 #[tokio::test]
 async fn jwt_users_are_clients_and_may_not_manage_policies() {
     use crate::common::jwt::{HMAC_SECRET, Signer, claims};
-    use starbase::config::{JwtAlgorithm, JwtSettings, KeySource, Secret};
-    let gw = crate::common::TestGateway::start_with(|c| {
-        c.enable_rls = true;
-        c.jwt = Some(JwtSettings {
-            algorithm: JwtAlgorithm::Hs256,
-            keys: KeySource::Secret(Secret::new(HMAC_SECRET.to_owned())),
-            issuer: None,
-            audience: None,
-            leeway: std::time::Duration::from_secs(30),
-            refetch_interval: std::time::Duration::from_secs(30),
-        });
-    })
-    .await;
+    let gw = super::jwt_gateway().await;
     let jwt = Signer::hs256(HMAC_SECRET.as_bytes()).token(&claims("u1"));
     for path in [
         "/admin/allowlist",
