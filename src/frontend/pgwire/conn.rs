@@ -216,7 +216,9 @@ impl PgConn {
     /// # Errors
     /// `57P01` when the database is shutting down.
     pub async fn execute(&self, mut plan: Plan) -> Result<ResultStream, DbError> {
-        if let Some(guard) = self.shared.engine.guard() {
+        // Unrestricted callers (the admin, or a gateway without the allowlist and RLS) go
+        // straight on: nothing is cloned or looked up on their statements' way.
+        if let Some(guard) = self.restricting_guard() {
             let dialect = match self.kind() {
                 BackendKind::MySql => Dialect::MySql,
                 BackendKind::Postgres => Dialect::Postgres,
@@ -240,13 +242,15 @@ impl PgConn {
     /// Whether this connection's statements pass the allowlist or row-level security.
     #[must_use]
     pub fn is_restricted(&self) -> bool {
-        let principal = self
-            .principal()
-            .unwrap_or_else(|| Principal::new(Role::Client));
-        self.shared
-            .engine
-            .guard()
-            .is_some_and(|g| g.restricts(&principal))
+        self.restricting_guard().is_some()
+    }
+
+    /// The guard, when it restricts this connection's caller (judged by role alone: no
+    /// claims are cloned to decide).
+    fn restricting_guard(&self) -> Option<&Arc<crate::security::Guard>> {
+        let guard = self.shared.engine.guard()?;
+        let role = self.role().unwrap_or(Role::Client);
+        guard.restricts(&Principal::new(role)).then_some(guard)
     }
 
     /// Runs the gateway's own catalog read in the session, past the guard.
