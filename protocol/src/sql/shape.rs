@@ -42,6 +42,11 @@ pub fn statement_shape(sql: &str, dialect: Dialect) -> Result<String, DbError> {
                 words.pop();
                 words.push("?".into());
             }
+            // The gateway takes `$n` parameters on every backend; MySQL's tokenizer reads
+            // them as words (`$` may start a MySQL identifier).
+            Token::Word(word) if word.quote_style.is_none() && is_dollar_param(&word.value) => {
+                words.push("?".into());
+            }
             Token::Word(word) => words.push(match word.quote_style {
                 None => word.value.to_lowercase(),
                 Some(_) => format!("\"{}\"", word.value.replace('"', "\"\"")),
@@ -115,6 +120,12 @@ pub fn cte_names(sql: &str, dialect: Dialect) -> Result<BTreeSet<String>, DbErro
     Ok(names.0)
 }
 
+/// `$1`, `$2`, …
+fn is_dollar_param(word: &str) -> bool {
+    word.strip_prefix('$')
+        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+}
+
 /// Whether `haystack` contains the ASCII `needle` (lowercase), ignoring ASCII case.
 fn contains_ignore_case(haystack: &str, needle: &str) -> bool {
     let needle = needle.as_bytes();
@@ -165,6 +176,11 @@ mod tests {
         }
         let pg = |s| statement_shape(s, Dialect::Postgres).unwrap();
         assert_eq!(pg("SELECT $1::int LIMIT $2"), pg("select ?::int limit ?"));
+        let my = |s| statement_shape(s, Dialect::MySql).unwrap();
+        assert_eq!(
+            my("SELECT a FROM t WHERE id = $1 LIMIT $2"),
+            my("select a from T where id = ? limit ?")
+        );
     }
 
     #[test]

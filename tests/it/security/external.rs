@@ -7,15 +7,22 @@ use starbase::config::SourceKind;
 use crate::common::external::{ExternalDb, post_on, query_on};
 use crate::common::{CLIENT, TestGateway};
 
-crate::common::external::on_both!(policies_filter_external_sources_and_views_are_refused,);
+crate::common::external::on_both!(
+    policies_filter_external_sources_and_views_are_refused,
+    the_allowlist_holds_on_external_sources,
+);
 
 async fn client_on(gw: &TestGateway, sql: &str) -> (u16, Value) {
+    client_with(gw, sql, json!([])).await
+}
+
+async fn client_with(gw: &TestGateway, sql: &str, params: Value) -> (u16, Value) {
     let response = gw
         .client
         .post(gw.url("/query"))
         .bearer_auth(CLIENT)
         .header("X-Starbase-Source", "external")
-        .json(&json!({"sql": sql}))
+        .json(&json!({"sql": sql, "params": params}))
         .send()
         .await
         .unwrap();
@@ -103,6 +110,90 @@ async fn policies_filter_external_sources_and_views_are_refused(kind: SourceKind
     )
     .await;
     assert_eq!(all["result"].as_array().map(Vec::len), Some(2));
+    gw.stop().await;
+    db.finish().await;
+}
+
+async fn the_allowlist_holds_on_external_sources(kind: SourceKind) {
+    let Some(db) = ExternalDb::start(kind).await else {
+        return;
+    };
+    let sources = vec![db.source("external")];
+    let gw = TestGateway::start_with(|c| {
+        c.sources = sources;
+        c.enable_allowlist = true;
+    })
+    .await;
+    query_on(
+        &gw,
+        "external",
+        "CREATE TABLE todos (id INTEGER PRIMARY KEY)",
+        json!([]),
+    )
+    .await;
+    query_on(
+        &gw,
+        "external",
+        "INSERT INTO todos VALUES (1), (2), (3)",
+        json!([]),
+    )
+    .await;
+    for sql in [
+        "SELECT id FROM todos WHERE id = ?",
+        "SELECT id FROM todos ORDER BY id LIMIT ? OFFSET ?",
+    ] {
+        let (status, body) = gw
+            .post(
+                "/admin/allowlist",
+                json!({"sql_statement": sql, "source": "external"}),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+    }
+    // The source's own placeholders match the entry's `?`.
+    let (status, body) = client_with(&gw, "select id from todos WHERE ID = $1", json!([2])).await;
+    assert_eq!(
+        (status, body["result"].clone()),
+        (200, json!([{"id": 2}])),
+        "{body}"
+    );
+    let (status, body) = client_with(
+        &gw,
+        "SELECT id FROM todos ORDER BY id LIMIT $1 OFFSET $2",
+        json!([1, 2]),
+    )
+    .await;
+    assert_eq!(
+        (status, body["result"].clone()),
+        (200, json!([{"id": 3}])),
+        "{body}"
+    );
+    let (status, body) = client_on(&gw, "DELETE FROM todos").await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (403, Some("42501")),
+        "{body}"
+    );
+    let rows = gw
+        .client
+        .get(gw.url("/admin/allowlist/rejections"))
+        .bearer_auth(crate::common::ADMIN)
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap();
+    assert_eq!(rows["result"][0]["sql_statement"], "DELETE FROM todos");
+    assert_eq!(rows["result"][0]["source"], "external");
+    let (_, all) = post_on(
+        &gw,
+        "external",
+        "/query",
+        json!({"sql": "SELECT id FROM todos"}),
+    )
+    .await;
+    assert_eq!(all["result"].as_array().map(Vec::len), Some(3));
     gw.stop().await;
     db.finish().await;
 }
