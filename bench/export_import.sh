@@ -23,10 +23,9 @@ done
 cargo build --release --locked --bin starbase >&2
 BIN="$CARGO_TARGET_DIR/release/starbase"
 
-work=$(mktemp -d)
+. "$(dirname "$0")/lib.sh"
 pid=""
-cleanup() { if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; fi; wait 2>/dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT
+on_exit() { if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; fi; }
 
 SCHEMA="CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL, price REAL, qty INTEGER, note TEXT);"
 mkdir -p "$work/src"
@@ -37,7 +36,6 @@ WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < $ROWS)
 INSERT INTO items SELECT i, 'item ' || i, i * 0.25, i % 1000, CASE WHEN i % 10 = 0 THEN NULL ELSE 'note, "quoted" ' || i END FROM c;
 SQL
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 start() { # start DATA_DIR -> sets $pid and $url
   local port; port=$(free_port)
   ADMIN_AUTHORIZATION_TOKEN="$TOKEN" STARBASE_LOG=warn "$BIN" serve --data-dir "$1" \

@@ -30,15 +30,7 @@ done
 cargo build --release --locked --bin starbase >&2
 BIN="$CARGO_TARGET_DIR/release/starbase"
 
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+. "$(dirname "$0")/lib.sh"
 
 mkdir -p "$work/data"
 sqlite3 "$work/data/starbase.sqlite" >/dev/null <<SQL
@@ -69,9 +61,6 @@ end
 LUA
 done
 
-to_ms() {
-  awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) n /= 1000; else if (v ~ /ms$/) n = n; else if (v ~ /s$/) n *= 1000; printf "%.2f", n }'
-}
 run() {
   local name=$1 url=$2 script=$3
   local out="$work/$name.txt"

@@ -35,23 +35,8 @@ fi
 cargo build --release --locked --bin starbase >&2
 BIN="$CARGO_TARGET_DIR/release/starbase"
 
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
+. "$(dirname "$0")/lib.sh"
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_http() {
-  for _ in $(seq 1 100); do
-    curl -s -o /dev/null "$1" && return 0
-    sleep 0.1
-  done
-  echo "server at $1 did not start" >&2; return 1
-}
 
 mkdir -p "$work/data"
 DB="$work/data/starbase.sqlite"
@@ -87,9 +72,6 @@ request = function()
 end
 LUA
 
-to_ms() { # "1.23ms" | "456.00us" | "1.02s" -> milliseconds
-  awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) n /= 1000; else if (v ~ /ms$/) n = n; else if (v ~ /s$/) n *= 1000; printf "%.2f", n }'
-}
 
 # run NAME CONNS URL [LUA] -> appends "name rps p50 p99" to $work/results
 run() {

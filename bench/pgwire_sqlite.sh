@@ -31,16 +31,8 @@ done
 cargo build --release --locked --bin starbase >&2
 BIN="$CARGO_TARGET_DIR/release/starbase"
 
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
+. "$(dirname "$0")/lib.sh"
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 mkdir -p "$work/data"
 sqlite3 "$work/data/starbase.sqlite" >/dev/null <<SQL

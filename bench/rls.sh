@@ -30,23 +30,9 @@ done
 cargo build --release --locked --bin starbase >&2
 BIN="$CARGO_TARGET_DIR/release/starbase"
 
-work=$(mktemp -d)
-pid=
-cleanup() {
-  [ -n "$pid" ] && kill "$pid" 2>/dev/null || true
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_http() {
-  for _ in $(seq 1 100); do
-    curl -s -o /dev/null "$1" && return 0
-    sleep 0.1
-  done
-  echo "server at $1 did not start" >&2; return 1
-}
+. "$(dirname "$0")/lib.sh"
+pid=""
+on_exit() { if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; fi; }
 
 # An HS256 JWT for subject u7, valid for an hour.
 JWT=$(SECRET="$SECRET" python3 - <<'PY'
@@ -79,10 +65,6 @@ request = function()
   return wrk.format(nil, nil, nil, '{"sql":"SELECT * FROM kv WHERE id = ?","params":[' .. id .. ']}')
 end
 LUA
-
-to_ms() {
-  awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) n /= 1000; else if (v ~ /ms$/) n = n; else if (v ~ /s$/) n *= 1000; printf "%.2f", n }'
-}
 
 # serve RLS(true|false): starts the gateway, adds the policy when RLS is on.
 serve() {
