@@ -206,11 +206,7 @@ impl Engine {
             steps = plan.steps.len(),
             "execute"
         );
-        let opts = self.exec_options();
-        match target {
-            Target::Internal => Ok(self.sqlite.execute(plan, opts).await?),
-            Target::External(name) => Ok(self.sources.backend(name)?.execute(plan, opts).await?),
-        }
+        self.run_on(target, plan, self.exec_options()).await
     }
 
     /// Runs the gateway's own catalog query (schema lookups for REST and the routes) on
@@ -224,11 +220,7 @@ impl Engine {
         target: &Target,
         plan: Plan,
     ) -> Result<ResultStream, Error> {
-        let opts = self.exec_options();
-        match target {
-            Target::Internal => Ok(self.sqlite.execute(plan, opts).await?),
-            Target::External(name) => Ok(self.sources.backend(name)?.execute(plan, opts).await?),
-        }
+        self.run_on(target, plan, self.exec_options()).await
     }
 
     /// Runs `plan` without the statement timeout, for exports: they stream for as long as the
@@ -239,23 +231,10 @@ impl Engine {
     pub async fn execute_export(
         &self,
         principal: &Principal,
-        mut plan: Plan,
+        plan: Plan,
     ) -> Result<ResultStream, Error> {
-        if let Some(answer) = self
-            .guard_plan(principal, &Target::Internal, &mut plan)
-            .await?
-        {
-            return Ok(answer);
-        }
-        tracing::debug!(
-            role = principal.role.as_str(),
-            steps = plan.steps.len(),
-            "export"
-        );
-        let opts = ExecOptions {
-            statement_timeout: None,
-        };
-        Ok(self.sqlite.execute(plan, opts).await?)
+        self.execute_export_on(principal, &Target::Internal, plan)
+            .await
     }
 
     /// Runs `plan` on `target` without the statement timeout, as [`Engine::execute_export`].
@@ -268,22 +247,31 @@ impl Engine {
         target: &Target,
         mut plan: Plan,
     ) -> Result<ResultStream, Error> {
+        if let Some(answer) = self.guard_plan(principal, target, &mut plan).await? {
+            return Ok(answer);
+        }
+        tracing::debug!(
+            role = principal.role.as_str(),
+            source = target.name(),
+            steps = plan.steps.len(),
+            "export"
+        );
+        let opts = ExecOptions {
+            statement_timeout: None,
+        };
+        self.run_on(target, plan, opts).await
+    }
+
+    /// Hands `plan` to `target`'s backend, past every check.
+    async fn run_on(
+        &self,
+        target: &Target,
+        plan: Plan,
+        opts: ExecOptions,
+    ) -> Result<ResultStream, Error> {
         match target {
-            Target::Internal => self.execute_export(principal, plan).await,
-            Target::External(name) => {
-                if let Some(answer) = self.guard_plan(principal, target, &mut plan).await? {
-                    return Ok(answer);
-                }
-                tracing::debug!(
-                    role = principal.role.as_str(),
-                    source = name.as_str(),
-                    "export"
-                );
-                let opts = ExecOptions {
-                    statement_timeout: None,
-                };
-                Ok(self.sources.backend(name)?.execute(plan, opts).await?)
-            }
+            Target::Internal => Ok(self.sqlite.execute(plan, opts).await?),
+            Target::External(name) => Ok(self.sources.backend(name)?.execute(plan, opts).await?),
         }
     }
 
