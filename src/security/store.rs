@@ -11,7 +11,7 @@ use std::sync::{Arc, PoisonError, RwLock};
 
 use starbase_backends::ResultStream;
 use starbase_backends::sqlite::ExecOptions;
-use starbase_protocol::sql::rls::{Policy, PolicySet};
+use starbase_protocol::sql::rls::{PolicyRow, PolicySet};
 use starbase_protocol::sql::shape::statement_shape;
 use starbase_protocol::{DbError, Dialect, ExecMode, Params, Plan, Row, Statement, Value};
 
@@ -133,32 +133,32 @@ impl PolicyStore {
                 Vec::new(),
             )
             .await?;
-        let mut policies = Vec::new();
-        let mut invalid = Vec::new();
-        let mut protected = BTreeSet::new();
-        for row in &rows {
-            let field = |i| text(row, i);
-            let (schema, table) = (field(1), field(2).unwrap_or_default());
-            protected.insert(table.trim().to_ascii_lowercase());
-            match Policy::from_row(
-                &field(0).unwrap_or_default(),
-                schema.as_deref(),
-                &table,
-                &field(3).unwrap_or_default(),
-                &field(4).unwrap_or_default(),
-                &field(5).unwrap_or_else(|| "string".into()),
-                field(6).as_deref(),
-            ) {
-                Ok(policy) => policies.push(policy),
-                Err(e) => {
-                    tracing::warn!(table, error = %e.message, "invalid policy: its table is denied");
-                    invalid.push((schema, table));
-                }
-            }
+        let rows: Vec<PolicyRow> = rows
+            .iter()
+            .map(|row| PolicyRow {
+                actions: text(row, 0).unwrap_or_default(),
+                schema: text(row, 1),
+                table: text(row, 2).unwrap_or_default(),
+                column: text(row, 3).unwrap_or_default(),
+                value: text(row, 4).unwrap_or_default(),
+                value_type: text(row, 5),
+                operator: text(row, 6),
+            })
+            .collect();
+        let protected: BTreeSet<String> = rows
+            .iter()
+            .map(|r| r.table.trim().to_ascii_lowercase())
+            .collect();
+        let policies = PolicySet::from_rows(rows);
+        for (_, table) in policies.invalid_tables() {
+            tracing::warn!(
+                table,
+                "a policy of this table is invalid: the table is denied"
+            );
         }
         let snapshot = Snapshot {
             allowed,
-            policies: Arc::new(PolicySet::new(policies, invalid)),
+            policies: Arc::new(policies),
             protected: Arc::new(protected),
         };
         *self

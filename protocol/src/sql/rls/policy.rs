@@ -370,6 +370,12 @@ impl PolicySet {
         self.version
     }
 
+    /// The `(schema, table)` pairs whose policies failed validation (denied entirely).
+    #[must_use]
+    pub fn invalid_tables(&self) -> &[(Option<String>, String)] {
+        &self.invalid
+    }
+
     /// The policies.
     #[must_use]
     pub fn policies(&self) -> &[Policy] {
