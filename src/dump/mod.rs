@@ -27,7 +27,7 @@ pub mod storage;
 mod table;
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use starbase_protocol::{DbError, SqlState};
@@ -51,6 +51,18 @@ pub struct Progress {
     pub processed: AtomicU64,
     /// Bytes of the parts written so far in this run.
     pub bytes: AtomicU64,
+    /// Set once the job has stopped, before its end is recorded: its slot counts as free
+    /// from then on, so a client told "completed" can start the next dump at once.
+    pub ended: AtomicBool,
+}
+
+/// Whether `max` jobs that have not ended are in `running`.
+fn at_capacity(running: &HashMap<String, Arc<Progress>>, max: u64) -> bool {
+    let live = running
+        .values()
+        .filter(|p| !p.ended.load(Ordering::Acquire))
+        .count();
+    live as u64 >= max
 }
 
 /// Why a dump was not accepted.
@@ -200,7 +212,7 @@ impl DumpService {
         let progress = Arc::new(Progress::default());
         let key = {
             let mut running = self.running();
-            if running.len() as u64 >= self.inner.config.max_concurrent {
+            if at_capacity(&running, self.inner.config.max_concurrent) {
                 return Err(SubmitError::Busy(RETRY_AFTER_SECS));
             }
             let key = new_key();
@@ -254,7 +266,7 @@ impl DumpService {
             if running.contains_key(key) {
                 return Ok(());
             }
-            if running.len() as u64 >= self.inner.config.max_concurrent {
+            if at_capacity(&running, self.inner.config.max_concurrent) {
                 return Err(SubmitError::Busy(RETRY_AFTER_SECS));
             }
             running.insert(key.to_owned(), Arc::clone(&progress));
@@ -286,7 +298,8 @@ impl DumpService {
         self.inner.tracker.spawn_on(async move {
             let inner = &service.inner;
             let cancel = inner.cancel.child_token();
-            let outcome = run::run(inner, &job, progress, cancel).await;
+            let outcome = run::run(inner, &job, Arc::clone(&progress), cancel).await;
+            progress.ended.store(true, Ordering::Release);
             let finished = match &outcome {
                 Ok(manifest) => Some((Ok(()), manifest.total_bytes)),
                 Err(run::Stop::Failed(e)) => {
