@@ -74,7 +74,7 @@ impl<'c> Origins<'c> {
 
     fn position(&mut self, table: &str, column: &str) -> Option<usize> {
         let find = |names: &[String]| names.iter().position(|c| c.eq_ignore_ascii_case(column));
-        let Some(path) = self.path.clone() else {
+        let Some(path) = self.path.as_deref() else {
             return find(&table_columns(self.conn, table));
         };
         let version = match self.version {
@@ -88,10 +88,13 @@ impl<'c> Origins<'c> {
         CACHE.with_borrow_mut(|cache| {
             if cache.path != path || cache.version != version {
                 *cache = Cache {
-                    path,
+                    path: path.to_owned(),
                     version,
                     tables: HashMap::new(),
                 };
+            }
+            if let Some(names) = cache.tables.get(table) {
+                return find(names);
             }
             let names = cache
                 .tables
@@ -103,9 +106,9 @@ impl<'c> Origins<'c> {
 }
 
 fn schema_version(conn: &Connection) -> Option<i64> {
-    let mut stmt = conn
-        .prepare_cached("SELECT schema_version FROM pragma_schema_version")
-        .ok()?;
+    // The PRAGMA itself, not the `pragma_schema_version` table-valued function: the function
+    // prepares the PRAGMA again on every read, the cached PRAGMA just reads the cookie.
+    let mut stmt = conn.prepare_cached("PRAGMA schema_version").ok()?;
     stmt.query_row([], |r| r.get(0)).ok()
 }
 
