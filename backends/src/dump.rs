@@ -9,8 +9,10 @@
 //!   ([`DumpSource::scan`]) and [`DumpSource::epilogue`], concatenated in that order, are a
 //!   script the server's own command-line client loads into an empty database;
 //! - rows are scanned in key order after a [`DumpKey`] (keyset paging, never `OFFSET`) and
-//!   written as multi-row `INSERT` statements to a [`DumpSink`] as they are read, so memory
-//!   holds one batch whatever the table's size.
+//!   written to a [`DumpSink`] as they are read, so memory holds one batch whatever the
+//!   table's size: on PostgreSQL as one `COPY … FROM stdin;` block of `COPY` text lines per
+//!   table (as `pg_dump` writes them; the scans of one table join into that block), on
+//!   MySQL as multi-row `INSERT` statements.
 //!
 //! A `DumpLoad` is the other direction: one pinned connection inside one transaction that
 //! runs the statements a splitter cut from an uploaded script (and, on PostgreSQL, `COPY …
@@ -29,7 +31,7 @@ use crate::mysql::dump::{MySqlDump, MySqlLoad};
 #[cfg(feature = "postgres")]
 use crate::postgres::dump::{PgDump, PgLoad};
 
-/// Rows per `INSERT` statement (and per keyset page).
+/// Rows per `INSERT` statement and keyset page (MySQL), and at most per write to a sink.
 pub const DUMP_BATCH_ROWS: usize = 500;
 
 /// A table to dump, as the snapshot's catalog describes it.
@@ -39,10 +41,10 @@ pub struct DumpTable {
     pub schema: Option<String>,
     /// The table's name, unquoted.
     pub name: String,
-    /// The columns an `INSERT` names (generated columns are left out), in order.
+    /// The columns an `INSERT` or `COPY` names (generated columns are left out), in order.
     pub columns: Vec<String>,
-    /// The key rows are scanned in; `None` when the table has none (MySQL without a
-    /// primary key: one streamed pass, not resumable).
+    /// The key rows are scanned in; `None` when the table has none (no primary key, or on
+    /// PostgreSQL one with a generated column): one streamed pass, not resumable.
     pub key: Option<Vec<String>>,
     /// Backend-private facts (column renderers, identity kind).
     pub(crate) detail: TableDetail,
@@ -53,12 +55,10 @@ pub struct DumpTable {
 pub(crate) struct TableDetail {
     /// PostgreSQL: the table's oid.
     pub(crate) oid: u32,
-    /// PostgreSQL: the SQL expression rendering each column as a literal.
-    pub(crate) render: Vec<String>,
-    /// PostgreSQL: an `ALWAYS` identity column needs `OVERRIDING SYSTEM VALUE`.
-    pub(crate) overriding: bool,
-    /// PostgreSQL: the key is the physical row id (`ctid`), valid within the snapshot only.
-    pub(crate) ctid: bool,
+    /// PostgreSQL: where each key column is among `columns` (its field in a `COPY` line).
+    pub(crate) key_fields: Vec<usize>,
+    /// PostgreSQL: each key column's type (`format_type`), cast to in a page's key literals.
+    pub(crate) key_types: Vec<String>,
     /// MySQL: how each column's text is written as a literal.
     pub(crate) kinds: Vec<LiteralKind>,
 }
@@ -75,10 +75,10 @@ pub(crate) enum LiteralKind {
     Quoted,
 }
 
-/// Where a scan resumes: after the row with this key. Opaque; the text is a literal in
-/// the server's dialect that the source itself rendered, so it can be stored in a
-/// checkpoint and given back to a scan of the same table (for a PostgreSQL table without a
-/// primary key it is a `ctid`, valid within the same snapshot only).
+/// Where a scan resumes: after the row with this key. Opaque; the text is a list of
+/// literals in the server's dialect that the source itself rendered (PostgreSQL:
+/// `'…'::type, …`), so it can be stored in a checkpoint and given back to a scan of the
+/// same table.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DumpKey(pub(crate) String);
 
@@ -107,9 +107,12 @@ pub struct ScanEnd {
     pub complete: bool,
 }
 
-/// Receives a dump's text, statement by statement, with backpressure.
+/// Receives a dump's text, in pieces that end at a statement or data line, with
+/// backpressure.
 pub trait DumpSink: Send {
-    /// Takes one or more complete statements holding `rows` table rows (0 for DDL).
+    /// Takes one or more complete statements or `COPY` data lines holding `rows` table rows
+    /// (0 for DDL). The pieces of one table's rows join into valid SQL only together (a
+    /// `COPY` block's header comes with its first rows, its `\.` with its last).
     ///
     /// # Errors
     /// Whatever stops the dump (the reader went away); the scan ends with it.
@@ -143,10 +146,15 @@ pub trait DumpSource: Send {
     fn ddl(&mut self, table: &DumpTable) -> impl Future<Output = Result<String, Error>> + Send;
 
     /// Writes the rows of `table` after `after` (from the first row when `None`) in key
-    /// order to `sink` as `INSERT` statements of at most [`DUMP_BATCH_ROWS`] rows, stopping
-    /// after about `max_rows` rows (a whole batch; `None`: the whole table). A table without
-    /// a key (`key == None`) is written in one pass whatever `max_rows`, and `last_key` is
-    /// `None` then.
+    /// order to `sink`, stopping after about `max_rows` rows (`None`: the whole table). A
+    /// table without a key (`key == None`) is written in one pass whatever `max_rows`, and
+    /// `last_key` is `None` then.
+    ///
+    /// PostgreSQL writes `COPY` text lines: the `COPY … FROM stdin;` header when `after` is
+    /// `None` and the `\.` line when the table ends, so the scans of a table concatenated
+    /// are one block (an empty table is a header and `\.`), and stops after exactly
+    /// `max_rows`. MySQL writes `INSERT` statements of at most [`DUMP_BATCH_ROWS`] rows and
+    /// stops after a whole batch.
     ///
     /// # Errors
     /// The server's errors, or the sink's.

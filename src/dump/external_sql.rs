@@ -2,15 +2,18 @@
 //! `DumpSource` (the same text as the streamed `GET /export/dump` of that source).
 //!
 //! Owns mapping that source onto parts: the prologue and every table's `CREATE` are the
-//! schema part, each table's `INSERT`s are cut into parts at page boundaries (pages of
-//! `chunk_size` rows, rounded up to whole `INSERT` batches, so the joined parts are the
-//! streamed dump byte for byte), and the epilogue is the closing part. Statements stream to
-//! storage as the scan writes them; a keyed part whose upload fails is written again from
-//! its first key. A table without a key (MySQL without a primary key) is one streamed
-//! query cut into parts at statement boundaries once a part holds `part_bytes` (no
-//! `OFFSET` re-scans; restarted whole on resume). The checkpoint key is the source's own
-//! `DumpKey` text. Row counts for the progress come from a second snapshot (an estimate when
-//! writers are busy). Must not know HTTP.
+//! schema part, each table's rows are cut into parts at page boundaries (pages of
+//! `chunk_size` rows, rounded up to whole 500-row `INSERT` batches on MySQL), and the
+//! epilogue is the closing part. The joined parts are the streamed dump byte for byte: a
+//! MySQL table's `INSERT`s are the same batches whatever the pages, and a PostgreSQL table
+//! is one `COPY … FROM stdin;` block whose header goes into its first part and whose `\.`
+//! into its last (the parts in between are bare data lines; a part may even be only the
+//! `\.`). Text streams to storage as the scan writes it; a keyed part whose upload fails
+//! is written again from its first key. A table without a key (no primary key) is one
+//! streamed query cut into parts at statement or line boundaries once a part holds
+//! `part_bytes` (no `OFFSET` re-scans; restarted whole on resume). The checkpoint key is
+//! the source's own `DumpKey` text. Row counts for the progress come from a second snapshot
+//! (an estimate when writers are busy). Must not know HTTP.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -30,8 +33,9 @@ use crate::config::SourceName;
 use crate::engine::Target;
 use crate::error::Error;
 
-/// Streams a scan's statements into the part being uploaded; with `cut` (a table without
-/// a key) it also closes a part and starts the next once one holds `part_bytes`.
+/// Streams a scan's statements (or `COPY` lines) into the part being uploaded; with `cut`
+/// (a table without a key) it also closes a part and starts the next once one holds
+/// `part_bytes`.
 struct PartSink<'r, 'a> {
     run: &'r mut Run<'a>,
     index: usize,

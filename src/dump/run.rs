@@ -113,7 +113,9 @@ async fn run_in(
 
 impl<'a> Run<'a> {
     /// A run continuing after the job's recorded parts. A unit that cannot continue in the
-    /// middle (read in one pass, or keyed by a row id valid in one snapshot only) starts again.
+    /// middle (read in one pass, or keyed by a row id valid in one snapshot only: `ctid`, as
+    /// plans recorded by earlier versions key PostgreSQL tables without a primary key)
+    /// starts again.
     pub(super) async fn resume(
         inner: &'a Inner,
         job: &'a JobRow,

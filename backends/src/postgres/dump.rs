@@ -9,14 +9,17 @@
 //! functions and procedures, sequences, tables (real types, collations, defaults, identity
 //! and generated columns, `NOT NULL`, primary key, unique, check and exclusion constraints),
 //! the rows, then sequence values, `OWNED BY`, views and materialized views (in dependency
-//! order), indexes, foreign keys and triggers, all inside one `BEGIN … COMMIT`. Values are
-//! rendered by the server (`quote_nullable`, `bytea` as `'\x…'`, integers bare), so every
-//! type reads back exactly; rows come in primary-key order (`ctid` order for a table without
-//! one) by keyset pages. Partitioned, inherited and foreign tables, range and base types and
-//! aggregates are refused with `0A000`. Must not know any frontend.
+//! order), indexes, foreign keys and triggers, all inside one `BEGIN … COMMIT`. Rows are
+//! written as `pg_dump` writes them, one `COPY … FROM stdin;` block per table, and read
+//! with `COPY … TO STDOUT`, so the server renders every value in its own text format and
+//! the dump only moves bytes (see `scan`): primary-key order by keyset pages, physical order
+//! in one pass for a table without one. Partitioned, inherited and foreign tables, range
+//! and base types and aggregates are refused with `0A000`. Must not know any frontend.
 
 mod catalog;
+mod copy_text;
 mod load;
+mod scan;
 pub mod split;
 
 use deadpool_postgres::Object;
@@ -25,15 +28,17 @@ use starbase_protocol::Dialect;
 pub use self::load::PgLoad;
 use super::PgBackend;
 use super::error::from_pg;
-use crate::dump::{DUMP_BATCH_ROWS, DumpKey, DumpSink, DumpSource, DumpTable, ScanEnd, pg_ident};
+use crate::dump::{DumpKey, DumpSink, DumpSource, DumpTable, ScanEnd, pg_ident};
 use crate::error::Error;
 
-/// Session settings of the snapshot: exact floats, hex bytea, ISO dates, qualified names.
+/// Session settings of the snapshot: exact floats, hex bytea, ISO dates, UTF-8, quotes as
+/// the standard has them (the key literals rely on it), and seq scans from the first block
+/// (a keyless table comes out in the same order every time).
 const SNAPSHOT_SETUP: &str = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; \
      SET LOCAL extra_float_digits = 3; SET LOCAL bytea_output = 'hex'; \
      SET LOCAL DateStyle = 'ISO'; SET LOCAL IntervalStyle = 'postgres'; \
      SET LOCAL standard_conforming_strings = on; SET LOCAL client_encoding = 'UTF8'; \
-     SET LOCAL statement_timeout = 0";
+     SET LOCAL synchronize_seqscans = off; SET LOCAL statement_timeout = 0";
 
 /// A snapshot of a PostgreSQL database being dumped (see the module doc).
 pub struct PgDump {
@@ -120,84 +125,6 @@ impl PgDump {
             .await
             .map_err(|e| self.fail(&e))
     }
-
-    /// Text rows of a statement built from catalog names (simple protocol, text results).
-    async fn text_rows(&self, sql: &str) -> Result<Vec<Vec<Option<String>>>, Error> {
-        let messages = self
-            .client()?
-            .simple_query(sql)
-            .await
-            .map_err(|e| self.fail(&e))?;
-        let mut rows = Vec::new();
-        for message in messages {
-            if let tokio_postgres::SimpleQueryMessage::Row(row) = message {
-                rows.push(
-                    (0..row.len())
-                        .map(|i| row.get(i).map(str::to_owned))
-                        .collect(),
-                );
-            }
-        }
-        Ok(rows)
-    }
-
-    /// One keyset page of `table` after `after`: each row rendered as `(…)` and its key.
-    async fn page(
-        &self,
-        table: &DumpTable,
-        after: Option<&DumpKey>,
-    ) -> Result<Vec<(String, String)>, Error> {
-        let detail = &table.detail;
-        let mut sql = String::from("SELECT '(' || ");
-        for (i, render) in detail.render.iter().enumerate() {
-            if i > 0 {
-                sql.push_str(" || ',' || ");
-            }
-            sql.push_str(render);
-        }
-        if detail.render.is_empty() {
-            sql.push_str("''");
-        }
-        sql.push_str(" || ')', ");
-        let mut order = String::new();
-        if detail.ctid {
-            sql.push_str("pg_catalog.quote_literal(ctid::text)");
-            order.push_str("ctid");
-        } else {
-            sql.push_str("pg_catalog.concat_ws(','");
-            for (i, k) in table.key.iter().flatten().enumerate() {
-                sql.push_str(", pg_catalog.quote_nullable(");
-                pg_ident(&mut sql, k);
-                sql.push(')');
-                if i > 0 {
-                    order.push_str(", ");
-                }
-                pg_ident(&mut order, k);
-            }
-            sql.push(')');
-        }
-        sql.push_str(" FROM ONLY ");
-        qualified(&mut sql, table);
-        if let Some(key) = after {
-            sql.push_str(" WHERE (");
-            sql.push_str(&order);
-            sql.push_str(") > (");
-            sql.push_str(&key.0);
-            sql.push(')');
-        }
-        sql.push_str(" ORDER BY ");
-        sql.push_str(&order);
-        sql.push_str(&format!(" LIMIT {DUMP_BATCH_ROWS}"));
-        let rows = self.text_rows(&sql).await?;
-        Ok(rows
-            .into_iter()
-            .filter_map(|mut r| {
-                let key = r.pop()??;
-                let row = r.pop()??;
-                Some((row, key))
-            })
-            .collect())
-    }
 }
 
 /// `"schema"."table"`.
@@ -207,41 +134,6 @@ fn qualified(out: &mut String, table: &DumpTable) {
         out.push('.');
     }
     pg_ident(out, &table.name);
-}
-
-/// One multi-row `INSERT` of rendered rows.
-fn insert(table: &DumpTable, rows: &[(String, String)]) -> String {
-    let mut out = String::with_capacity(rows.iter().map(|r| r.0.len() + 2).sum::<usize>() + 128);
-    if table.columns.is_empty() {
-        for _ in rows {
-            out.push_str("INSERT INTO ");
-            qualified(&mut out, table);
-            out.push_str(" DEFAULT VALUES;\n");
-        }
-        return out;
-    }
-    out.push_str("INSERT INTO ");
-    qualified(&mut out, table);
-    out.push_str(" (");
-    for (i, c) in table.columns.iter().enumerate() {
-        if i > 0 {
-            out.push_str(", ");
-        }
-        pg_ident(&mut out, c);
-    }
-    out.push(')');
-    if table.detail.overriding {
-        out.push_str(" OVERRIDING SYSTEM VALUE");
-    }
-    out.push_str(" VALUES\n");
-    for (i, (row, _)) in rows.iter().enumerate() {
-        if i > 0 {
-            out.push_str(",\n");
-        }
-        out.push_str(row);
-    }
-    out.push_str(";\n");
-    out
 }
 
 impl DumpSource for PgDump {
@@ -275,27 +167,7 @@ impl DumpSource for PgDump {
         max_rows: Option<u64>,
         sink: &mut S,
     ) -> Result<ScanEnd, Error> {
-        let mut end = ScanEnd {
-            rows: 0,
-            last_key: after.cloned(),
-            complete: false,
-        };
-        loop {
-            let page = self.page(table, end.last_key.as_ref()).await?;
-            let full = page.len() == DUMP_BATCH_ROWS;
-            if let Some((_, key)) = page.last() {
-                end.last_key = Some(DumpKey(key.clone()));
-                end.rows += page.len() as u64;
-                sink.write(insert(table, &page), page.len() as u64).await?;
-            }
-            if !full {
-                end.complete = true;
-                return Ok(end);
-            }
-            if max_rows.is_some_and(|max| end.rows >= max) {
-                return Ok(end);
-            }
-        }
+        scan::scan(self, table, after, max_rows, sink).await
     }
 
     async fn epilogue(&mut self) -> Result<String, Error> {
@@ -321,33 +193,5 @@ impl Drop for PgDump {
             // Dropped mid-dump: the connection may be inside the snapshot; close it.
             drop(Object::take(obj));
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::dump::TableDetail;
-
-    #[test]
-    fn inserts_name_columns_and_override_identity() {
-        let table = DumpTable {
-            schema: Some("s".into()),
-            name: "t\"x".into(),
-            columns: vec!["id".into(), "v".into()],
-            key: Some(vec!["id".into()]),
-            detail: TableDetail {
-                overriding: true,
-                ..TableDetail::default()
-            },
-        };
-        let rows = vec![
-            ("(1,'a')".to_owned(), "'1'".to_owned()),
-            ("(2,NULL)".to_owned(), "'2'".to_owned()),
-        ];
-        assert_eq!(
-            insert(&table, &rows),
-            "INSERT INTO \"s\".\"t\"\"x\" (\"id\", \"v\") OVERRIDING SYSTEM VALUE VALUES\n(1,'a'),\n(2,NULL);\n"
-        );
     }
 }

@@ -13,14 +13,6 @@ use super::PgDump;
 use crate::dump::{DumpTable, TableDetail, pg_ident, unsupported};
 use crate::error::Error;
 
-/// Type oids rendered without quotes.
-const INT2: u32 = 21;
-const INT4: u32 = 23;
-const INT8: u32 = 20;
-const OID: u32 = 26;
-const BOOL: u32 = 16;
-const BYTEA: u32 = 17;
-
 /// Filters objects that belong to an extension (its script creates them).
 const NOT_EXTENSION: &str = "NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend e \
      WHERE e.objid = {oid} AND e.deptype = 'e')";
@@ -72,57 +64,44 @@ pub(super) async fn tables(
             )));
         }
         let columns = columns(dump, oid).await?;
+        let copied: Vec<&ColumnMeta> = columns.iter().filter(|c| c.generated.is_empty()).collect();
+        // A page's last key is read from its COPY line, so every key column must be
+        // copied; a generated one is not, and such a table is read in one pass.
         let key = primary_key(dump, oid).await?;
-        let insertable: Vec<&ColumnMeta> =
-            columns.iter().filter(|c| c.generated.is_empty()).collect();
-        let render = insertable
-            .iter()
-            .map(|c| render(&c.name, c.oid_hint()))
-            .collect();
-        let detail = TableDetail {
-            oid,
-            render,
-            overriding: insertable.iter().any(|c| c.identity == "a"),
-            ctid: key.is_none(),
-            kinds: Vec::new(),
+        let fields: Option<Vec<usize>> = key.as_ref().and_then(|key| {
+            key.iter()
+                .map(|k| copied.iter().position(|c| &c.name == k))
+                .collect()
+        });
+        let (key, detail) = match (key, fields) {
+            (Some(key), Some(fields)) => {
+                let key_types = fields.iter().map(|&at| copied[at].ty.clone()).collect();
+                let detail = TableDetail {
+                    oid,
+                    key_fields: fields,
+                    key_types,
+                    ..TableDetail::default()
+                };
+                (Some(key), detail)
+            }
+            _ => (
+                None,
+                TableDetail {
+                    oid,
+                    ..TableDetail::default()
+                },
+            ),
         };
         tables.push(DumpTable {
             schema: Some(schema),
             name,
-            columns: insertable.iter().map(|c| c.name.clone()).collect(),
-            key: Some(key.unwrap_or_else(|| vec!["ctid".to_owned()])),
+            columns: copied.iter().map(|c| c.name.clone()).collect(),
+            key,
             detail,
         });
         all_columns.insert(oid, columns);
     }
     Ok((tables, all_columns))
-}
-
-impl ColumnMeta {
-    fn oid_hint(&self) -> u32 {
-        match self.ty.as_str() {
-            "smallint" => INT2,
-            "integer" => INT4,
-            "bigint" => INT8,
-            "oid" => OID,
-            "boolean" => BOOL,
-            "bytea" => BYTEA,
-            _ => 0,
-        }
-    }
-}
-
-/// The expression rendering column `name` of type `oid` as a literal (never NULL).
-fn render(name: &str, oid: u32) -> String {
-    let mut col = String::new();
-    pg_ident(&mut col, name);
-    match oid {
-        INT2 | INT4 | INT8 | OID | BOOL => format!("COALESCE({col}::text, 'NULL')"),
-        BYTEA => format!(
-            "CASE WHEN {col} IS NULL THEN 'NULL' ELSE '''\\x' || pg_catalog.encode({col}, 'hex') || '''' END"
-        ),
-        _ => format!("pg_catalog.quote_nullable({col})"),
-    }
 }
 
 async fn columns(dump: &PgDump, oid: u32) -> Result<Vec<ColumnMeta>, Error> {

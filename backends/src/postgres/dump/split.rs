@@ -420,6 +420,43 @@ mod tests {
     }
 
     #[test]
+    fn copy_data_streams_out_as_it_arrives() {
+        let mut s = PgSplitter::new();
+        s.push("COPY \"s\".\"t\" (\"a\", \"b\") FROM stdin;\n");
+        assert_eq!(
+            s.next_item(),
+            Some(ScriptItem::CopyStart(
+                "COPY \"s\".\"t\" (\"a\", \"b\") FROM stdin".into()
+            ))
+        );
+        let mut data = String::new();
+        let mut want = String::new();
+        for i in 0..5000 {
+            // Each line arrives in two chunks; only the unfinished half is ever held.
+            let line = format!("{i}\tx\\.\\N;\\ty\n");
+            want.push_str(&line);
+            let (a, b) = line.split_at(line.len() / 2);
+            for half in [a, b] {
+                s.push(half);
+                while let Some(item) = s.next_item() {
+                    match item {
+                        ScriptItem::CopyData(d) => data.push_str(&d),
+                        other => panic!("{other:?}"),
+                    }
+                }
+                assert!(s.pending_bytes() < line.len(), "{}", s.pending_bytes());
+            }
+        }
+        assert_eq!(data, want);
+        s.push("\\.\nSELECT 1;");
+        assert_eq!(s.next_item(), Some(ScriptItem::CopyEnd));
+        assert_eq!(
+            s.next_item(),
+            Some(ScriptItem::Statement("SELECT 1".into()))
+        );
+    }
+
+    #[test]
     fn unterminated_strings_are_errors() {
         for text in ["SELECT 'abc", "SELECT $$ x", "/* x", "SELECT \"a"] {
             let mut s = PgSplitter::new();
