@@ -34,9 +34,10 @@ use crate::error::Error;
 pub const S3_CHUNK_BYTES: usize = 5 * 1024 * 1024;
 /// Size of one chunk written to a local file.
 pub const LOCAL_CHUNK_BYTES: usize = 1024 * 1024;
-/// Chunks of one part uploading at once, besides the one being filled: one overlaps the
-/// upload with rendering; more buy little on a loopback or LAN store and cost 5 MiB each.
-pub const MAX_IN_FLIGHT: usize = 1;
+/// Chunks of one part uploading at once, besides the one being filled: two let the store
+/// take one chunk while the next travels, so rendering does not wait on a store's
+/// per-request latency; each costs a chunk of memory.
+pub const MAX_IN_FLIGHT: usize = 2;
 /// A chunk is collected in blocks of this size: small allocations are reused at once by the
 /// allocator, where chunk-sized ones would be retained between chunks.
 const BLOCK_BYTES: usize = 64 * 1024;
@@ -93,6 +94,15 @@ impl Storage {
                         .with_timeout(Duration::from_secs(120))
                         .with_connect_timeout(Duration::from_secs(5)),
                 );
+            // Over TLS the payload is protected in transit, so its hash is not signed: each
+            // chunk is hashed once (for the manifest) instead of twice, and the store does not
+            // hash it again to check the signature. AWS's SDKs do the same on HTTPS. A plain
+            // HTTP endpoint keeps the signed payload.
+            let tls = s3
+                .endpoint
+                .as_deref()
+                .is_none_or(|e| e.starts_with("https://"));
+            builder = builder.with_unsigned_payload(tls);
             if let Some(endpoint) = &s3.endpoint {
                 builder = builder
                     .with_endpoint(endpoint)
