@@ -287,7 +287,9 @@ fn proxy_targets(config: &Config) -> Vec<pg::proxy::ProxyTarget> {
                 .then(|| s.server.password.expose().to_owned()),
             database: s.server.database.clone(),
             connect_timeout: s.server.connect_timeout,
-            tls_required: s.server.tls == starbase_backends::external::config::TlsMode::Require,
+            // No TLS over a Unix-domain socket (libpq ignores `sslmode` there too).
+            tls_required: s.server.tls == starbase_backends::external::config::TlsMode::Require
+                && s.server.unix_socket().is_none(),
             pool_size: s.server.pool_size.max(1),
             acquire_timeout: s.server.acquire_timeout,
         })

@@ -5,7 +5,7 @@
 
 use std::fmt::Write as _;
 
-use starbase_backends::external::config::TlsMode;
+use starbase_backends::external::config::{ServerConfig, TlsMode};
 
 use super::{ADMIN_TOKEN_FILE, Config, KeySource, RateLimit, Secret, SourceConfig};
 
@@ -160,7 +160,13 @@ fn source_lines(s: &SourceConfig) -> [(&'static str, String); 12] {
     [
         ("name", quoted(s.name.as_str())),
         ("type", quoted(s.kind.as_str())),
-        ("host", quoted(&server.host)),
+        (
+            "host",
+            match server.unix_socket() {
+                Some(path) => format!("{} # socket {}", quoted(&server.host), path.display()),
+                None => quoted(&server.host),
+            },
+        ),
         ("port", server.port.to_string()),
         ("user", quoted(&server.user)),
         (
@@ -182,15 +188,27 @@ fn source_lines(s: &SourceConfig) -> [(&'static str, String); 12] {
         ("pool_size", server.pool_size.to_string()),
         ("connect_timeout", duration(server.connect_timeout)),
         ("acquire_timeout", duration(server.acquire_timeout)),
-        (
-            "tls",
-            quoted(match server.tls {
-                TlsMode::Disable => "disable",
-                TlsMode::Prefer => "prefer",
-                TlsMode::Require => "require",
-            }),
-        ),
+        ("tls", tls(server)),
     ]
+}
+
+/// The TLS mode, noting that none applies over a Unix-domain socket.
+fn tls(server: &ServerConfig) -> String {
+    let mode = toml::Value::String(
+        match server.tls {
+            TlsMode::Disable => "disable",
+            TlsMode::Prefer => "prefer",
+            TlsMode::Require => "require",
+        }
+        .to_owned(),
+    )
+    .to_string();
+    match server.unix_socket() {
+        Some(_) if server.tls != TlsMode::Disable => {
+            format!("{mode} # not used: no TLS over a Unix-domain socket")
+        }
+        _ => mode,
+    }
 }
 
 /// `"***"`, or (marked by a leading `#`) what happens without one.

@@ -97,6 +97,12 @@ pub(super) fn build(raw: &RawSource) -> Result<SourceConfig, ConfigError> {
     if conn.host.is_empty() {
         return Err(raw.error(Field::Host, "no host"));
     }
+    if kind == SourceKind::MySql && conn.host.starts_with('/') {
+        return Err(raw.error(
+            Field::Host,
+            "a socket directory as host is for PostgreSQL sources; give MySQL a host name",
+        ));
+    }
     if conn.user.is_empty() {
         return Err(raw.error(Field::User, "no user"));
     }
@@ -242,9 +248,10 @@ fn tls(text: &str) -> Result<TlsMode, String> {
     }
 }
 
-/// `postgres://user:pass@host:port/db?sslmode=…` or `mysql://…`. Errors never quote the URL.
+/// `postgres://user:pass@host:port/db?sslmode=…` or `mysql://…`; the `host` and `port`
+/// parameters win over the authority's, as in libpq. Errors never quote the URL.
 fn parse_url(text: &str) -> Result<Connection, String> {
-    let url = url::Url::parse(text.trim()).map_err(|e| format!("not a URL: {e}"))?;
+    let url = url_of(text.trim())?;
     let kind = match url.scheme() {
         "postgres" | "postgresql" => SourceKind::Postgres,
         "mysql" | "mariadb" => SourceKind::MySql,
@@ -262,6 +269,7 @@ fn parse_url(text: &str) -> Result<Connection, String> {
     };
     let host = url
         .host_str()
+        .filter(|h| *h != NO_HOST)
         .unwrap_or_default()
         .trim_start_matches('[')
         .trim_end_matches(']')
@@ -278,8 +286,52 @@ fn parse_url(text: &str) -> Result<Connection, String> {
     if conn.database.contains('/') {
         return Err("the URL path must be just the database name".to_owned());
     }
+    query(&url, &mut conn)?;
+    Ok(conn)
+}
+
+/// Stands in for the empty host of `postgres://user@/db?host=…`, which the URL parser refuses
+/// once the URL has credentials (a `.invalid` name never resolves).
+const NO_HOST: &str = "no-host.invalid";
+
+/// The parsed URL; one whose authority has no host gets [`NO_HOST`].
+fn url_of(text: &str) -> Result<url::Url, String> {
+    let parsed = match url::Url::parse(text) {
+        Err(url::ParseError::EmptyHost) => match with_placeholder_host(text) {
+            Some(filled) => url::Url::parse(&filled),
+            None => Err(url::ParseError::EmptyHost),
+        },
+        other => other,
+    };
+    parsed.map_err(|e| format!("not a URL: {e}"))
+}
+
+/// `text` with [`NO_HOST`] where its authority's host is empty (after the credentials,
+/// before the port, path, query or end).
+fn with_placeholder_host(text: &str) -> Option<String> {
+    let start = text.find("://")? + 3;
+    let end = text[start..]
+        .find(['/', '?', '#'])
+        .map_or(text.len(), |i| start + i);
+    let at = text[start..end].rfind('@').map_or(start, |i| start + i + 1);
+    (at == end || text[at..end].starts_with(':'))
+        .then(|| format!("{}{NO_HOST}{}", &text[..at], &text[at..]))
+}
+
+/// The URL's query parameters: `host` and `port` (libpq's way to name a socket directory,
+/// which an authority cannot hold unencoded) replace the authority's; the others are
+/// settings.
+fn query(url: &url::Url, conn: &mut Connection) -> Result<(), String> {
     for (key, value) in url.query_pairs() {
         let field = match key.as_ref() {
+            "host" => {
+                conn.host = value.trim().to_owned();
+                continue;
+            }
+            "port" => {
+                conn.port = Some(port(&value)?);
+                continue;
+            }
             "sslmode" | "ssl-mode" | "ssl_mode" | "tls" => Field::Tls,
             "pool_size" | "pool_max_conns" => Field::PoolSize,
             "connect_timeout" => Field::ConnectTimeout,
@@ -287,14 +339,14 @@ fn parse_url(text: &str) -> Result<Connection, String> {
             "search_path" => Field::SearchPath,
             other => {
                 return Err(format!(
-                    "unknown URL parameter \"{other}\" (known: sslmode, pool_size, \
-                     connect_timeout, acquire_timeout, search_path)"
+                    "unknown URL parameter \"{other}\" (known: host, port, sslmode, \
+                     pool_size, connect_timeout, acquire_timeout, search_path)"
                 ));
             }
         };
         conn.options.push((field, value.into_owned()));
     }
-    Ok(conn)
+    Ok(())
 }
 
 #[cfg(test)]
@@ -319,6 +371,28 @@ mod tests {
         let e = parse_url("postgres://u@h/db?application_name=x").unwrap_err();
         assert!(e.contains("\"application_name\""), "{e}");
         assert!(parse_url("not a url").is_err());
+    }
+
+    #[test]
+    fn socket_directories_in_urls() {
+        // libpq's forms: the directory as a parameter, or percent-encoded as the host.
+        let c = parse_url("postgres://me@/app?host=/var/run/postgresql").unwrap();
+        assert_eq!((c.host.as_str(), c.port), ("/var/run/postgresql", None));
+        assert_eq!((c.user.as_str(), c.database.as_str()), ("me", "app"));
+        assert!(c.options.is_empty());
+        let c = parse_url("postgresql://me@%2Fvar%2Frun%2Fpostgresql:5433/app").unwrap();
+        assert_eq!(
+            (c.host.as_str(), c.port),
+            ("/var/run/postgresql", Some(5433))
+        );
+        let c = parse_url("postgres://me@ignored/app?host=%2Ftmp&port=6000").unwrap();
+        assert_eq!((c.host.as_str(), c.port), ("/tmp", Some(6000)));
+        assert!(parse_url("postgres://me@/app?port=0").is_err());
+        let c = parse_url("postgres://me:pw@:6000/app?host=/tmp").unwrap();
+        assert_eq!((c.host.as_str(), c.port), ("/tmp", Some(6000)));
+        // Without a host parameter an empty host is still missing, not the placeholder.
+        let c = parse_url("postgres://me@/app").unwrap();
+        assert_eq!(c.host, "");
     }
 
     #[test]

@@ -239,3 +239,65 @@ fn check_config_masks_source_passwords_and_round_trips() {
     );
     assert_eq!(load_file(&text).unwrap(), c, "{text}");
 }
+
+#[test]
+fn a_socket_directory_is_a_host_in_every_form() {
+    let socket = Some(std::path::PathBuf::from(
+        "/var/run/postgresql/.s.PGSQL.5432",
+    ));
+    let c = load_env(&[
+        ("EXTERNAL_DB_TYPE", "postgresql"),
+        ("EXTERNAL_DB_HOST", "/var/run/postgresql"),
+        ("EXTERNAL_DB_USER", "postgres"),
+    ])
+    .unwrap();
+    let s = &c.sources[0].server;
+    assert_eq!((s.host.as_str(), s.port), ("/var/run/postgresql", 5432));
+    assert_eq!(s.unix_socket(), socket);
+    assert_eq!(s.address(), "/var/run/postgresql/.s.PGSQL.5432");
+
+    let c = load_env(&[(
+        "STARBASE_EXTERNAL_URL",
+        "postgres://app@/shop?host=/var/run/postgresql&sslmode=disable",
+    )])
+    .unwrap();
+    let s = &c.sources[0].server;
+    assert_eq!(s.unix_socket(), socket);
+    assert_eq!((s.user.as_str(), s.database.as_str()), ("app", "shop"));
+
+    let file = "[[sources]]\nname = \"local\"\ntype = \"postgresql\"\n\
+                host = \"/var/run/postgresql\"\nport = 5433\nuser = \"app\"\ntls = \"require\"\n";
+    let c = load_file(file).unwrap();
+    let s = &c.sources[0].server;
+    assert_eq!(
+        s.unix_socket(),
+        Some(std::path::PathBuf::from(
+            "/var/run/postgresql/.s.PGSQL.5433"
+        ))
+    );
+    // check-config shows the socket and that TLS does not apply, and still loads back.
+    let text = c.render_masked();
+    assert!(
+        text.contains(
+            "host = \"/var/run/postgresql\" # socket /var/run/postgresql/.s.PGSQL.5433\n"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("tls = \"require\" # not used"), "{text}");
+    assert_eq!(load_file(&text).unwrap(), c, "{text}");
+}
+
+#[test]
+fn a_socket_directory_is_refused_for_mysql() {
+    let err = load_env(&[
+        ("EXTERNAL_DB_TYPE", "mysql"),
+        ("EXTERNAL_DB_HOST", "/var/run/mysqld"),
+        ("EXTERNAL_DB_USER", "root"),
+        ("EXTERNAL_DB_DATABASE", "test"),
+    ])
+    .unwrap_err();
+    assert_source_error(&err, "host", "socket directory");
+    assert!(err.to_string().contains("EXTERNAL_DB_HOST"), "{err}");
+    let err = load_env(&[("STARBASE_EXTERNAL_URL", "mysql://root@/test?host=/tmp")]).unwrap_err();
+    assert_source_error(&err, "host", "PostgreSQL sources");
+}

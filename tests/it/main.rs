@@ -14,6 +14,7 @@ mod export;
 mod external;
 mod external_dump;
 mod external_routes;
+mod external_socket;
 mod external_values;
 mod http_errors;
 mod http_misc;

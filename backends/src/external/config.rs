@@ -4,6 +4,7 @@
 //! driver type (each backend turns this into its driver's options).
 
 use std::fmt;
+use std::path::PathBuf;
 use std::time::Duration;
 
 /// Connections a pool opens at most, by default.
@@ -83,9 +84,10 @@ pub enum TlsMode {
 /// Where an external database server is and how to pool connections to it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ServerConfig {
-    /// Host name or IP address.
+    /// Host name or IP address; PostgreSQL only: an absolute path is the directory of the
+    /// server's Unix-domain socket, as in libpq (see [`ServerConfig::unix_socket`]).
     pub host: String,
-    /// TCP port.
+    /// TCP port (for a socket directory: the number in the socket's name).
     pub port: u16,
     /// User name.
     pub user: String,
@@ -129,20 +131,38 @@ impl ServerConfig {
         }
     }
 
-    /// `host:port`, for messages.
+    /// `host:port`, or the socket's path, for messages.
     #[must_use]
     pub fn address(&self) -> String {
-        if self.host.contains(':') {
+        if let Some(path) = self.unix_socket() {
+            path.display().to_string()
+        } else if self.host.contains(':') {
             format!("[{}]:{}", self.host, self.port)
         } else {
             format!("{}:{}", self.host, self.port)
         }
     }
 
+    /// The Unix-domain socket a PostgreSQL client connects to when `host` is a directory
+    /// (an absolute path, libpq's rule): `<host>/.s.PGSQL.<port>`. `None` for a TCP host.
+    #[must_use]
+    pub fn unix_socket(&self) -> Option<PathBuf> {
+        unix_socket(&self.host, self.port)
+    }
+
     /// The pool size, at least 1.
     pub(crate) fn pool_size(&self) -> usize {
         self.pool_size.max(1)
     }
+}
+
+/// PostgreSQL's Unix-domain socket in the directory `host` for `port`, when `host` is an
+/// absolute path (libpq's rule for telling a socket directory from a host name):
+/// `<host>/.s.PGSQL.<port>`. `None` for a host name or an IP address.
+#[must_use]
+pub fn unix_socket(host: &str, port: u16) -> Option<PathBuf> {
+    host.starts_with('/')
+        .then(|| PathBuf::from(host).join(format!(".s.PGSQL.{port}")))
 }
 
 #[cfg(test)]
@@ -158,5 +178,21 @@ mod tests {
         assert_eq!(config.password.expose(), "hunter2");
         assert_eq!(config.address(), "db:5432");
         assert_eq!(ServerConfig::new("::1", 1, "u", "d").address(), "[::1]:1");
+        assert_eq!(config.unix_socket(), None);
+    }
+
+    #[test]
+    fn an_absolute_host_is_a_socket_directory() {
+        let config = ServerConfig::new("/var/run/postgresql", 5433, "u", "d");
+        assert_eq!(
+            config.unix_socket(),
+            Some(PathBuf::from("/var/run/postgresql/.s.PGSQL.5433"))
+        );
+        assert_eq!(config.address(), "/var/run/postgresql/.s.PGSQL.5433");
+        assert_eq!(
+            unix_socket("/tmp/", 5432),
+            Some(PathBuf::from("/tmp/.s.PGSQL.5432"))
+        );
+        assert_eq!(unix_socket("tmp", 5432), None);
     }
 }

@@ -1,9 +1,10 @@
 //! The PostgreSQL connection pool.
 //!
 //! Owns building the deadpool-postgres pool from a `ServerConfig` (lazy: nothing connects
-//! until the first request, so a server that is down only fails requests, with `08006`),
-//! TLS through tokio-postgres-rustls, and `PgConn`, one checked-out connection with its
-//! cancel handle. Must not know about plans or streams.
+//! until the first request, so a server that is down only fails requests, with `08006`), to
+//! a host or to a Unix-domain socket in a directory, TLS through tokio-postgres-rustls (never
+//! over a socket), and `PgConn`, one checked-out connection with its cancel handle. Must not
+//! know about plans or streams.
 
 use std::sync::Arc;
 
@@ -45,6 +46,8 @@ impl PgSource {
     /// `08001` when TLS cannot be set up, `22023` for an invalid configuration.
     pub(super) fn new(config: &ServerConfig) -> Result<Self, DbError> {
         let mut pg = tokio_postgres::Config::new();
+        // tokio-postgres, as libpq, takes a host that starts with `/` for the directory of
+        // the server's Unix-domain socket (`<dir>/.s.PGSQL.<port>`); keepalives are TCP's.
         pg.host(&config.host)
             .port(config.port)
             .user(&config.user)
@@ -53,11 +56,7 @@ impl PgSource {
             .application_name("starbase")
             .keepalives(true)
             .keepalives_idle(TCP_KEEPALIVE_IDLE)
-            .ssl_mode(match config.tls {
-                TlsMode::Disable => SslMode::Disable,
-                TlsMode::Prefer => SslMode::Prefer,
-                TlsMode::Require => SslMode::Require,
-            });
+            .ssl_mode(ssl_mode(config));
         if !config.password.is_empty() {
             pg.password(config.password.expose());
         }
@@ -105,6 +104,19 @@ impl PgSource {
             shared: Arc::clone(&self.0),
             broken: false,
         })
+    }
+}
+
+/// The source's TLS mode; none over a Unix-domain socket, where the server refuses TLS and
+/// libpq ignores `sslmode`.
+fn ssl_mode(config: &ServerConfig) -> SslMode {
+    if config.unix_socket().is_some() {
+        return SslMode::Disable;
+    }
+    match config.tls {
+        TlsMode::Disable => SslMode::Disable,
+        TlsMode::Prefer => SslMode::Prefer,
+        TlsMode::Require => SslMode::Require,
     }
 }
 

@@ -1,18 +1,18 @@
 //! Logging in to the external PostgreSQL server for a proxied session.
 //!
-//! Owns connecting (with a timeout), the start-up packet (the source's user and database
-//! only: clients' own start-up options are applied per client by the pool), and the server's
-//! authentication request: trust, cleartext, MD5 or SCRAM-SHA-256 (whose server signature
-//! is checked). Returns the server's start-up messages for the client. A server that cannot
+//! Owns connecting (with a timeout, over TCP or the source's Unix-domain socket), the
+//! start-up packet (the source's user and database only: clients' own start-up options are
+//! applied per client by the pool), and the server's authentication request: trust,
+//! cleartext, MD5 or SCRAM-SHA-256 (whose server signature is checked). Returns the server's start-up messages for the client. A server that cannot
 //! be reached is `08006`; one that rejects the source's credentials keeps its own error.
 //! Must not know the client side.
 
 use bytes::{Buf, BytesMut};
 use starbase_protocol::{DbError, SqlState};
-use tokio::net::TcpStream;
 
 use super::ProxyTarget;
 use super::frames::{Wire, cstring};
+use super::stream::{ServerAddr, ServerStream};
 use crate::frontend::pgwire::scram::ClientExchange;
 
 /// A logged-in server connection and what the server said after `AuthenticationOk`
@@ -20,7 +20,9 @@ use crate::frontend::pgwire::scram::ClientExchange;
 #[derive(Debug)]
 pub(super) struct Backend {
     /// The connection, ready for queries.
-    pub(super) wire: Wire<TcpStream>,
+    pub(super) wire: Wire<ServerStream>,
+    /// Where it is (for cancel requests).
+    pub(super) addr: ServerAddr,
     /// The messages to pass on to the client.
     pub(super) greeting: Vec<(u8, BytesMut)>,
     /// The server's cancel key (process id, secret), when it sent one.
@@ -41,8 +43,9 @@ fn unreachable(target: &ProxyTarget, what: impl std::fmt::Display) -> LoginError
         DbError::new(
             SqlState::CONNECTION_FAILURE,
             format!(
-                "could not connect to source \"{}\" at {}:{}: {what}",
-                target.name, target.host, target.port
+                "could not connect to source \"{}\" at {}: {what}",
+                target.name,
+                target.address()
             ),
         )
         .fatal(),
@@ -60,13 +63,10 @@ pub(super) async fn login(target: &ProxyTarget) -> Result<Backend, LoginError> {
             "the source requires TLS, which the wire proxy does not speak to servers yet",
         ));
     }
-    let connect = TcpStream::connect((target.host.as_str(), target.port));
-    let tcp = tokio::time::timeout(target.connect_timeout, connect)
+    let (io, addr) = ServerStream::connect(target)
         .await
-        .map_err(|_| unreachable(target, "timed out"))?
         .map_err(|e| unreachable(target, e))?;
-    let _ = tcp.set_nodelay(true);
-    let mut wire = Wire::new(tcp, BytesMut::new());
+    let mut wire = Wire::new(io, BytesMut::new());
     send_startup(&mut wire, target)
         .await
         .map_err(|e| unreachable(target, e))?;
@@ -88,6 +88,7 @@ pub(super) async fn login(target: &ProxyTarget) -> Result<Backend, LoginError> {
         if done {
             return Ok(Backend {
                 wire,
+                addr,
                 greeting,
                 key,
             });
@@ -96,7 +97,7 @@ pub(super) async fn login(target: &ProxyTarget) -> Result<Backend, LoginError> {
 }
 
 async fn next(
-    wire: &mut Wire<TcpStream>,
+    wire: &mut Wire<ServerStream>,
     target: &ProxyTarget,
 ) -> Result<(u8, BytesMut), LoginError> {
     match wire.read().await {
@@ -106,7 +107,7 @@ async fn next(
     }
 }
 
-async fn send_startup(wire: &mut Wire<TcpStream>, target: &ProxyTarget) -> std::io::Result<()> {
+async fn send_startup(wire: &mut Wire<ServerStream>, target: &ProxyTarget) -> std::io::Result<()> {
     let mut body = 196_608u32.to_be_bytes().to_vec();
     for (k, v) in [("user", &target.user), ("database", &target.database)] {
         body.extend(cstring(k));
@@ -122,7 +123,10 @@ async fn send_startup(wire: &mut Wire<TcpStream>, target: &ProxyTarget) -> std::
 }
 
 /// Answers the server's authentication requests until `AuthenticationOk`.
-async fn authenticate(wire: &mut Wire<TcpStream>, target: &ProxyTarget) -> Result<(), LoginError> {
+async fn authenticate(
+    wire: &mut Wire<ServerStream>,
+    target: &ProxyTarget,
+) -> Result<(), LoginError> {
     let password = target.password.clone().unwrap_or_default();
     let mut scram: Option<(ClientExchange, Option<String>)> = None;
     loop {

@@ -11,11 +11,11 @@
 //! session-level features pin it to its connection. Must not know SQL beyond the session
 //! effects `starbase_protocol` classifies.
 //!
-//! Layout: `frames` (raw messages), `client` (the client side's SCRAM), `backend` (the log-in
-//! to the server), `pool` (server connections and shared statements), `settings` (a
-//! client's settings), `relay` (the session's poll loop and state), `requests` and
-//! `responses` (the per-message rules of each direction), `runtime` (the thread sessions
-//! over plain TCP are relayed on).
+//! Layout: `frames` (raw messages), `client` (the client side's SCRAM), `stream` (the server
+//! socket: TCP or Unix-domain), `backend` (the log-in to the server), `pool` (server
+//! connections and shared statements), `settings` (a client's settings), `relay` (the
+//! session's poll loop and state), `requests` and `responses` (the per-message rules of each
+//! direction), `runtime` (the thread sessions over plain TCP are relayed on).
 
 mod backend;
 mod client;
@@ -26,9 +26,9 @@ mod requests;
 mod responses;
 mod runtime;
 mod settings;
+mod stream;
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -43,6 +43,7 @@ use tokio::net::TcpStream;
 use self::frames::{Wire, authentication, error_body, frame, put_message};
 use self::pool::{AcquireError, Pool, ServerConn};
 use self::settings::Settings;
+use self::stream::ServerAddr;
 use super::PgFrontend;
 use super::connection::Socket;
 use super::error::error_info;
@@ -52,9 +53,9 @@ use super::error::error_info;
 pub struct ProxyTarget {
     /// The source's name (`external`, or a configured name).
     pub name: String,
-    /// Server host.
+    /// Server host, or (an absolute path) the directory of its Unix-domain socket.
     pub host: String,
-    /// Server port.
+    /// Server port (for a socket directory: the number in the socket's name).
     pub port: u16,
     /// The user the gateway logs in as.
     pub user: String,
@@ -65,7 +66,8 @@ pub struct ProxyTarget {
     /// How long connecting may take.
     pub connect_timeout: Duration,
     /// The source requires TLS to the server, which the proxy does not speak yet: its
-    /// sessions are refused rather than sent in plain text.
+    /// sessions are refused rather than sent in plain text (never set for a socket, where
+    /// TLS does not apply).
     pub tls_required: bool,
     /// Server connections the pool opens at most (the source's pool size).
     pub pool_size: usize,
@@ -87,15 +89,32 @@ impl std::fmt::Debug for ProxyTarget {
     }
 }
 
+impl ProxyTarget {
+    /// The server's Unix-domain socket when `host` is a directory (`<host>/.s.PGSQL.<port>`).
+    #[must_use]
+    pub fn unix_socket(&self) -> Option<std::path::PathBuf> {
+        starbase_backends::external::config::unix_socket(&self.host, self.port)
+    }
+
+    /// `host:port` or the socket's path, for messages.
+    #[must_use]
+    pub fn address(&self) -> String {
+        match self.unix_socket() {
+            Some(path) => path.display().to_string(),
+            None => format!("{}:{}", self.host, self.port),
+        }
+    }
+}
+
 /// Where a client's cancel request goes: the server connection it holds, if any.
 #[derive(Debug, Default)]
-pub(super) struct CancelSlot(Mutex<Option<(CancelKey, SocketAddr)>>);
+pub(super) struct CancelSlot(Mutex<Option<(CancelKey, ServerAddr)>>);
 
 /// A cancel key: process id and secret.
 type CancelKey = (i32, Vec<u8>);
 
 impl CancelSlot {
-    fn set(&self, key: Option<CancelKey>, addr: SocketAddr) {
+    fn set(&self, key: Option<CancelKey>, addr: ServerAddr) {
         *self.0.lock().unwrap_or_else(PoisonError::into_inner) = key.map(|k| (k, addr));
     }
 
@@ -103,7 +122,7 @@ impl CancelSlot {
         *self.0.lock().unwrap_or_else(PoisonError::into_inner) = None;
     }
 
-    fn get(&self) -> Option<(CancelKey, SocketAddr)> {
+    fn get(&self) -> Option<(CancelKey, ServerAddr)> {
         self.0
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -182,8 +201,9 @@ impl Proxy {
         packet.extend_from_slice(&80_877_102u32.to_be_bytes());
         packet.extend_from_slice(&pid.to_be_bytes());
         packet.extend_from_slice(&secret);
+        // To where the held connection is: its TCP address or its Unix-domain socket.
         if let Ok(Ok(mut socket)) =
-            tokio::time::timeout(Duration::from_secs(5), tokio::net::TcpStream::connect(addr)).await
+            tokio::time::timeout(Duration::from_secs(5), addr.connect()).await
         {
             let _ = socket.write_all(&packet).await;
         }

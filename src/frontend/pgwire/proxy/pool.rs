@@ -10,18 +10,17 @@
 //! know the client side or the relay.
 
 use std::collections::{BTreeMap, HashMap};
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use bytes::{Bytes, BytesMut};
 use starbase_protocol::{DbError, SqlState};
-use tokio::net::TcpStream;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::ProxyTarget;
 use super::backend::{LoginError, login};
 use super::settings::Settings;
+use super::stream::{ServerAddr, ServerStream};
 
 /// Distinct statements a target remembers before forgetting those no client uses.
 const MAX_SHARED_STATEMENTS: usize = 10_000;
@@ -47,13 +46,13 @@ impl StatementDef {
 #[derive(Debug)]
 pub(super) struct ServerConn {
     /// The socket.
-    pub(super) io: TcpStream,
+    pub(super) io: ServerStream,
     /// Bytes read from it, not yet relayed.
     pub(super) buf: BytesMut,
     /// The server's cancel key.
     pub(super) key: Option<(i32, Vec<u8>)>,
-    /// The server's address (for cancel requests).
-    pub(super) addr: SocketAddr,
+    /// The server's address or socket (for cancel requests).
+    pub(super) addr: ServerAddr,
     /// Server names of the statements prepared on this connection, with when each was last
     /// used (a counter), so the least recently used goes first past the cap.
     pub(super) prepared: HashMap<Arc<str>, u64>,
@@ -174,9 +173,6 @@ impl Pool {
             LoginError::Gateway(e) => AcquireError::Gateway(e),
             LoginError::Server(body) => AcquireError::Server(body),
         })?;
-        let addr = backend.wire.io.peer_addr().map_err(|e| {
-            AcquireError::Gateway(DbError::new(SqlState::CONNECTION_FAILURE, e.to_string()))
-        })?;
         let reported = backend
             .greeting
             .iter()
@@ -188,7 +184,7 @@ impl Pool {
                 io: backend.wire.io,
                 buf: backend.wire.buf,
                 key: backend.key,
-                addr,
+                addr: backend.addr,
                 prepared: HashMap::new(),
                 uses: 0,
                 unnamed: None,

@@ -253,7 +253,8 @@ impl<'a, C: AsyncRead + AsyncWrite + Unpin> Relay<'a, C> {
             self.queue.push_back(Expect::new(Kind::Query, Mode::Setup));
             held.conn.unnamed = None;
         }
-        self.cancel.set(held.conn.key.clone(), held.conn.addr);
+        self.cancel
+            .set(held.conn.key.clone(), held.conn.addr.clone());
         self.hold = Some(held);
         self.evict_prepared();
     }
