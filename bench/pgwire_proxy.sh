@@ -9,7 +9,8 @@
 #
 # Needs: pgbench, psql, createdb, pgbouncer, a PostgreSQL at 127.0.0.1:5432 (user postgres,
 # trust auth) and root (PgBouncer runs as the postgres user).
-# Knobs: DURATION (s, default 10), SCALE (10), CLIENTS_LIST ("1 8 32"), THREADS (2).
+# Knobs: DURATION (s, default 10), SCALE (10), CLIENTS_LIST ("1 8 32"), THREADS (2),
+# SERVER_HOST (127.0.0.1, or a socket directory such as /var/run/postgresql).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,6 +18,9 @@ DURATION=${DURATION:-10}
 SCALE=${SCALE:-10}
 CLIENTS_LIST=${CLIENTS_LIST:-"1 8 32"}
 THREADS=${THREADS:-2}
+# How both proxies reach PostgreSQL: 127.0.0.1 (TCP) or its socket directory, e.g.
+# /var/run/postgresql (a Unix-domain socket). pgbench reaches all three over TCP.
+SERVER_HOST=${SERVER_HOST:-127.0.0.1}
 CACHE="${HOME}/.cache/starbase"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$CACHE/target}"
 TOKEN="bench-$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
@@ -42,7 +46,7 @@ pgbench "${direct[@]}" -i -q -s "$SCALE" "$DB" >/dev/null 2>&1
 # with as many server connections as PgBouncer's pool below.
 port=$(free_port)
 mkdir -p "$work/data"
-EXTERNAL_DB_TYPE=postgresql EXTERNAL_DB_HOST=127.0.0.1 EXTERNAL_DB_PORT=5432 EXTERNAL_DB_USER=postgres \
+EXTERNAL_DB_TYPE=postgresql EXTERNAL_DB_HOST="$SERVER_HOST" EXTERNAL_DB_PORT=5432 EXTERNAL_DB_USER=postgres \
   EXTERNAL_DB_DATABASE="$DB" STARBASE_EXTERNAL_POOL_SIZE=32 ADMIN_AUTHORIZATION_TOKEN="$TOKEN" STARBASE_LOG=warn \
   "$BIN" serve --data-dir "$work/data" --http-listen 127.0.0.1:0 --pg-listen "127.0.0.1:$port" \
   >"$work/starbase.log" 2>&1 &
@@ -57,7 +61,7 @@ PGPASSWORD="$TOKEN" psql -h 127.0.0.1 -p "$port" -U bench -d external -XAtc 'SEL
 bport=$(free_port)
 cat > "$work/pgbouncer.ini" <<INI
 [databases]
-$DB = host=127.0.0.1 port=5432 dbname=$DB user=postgres
+$DB = host=$SERVER_HOST port=5432 dbname=$DB user=postgres
 [pgbouncer]
 listen_addr = 127.0.0.1
 listen_port = $bport
@@ -109,4 +113,4 @@ for mode in extended simple; do
   done
 done
 echo
-echo "- pgbench -S, scale $SCALE, ${DURATION}s per run, $(nproc) cores, PostgreSQL $(psql "${direct[@]}" -d postgres -XAtc 'SHOW server_version' | cut -d' ' -f1), $(pgbouncer --version | head -n 1), $(date -u +%Y-%m-%d)"
+echo "- proxies reach PostgreSQL at $SERVER_HOST; pgbench -S, scale $SCALE, ${DURATION}s per run, $(nproc) cores, PostgreSQL $(psql "${direct[@]}" -d postgres -XAtc 'SHOW server_version' | cut -d' ' -f1), $(pgbouncer --version | head -n 1), $(date -u +%Y-%m-%d)"

@@ -3,7 +3,8 @@
 //!
 //! Owns the pgwire listener and the per-connection handlers. Layout:
 //! - this file: accepting connections (TLS when configured), one owned, cancellable task
-//!   per connection, and the pgwire handler set of a connection;
+//!   per connection on one of the session threads ([`threads`]), and the pgwire handler set
+//!   of a connection;
 //! - [`startup`], [`auth`], [`scram`]: start-up; SCRAM-SHA-256 against the tokens, or
 //!   cleartext passwords (tokens or JWTs) over TLS or loopback when JWT auth is configured;
 //!   failed logins and queries count against the rate limits; a JWT session ends (FATAL
@@ -39,6 +40,7 @@ pub mod settings;
 pub mod shapes;
 pub mod simple;
 pub mod startup;
+pub mod threads;
 pub mod wire;
 
 use std::fmt::Debug;
@@ -94,14 +96,23 @@ impl std::fmt::Debug for PgFrontend {
     }
 }
 
-/// Accepts connections until `shutdown`, each on its own task in `tracker`; a shutdown
-/// closes the connections (their transactions roll back).
+/// Accepts connections until `shutdown`, each on its own task in `tracker`, placed on one
+/// of the session threads (`threads`); a shutdown closes the connections (their
+/// transactions roll back).
 pub async fn serve(
     listener: TcpListener,
     frontend: PgFrontend,
     shutdown: CancellationToken,
     tracker: TaskTracker,
 ) {
+    // Each connection's task holds them: they outlive this loop until the last session ends.
+    let threads = match threads::SessionThreads::per_core("starbase-pg") {
+        Ok(threads) => Some(Arc::new(threads)),
+        Err(e) => {
+            tracing::warn!(error = %e, "pgwire session threads did not start; sessions run on the shared runtime");
+            None
+        }
+    };
     loop {
         let accepted = tokio::select! {
             () = shutdown.cancelled() => break,
@@ -116,38 +127,70 @@ pub async fn serve(
         };
         // Latency matters more than packet count for request/response traffic.
         let _ = socket.set_nodelay(true);
-        let frontend = frontend.clone();
-        let shutdown = shutdown.clone();
-        tracker.spawn(async move {
-            let conn = Arc::new(PgConn::new(Arc::clone(&frontend.shared)));
-            conn.set_peer(peer.ip());
-            let handler = Arc::new(Handler {
-                conn: Arc::clone(&conn),
-                parser: Arc::new(Parser::new(Arc::clone(&conn))),
-            });
-            let handlers = connection::Handlers {
-                startup: Arc::new(StartupFlow::new(
-                    Arc::clone(&conn),
-                    frontend.scram.clone(),
-                    frontend.auth.clone(),
-                    Arc::clone(&frontend.cancels),
-                )),
-                simple: Arc::clone(&handler),
-                extended: handler,
-                cancel: Arc::new(DefaultCancelHandler::new(Arc::clone(&frontend.cancels))),
-            };
-            tokio::select! {
-                () = shutdown.cancelled() => {}
-                result = connection::serve(socket, &frontend, handlers) => {
-                    if let Err(e) = result {
-                        tracing::debug!(%peer, error = %e, "pgwire connection ended with an error");
+        let (frontend, shutdown) = (frontend.clone(), shutdown.clone());
+        match &threads {
+            Some(threads) => {
+                // Re-registered with the session thread's reactor, which then owns it.
+                let socket = match socket.into_std() {
+                    Ok(socket) => socket,
+                    Err(e) => {
+                        tracing::warn!(%peer, error = %e, "a pgwire connection could not be moved");
+                        continue;
                     }
-                }
+                };
+                let threads = Arc::clone(threads);
+                tracker.spawn(async move {
+                    let session = async move {
+                        match tokio::net::TcpStream::from_std(socket) {
+                            Ok(socket) => connection_task(socket, peer, frontend, shutdown).await,
+                            Err(e) => tracing::warn!(%peer, error = %e, "a pgwire connection could not be moved"),
+                        }
+                    };
+                    threads.run(session).await;
+                });
             }
-            conn.shared.locks.unlock_all(conn.id);
-            conn.drop_suspended().await;
-        });
+            None => {
+                tracker.spawn(connection_task(socket, peer, frontend, shutdown));
+            }
+        }
     }
+}
+
+/// The task serving one accepted connection to its end (or the gateway's shutdown), and
+/// releasing what the session held.
+async fn connection_task(
+    socket: tokio::net::TcpStream,
+    peer: std::net::SocketAddr,
+    frontend: PgFrontend,
+    shutdown: CancellationToken,
+) {
+    let conn = Arc::new(PgConn::new(Arc::clone(&frontend.shared)));
+    conn.set_peer(peer.ip());
+    let handler = Arc::new(Handler {
+        conn: Arc::clone(&conn),
+        parser: Arc::new(Parser::new(Arc::clone(&conn))),
+    });
+    let handlers = connection::Handlers {
+        startup: Arc::new(StartupFlow::new(
+            Arc::clone(&conn),
+            frontend.scram.clone(),
+            frontend.auth.clone(),
+            Arc::clone(&frontend.cancels),
+        )),
+        simple: Arc::clone(&handler),
+        extended: handler,
+        cancel: Arc::new(DefaultCancelHandler::new(Arc::clone(&frontend.cancels))),
+    };
+    tokio::select! {
+        () = shutdown.cancelled() => {}
+        result = connection::serve(socket, &frontend, handlers) => {
+            if let Err(e) = result {
+                tracing::debug!(%peer, error = %e, "pgwire connection ended with an error");
+            }
+        }
+    }
+    conn.shared.locks.unlock_all(conn.id);
+    conn.drop_suspended().await;
 }
 
 /// Query handling for one connection.
