@@ -154,13 +154,8 @@ mod tests {
     async fn sockets_registered_on_a_session_thread_work() {
         let threads = SessionThreads::start("test-io", 1).unwrap();
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap();
-        let client = tokio::spawn(async move {
-            let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
-            tokio::io::AsyncWriteExt::write_all(&mut s, b"ping")
-                .await
-                .unwrap();
-        });
+        let mut client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        std::io::Write::write_all(&mut client, b"ping").unwrap();
         let (std_socket, _) = listener.accept().unwrap();
         std_socket.set_nonblocking(true).unwrap();
         let read = threads
@@ -174,7 +169,6 @@ mod tests {
             })
             .await
             .unwrap();
-        client.await.unwrap();
         assert_eq!(read, (*b"ping", "test-io-0".to_owned()));
     }
 }
