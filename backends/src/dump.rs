@@ -125,6 +125,14 @@ pub trait DumpSource: Send {
     /// The dialect of everything it renders.
     fn dialect(&self) -> Dialect;
 
+    /// How many rows a job should ask of one `scan` when its pages are `chunk` rows: a
+    /// source whose scans stream (PostgreSQL's `COPY`) reads larger pages, since each
+    /// statement costs a round trip and a plan; the job still paces itself every `chunk`
+    /// rows as they arrive.
+    fn page_rows(&self, chunk: u64) -> u64 {
+        chunk
+    }
+
     /// The tables to dump, in creation order.
     ///
     /// # Errors
@@ -204,6 +212,10 @@ macro_rules! dispatch {
 impl DumpSource for AnyDump {
     fn dialect(&self) -> Dialect {
         dispatch!(self, d => d.dialect())
+    }
+
+    fn page_rows(&self, chunk: u64) -> u64 {
+        dispatch!(self, d => d.page_rows(chunk))
     }
 
     async fn tables(&mut self) -> Result<Vec<DumpTable>, Error> {

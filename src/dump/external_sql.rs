@@ -3,8 +3,9 @@
 //!
 //! Owns mapping that source onto parts: the prologue and every table's `CREATE` are the
 //! schema part, each table's rows are cut into parts at page boundaries (pages of
-//! `chunk_size` rows, rounded up to whole 500-row `INSERT` batches on MySQL), and the
-//! epilogue is the closing part. The joined parts are the streamed dump byte for byte: a
+//! `chunk_size` rows, rounded up to whole 500-row `INSERT` batches on MySQL; at least 50,000
+//! rows on PostgreSQL, whose pages are single `COPY` statements; the job paces itself every
+//! `chunk_size` rows either way), and the epilogue is the closing part. The joined parts are the streamed dump byte for byte: a
 //! MySQL table's `INSERT`s are the same batches whatever the pages, and a PostgreSQL table
 //! is one `COPY … FROM stdin;` block whose header goes into its first part and whose `\.`
 //! into its last (the parts in between are bare data lines; a part may even be only the
@@ -44,6 +45,8 @@ struct PartSink<'r, 'a> {
     /// Rows in the current part.
     rows: u64,
     cut: bool,
+    /// Rows written since the job last paced itself.
+    unpaced: u64,
     /// Why the sink refused a write (the scan only sees that it did).
     failed: Option<PartFail>,
 }
@@ -58,6 +61,7 @@ impl<'r, 'a> PartSink<'r, 'a> {
             upload,
             rows: 0,
             cut,
+            unpaced: 0,
             failed: None,
         }
     }
@@ -83,6 +87,13 @@ impl<'r, 'a> PartSink<'r, 'a> {
             .progress
             .processed
             .fetch_add(rows, Ordering::AcqRel);
+        // Pages may be larger than the chunk size (`DumpSource::page_rows`): the job still
+        // paces itself every chunk of rows.
+        self.unpaced += rows;
+        if self.unpaced >= self.run.chunk_size {
+            self.unpaced = 0;
+            self.run.pace().await.map_err(PartFail::Stop)?;
+        }
         Ok(())
     }
 
@@ -299,8 +310,12 @@ async fn table_parts(
         });
     }
     let batch = DUMP_BATCH_ROWS as u64;
-    let page = run.chunk_size.div_ceil(batch) * batch;
+    let chunk = run.chunk_size.div_ceil(batch) * batch;
+    let page = dump.page_rows(chunk);
     let part_bytes = run.inner.config.part_bytes as u64;
+    // Bytes per row so far: a page asks for about what the part still has room for, so
+    // large pages never overshoot a small part size.
+    let mut row_bytes: Option<u64> = None;
     loop {
         let mut attempt = 1;
         let (next, done) = loop {
@@ -309,8 +324,17 @@ async fn table_parts(
             let outcome: Result<bool, PartFail> = async {
                 loop {
                     sink.run.pace().await?;
-                    let scanned = dump.scan(table, at.as_ref(), Some(page), &mut sink).await;
+                    let ask = page_for(
+                        chunk,
+                        page,
+                        row_bytes,
+                        part_bytes.saturating_sub(sink.size()),
+                    );
+                    let scanned = dump.scan(table, at.as_ref(), Some(ask), &mut sink).await;
                     let end = sink.check(scanned)?;
+                    if sink.rows > 0 {
+                        row_bytes = Some(sink.size() / sink.rows);
+                    }
                     if end.last_key.is_some() {
                         at = end.last_key;
                     }
@@ -348,6 +372,17 @@ async fn table_parts(
     }
 }
 
+/// Rows to ask of the next scan: `chunk` at first, then as many as fit in `room` bytes at
+/// `row_bytes` each, within `chunk..=page`, in whole `INSERT` batches.
+fn page_for(chunk: u64, page: u64, row_bytes: Option<u64>, room: u64) -> u64 {
+    let batch = DUMP_BATCH_ROWS as u64;
+    let fits = match row_bytes {
+        Some(per_row) if per_row > 0 => room / per_row + 1,
+        _ => chunk,
+    };
+    (fits.clamp(chunk, page.max(chunk)).div_ceil(batch) * batch).max(batch)
+}
+
 /// Rows of the planned tables, read in a snapshot of their own.
 async fn count(inner: &Inner, target: &Target, plan: &JobPlan) -> Result<u64, Error> {
     let mut snapshot = Snapshot::open(&inner.engine, target).await?;
@@ -373,5 +408,24 @@ fn special(kind: UnitKind) -> Unit {
         qualified: String::new(),
         columns: Vec::new(),
         key: Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::page_for;
+
+    #[test]
+    fn pages_fill_the_room_left_in_a_part() {
+        // No row size known yet: one chunk.
+        assert_eq!(page_for(1000, 50_000, None, 16 << 20), 1000);
+        // 16 MiB left at 60 bytes a row: the largest page.
+        assert_eq!(page_for(1000, 50_000, Some(60), 16 << 20), 50_000);
+        // 1 MiB left at 60 bytes a row: about 17,476 rows, in whole batches.
+        assert_eq!(page_for(1000, 50_000, Some(60), 1 << 20), 17_500);
+        // Almost full: never less than a chunk.
+        assert_eq!(page_for(1000, 50_000, Some(60), 100), 1000);
+        // A source without larger pages (MySQL): the chunk.
+        assert_eq!(page_for(1000, 1000, Some(60), 16 << 20), 1000);
     }
 }

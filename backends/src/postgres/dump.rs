@@ -141,6 +141,11 @@ impl DumpSource for PgDump {
         Dialect::Postgres
     }
 
+    /// At least [`scan::COPY_PAGE_ROWS`]: each page is one `COPY` statement.
+    fn page_rows(&self, chunk: u64) -> u64 {
+        chunk.max(scan::COPY_PAGE_ROWS)
+    }
+
     async fn tables(&mut self) -> Result<Vec<DumpTable>, Error> {
         let (tables, columns) = catalog::tables(self).await?;
         self.columns = columns;

@@ -29,8 +29,9 @@ use super::copy_text::{LastLine, key_literals};
 use crate::dump::{DUMP_BATCH_ROWS, DumpKey, DumpSink, DumpTable, ScanEnd, pg_ident};
 use crate::error::Error;
 
-/// Rows per keyset page when the caller sets no limit (one `COPY` statement each).
-pub(super) const COPY_PAGE_ROWS: u64 = 10_000;
+/// Rows per keyset page (one `COPY` statement each): a statement costs a round trip, a
+/// plan and an index descent, about what a few thousand rows of output cost.
+pub(super) const COPY_PAGE_ROWS: u64 = 50_000;
 /// A write to the sink once the lines waiting reach this size.
 const FLUSH_BYTES: usize = 64 * 1024;
 /// The end of a block's data.
