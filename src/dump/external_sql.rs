@@ -332,8 +332,8 @@ async fn table_parts(
                     );
                     let scanned = dump.scan(table, at.as_ref(), Some(ask), &mut sink).await;
                     let end = sink.check(scanned)?;
-                    if sink.rows > 0 {
-                        row_bytes = Some(sink.size() / sink.rows);
+                    if let Some(per_row) = sink.size().checked_div(sink.rows) {
+                        row_bytes = Some(per_row);
                     }
                     if end.last_key.is_some() {
                         at = end.last_key;

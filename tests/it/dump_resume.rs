@@ -104,20 +104,8 @@ async fn sigkill_mid_dump_then_restart_resumes_and_equals_an_uninterrupted_dump(
     let expected = sqlite3_checksums(&data_dir.join("starbase.sqlite"));
 
     let key = start_dump(&client, &server.base, json!({"format": "sql"})).await;
-    let started_at = loop {
-        let s = status(&client, &server.base, &key).await;
-        assert!(
-            s["status"] == "processing" || s["status"] == "pending",
-            "{s}"
-        );
-        let total = s["progress"]["totalRows"].as_u64().unwrap();
-        let processed = s["progress"]["processedRows"].as_u64().unwrap();
-        if total > 0 && processed > total / 4 {
-            assert!(processed < total, "the dump must be killed mid-way: {s}");
-            break s["progress"]["startedAt"].clone();
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    };
+    let started_at =
+        a_quarter_done(&client, &server.base, &key).await["progress"]["startedAt"].clone();
     server.child.kill().unwrap();
     server.child.wait().unwrap();
     // No part of the unfinished dump claims to be complete.
@@ -222,20 +210,7 @@ async fn sigkill_mid_postgres_dump_then_restart_resumes_and_equals_the_streamed_
         query_on(&client, &server.base, "pg", sql).await;
     }
     let key = start_dump_on(&client, &server.base, "pg").await;
-    loop {
-        let s = status(&client, &server.base, &key).await;
-        assert!(
-            s["status"] == "processing" || s["status"] == "pending",
-            "{s}"
-        );
-        let total = s["progress"]["totalRows"].as_u64().unwrap();
-        let processed = s["progress"]["processedRows"].as_u64().unwrap();
-        if total > 0 && processed > total / 4 {
-            assert!(processed < total, "the dump must be killed mid-way: {s}");
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
+    a_quarter_done(&client, &server.base, &key).await;
     server.child.kill().unwrap();
     server.child.wait().unwrap();
 
@@ -280,4 +255,23 @@ async fn sigkill_mid_postgres_dump_then_restart_resumes_and_equals_the_streamed_
     assert!(status.success());
     assert!(server.child.wait().unwrap().success());
     db.finish().await;
+}
+
+/// Polls the dump's status until more than a quarter of its rows are done (and not all of
+/// them: the caller kills the server mid-way); returns that status.
+async fn a_quarter_done(client: &reqwest::Client, base: &str, key: &str) -> serde_json::Value {
+    loop {
+        let s = status(client, base, key).await;
+        assert!(
+            s["status"] == "processing" || s["status"] == "pending",
+            "{s}"
+        );
+        let total = s["progress"]["totalRows"].as_u64().unwrap();
+        let processed = s["progress"]["processedRows"].as_u64().unwrap();
+        if total > 0 && processed > total / 4 {
+            assert!(processed < total, "the dump must be killed mid-way: {s}");
+            return s;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
 }

@@ -14,15 +14,7 @@ async fn connect(
     gw: &TestGateway,
     password: &str,
 ) -> Result<tokio_postgres::Client, tokio_postgres::Error> {
-    let config = format!(
-        "host=127.0.0.1 port={} user=anyone password={password} dbname=external",
-        gw.pg.port()
-    );
-    let (client, connection) = tokio_postgres::connect(&config, NoTls).await?;
-    tokio::spawn(async move {
-        let _ = connection.await;
-    });
-    Ok(client)
+    gw.pg_connect_to("external", password).await
 }
 
 #[tokio::test]

@@ -108,6 +108,24 @@ impl TestGateway {
         self.pg_client_as(ADMIN).await
     }
 
+    /// A tokio-postgres client on database `dbname` (a source's name reaches the wire
+    /// proxy), or the connection's error.
+    pub async fn pg_connect_to(
+        &self,
+        dbname: &str,
+        password: &str,
+    ) -> Result<tokio_postgres::Client, tokio_postgres::Error> {
+        let config = format!(
+            "host=127.0.0.1 port={} user=anyone password={password} dbname={dbname}",
+            self.pg.port()
+        );
+        let (client, connection) = tokio_postgres::connect(&config, tokio_postgres::NoTls).await?;
+        tokio::spawn(async move {
+            let _ = connection.await;
+        });
+        Ok(client)
+    }
+
     pub async fn pg_client_as(&self, password: &str) -> tokio_postgres::Client {
         let (client, connection) =
             tokio_postgres::connect(&self.pg_config(password), tokio_postgres::NoTls)
