@@ -68,8 +68,11 @@ impl Drop for DumpRuntime {
 }
 
 /// Raises the calling thread's nice value to `nice` (Linux: per thread; at 19 a thread gets
-/// about 1/70 of a core that a nice-0 thread also wants). A failure only costs
-/// responsiveness, so it is logged.
+/// about 1/70 of a core that a nice-0 thread also wants). At 19 the thread is also put in
+/// Linux's `SCHED_IDLE` class: a query's thread that wakes up then takes the core at once,
+/// instead of waiting for the dump thread's time slice to end. Threads the dump thread
+/// starts (its SQLite snapshot) inherit both. A failure only costs responsiveness, so it is
+/// logged.
 fn lower_priority(nice: i32) {
     if nice == 0 {
         return;
@@ -79,6 +82,17 @@ fn lower_priority(nice: i32) {
         let tid = rustix::thread::gettid();
         if let Err(e) = rustix::process::setpriority_process(Some(tid), nice) {
             tracing::warn!(error = %e, "could not lower the dump thread's priority");
+        }
+        if nice >= 19 {
+            use thread_priority::unix::{
+                NormalThreadSchedulePolicy, ThreadSchedulePolicy, set_thread_priority_and_policy,
+                thread_native_id,
+            };
+            let idle = ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Idle);
+            let priority = thread_priority::ThreadPriority::Min;
+            if let Err(e) = set_thread_priority_and_policy(thread_native_id(), priority, idle) {
+                tracing::warn!(error = ?e, "could not put the dump thread in the idle class");
+            }
         }
     }
 }
