@@ -24,6 +24,7 @@ use object_store::{
     WriteMultipart,
 };
 use starbase_protocol::{DbError, SqlState};
+use tokio::sync::oneshot;
 
 use super::model::{Manifest, Unit, UnitKind};
 use crate::config::Config;
@@ -183,6 +184,7 @@ impl Storage {
             pending: Vec::new(),
             pending_bytes: 0,
             multipart: None,
+            gate: None,
             sha: ring::digest::Context::new(&ring::digest::SHA256),
             size: 0,
         }
@@ -296,6 +298,9 @@ pub struct PartUpload {
     pending_bytes: usize,
     /// Started once the object outgrows one chunk.
     multipart: Option<WriteMultipart>,
+    /// Resolves (or is dropped) when the previous part's upload has finished: this one
+    /// starts its own chunk uploads only then (see [`PartUpload::after`]).
+    gate: Option<oneshot::Receiver<()>>,
     sha: ring::digest::Context,
     size: u64,
 }
@@ -312,6 +317,16 @@ impl std::fmt::Debug for PartUpload {
 impl PartUpload {
     fn failed(&self, e: &object_store::Error) -> StorageError {
         StorageError(storage_error(&format!("writing \"{}\"", self.path), e))
+    }
+
+    /// Holds this upload's chunks back until `gate` resolves (or its sender is dropped):
+    /// a part rendered while the previous one finishes uploading then keeps memory at one
+    /// chunk filling and one in flight, as within a part. Bytes collect meanwhile up to one
+    /// chunk, as they do before any upload starts.
+    #[must_use]
+    pub fn after(mut self, gate: oneshot::Receiver<()>) -> Self {
+        self.gate = Some(gate);
+        self
     }
 
     /// Bytes written so far.
@@ -352,6 +367,10 @@ impl PartUpload {
             self.pending.push(block);
             if self.pending_bytes < self.chunk_bytes {
                 return Ok(());
+            }
+            if let Some(gate) = self.gate.take() {
+                // Sent or dropped, either way the previous part is no longer uploading.
+                let _ = gate.await;
             }
             let upload = self
                 .store

@@ -1,10 +1,12 @@
 //! A table's rows into parts, streamed to storage as they are rendered.
 //!
 //! Owns the table loops of a run: a keyed table is read in pages of `chunk_size` rows after
-//! the last key and cut into parts at page boundaries once a part holds `part_bytes`; when
-//! the store fails mid-part, the upload is aborted, the progress it counted taken back and
-//! the part rendered again from its first key (the snapshot still holds the same rows), up
-//! to `PART_ATTEMPTS` times. A table without a key is one streamed query cut into parts at
+//! the last key and cut into parts at page boundaries once a part holds `part_bytes`; a
+//! part's upload finishes while the next part renders (its completion, a multipart join on
+//! S3, is off the critical path), and parts are recorded in order; when the store fails
+//! mid-part or at a part's finish, the upload is aborted, the progress it (and anything
+//! rendered after it) counted taken back and the part rendered again from its first key
+//! (the snapshot still holds the same rows), up to `PART_ATTEMPTS` times. A table without a key is one streamed query cut into parts at
 //! batch boundaries (a store failure fails the run; the resumed run starts that table
 //! again). Memory holds one page, the render buffer and the upload's chunks, whatever the
 //! table's size. Must not know HTTP or the manifest.
@@ -13,6 +15,7 @@ use std::sync::atomic::Ordering;
 
 use starbase_backends::Event;
 use starbase_protocol::{DbError, Row, Value};
+use tokio::sync::oneshot;
 
 use super::format::PartWriter;
 use super::model::key_to_json;
@@ -60,9 +63,36 @@ impl From<DbError> for PartFail {
 /// Where a part ended: the key to continue after, and whether the unit is done.
 type PartEnd = (Option<Vec<Value>>, bool);
 
+/// A keyed part rendered into its upload, which is not finished yet.
+struct Rendered {
+    upload: PartUpload,
+    /// The key to continue after.
+    next: Option<Vec<Value>>,
+    part: RenderedPart,
+}
+
+/// What recording (or writing again) a rendered part needs.
+struct RenderedPart {
+    part_no: u64,
+    /// The key the part started after (`None`: the table's start).
+    first: Option<Vec<Value>>,
+    /// The checkpoint key (`None` for the table's last part).
+    key: Option<serde_json::Value>,
+    rows: u64,
+    head_tail: (u64, u64),
+    /// Rows it added to the progress.
+    counted: u64,
+    /// It is the table's last part.
+    done: bool,
+}
+
 impl Run<'_> {
     /// A table with a key: pages of `chunk_size` rows after the last key, parts cut at
-    /// page boundaries, each part retried from its first key when the store fails.
+    /// page boundaries, each part retried from its first key when the store fails. A part's
+    /// upload finishes (its last chunk, the multipart completion, the rename) while the next
+    /// part renders; the next part's own uploads wait for it (`PartUpload::after`), and the
+    /// part is recorded, in order, once both are done. When the finish fails, what was
+    /// rendered since is dropped and the failed part is written again.
     pub(super) async fn paged(
         &mut self,
         source: &mut DumpSource,
@@ -70,20 +100,97 @@ impl Run<'_> {
         mut after: Option<Vec<Value>>,
         mut part_no: u64,
     ) -> Result<(), Stop> {
+        let mut attempt = 1;
+        let mut finishing: Option<Rendered> = None;
         loop {
-            let mut attempt = 1;
-            let (next, done) = loop {
-                match self.paged_part(source, index, after.clone(), part_no).await {
-                    Ok(end) => break end,
-                    Err(PartFail::Stop(stop)) => return Err(stop),
-                    Err(PartFail::Storage(e)) => self.retry_after(&mut attempt, e).await?,
+            let (settled, rendered) = match finishing.take() {
+                None => {
+                    let rendered = self
+                        .render_part(source, index, after.clone(), part_no, None)
+                        .await;
+                    (None, rendered)
+                }
+                Some(prev) => {
+                    let (done_tx, done_rx) = oneshot::channel::<()>();
+                    let Rendered { upload, part, .. } = prev;
+                    let finish = async move {
+                        let finished = upload.finish().await;
+                        drop(done_tx);
+                        finished
+                    };
+                    let render =
+                        self.render_part(source, index, after.clone(), part_no, Some(done_rx));
+                    let (finished, rendered) = tokio::join!(finish, render);
+                    (Some((finished, part)), rendered)
                 }
             };
-            if done {
-                return Ok(());
+            if let Some((finished, prev)) = settled {
+                match finished {
+                    Ok(written) => {
+                        self.record(
+                            index,
+                            prev.part_no,
+                            written,
+                            prev.head_tail,
+                            prev.rows,
+                            prev.key,
+                            false,
+                        )
+                        .await?;
+                        attempt = 1;
+                    }
+                    Err(e) => {
+                        self.uncount(prev.counted);
+                        match rendered {
+                            Ok(r) => {
+                                self.uncount(r.part.counted);
+                                r.upload.abort().await;
+                            }
+                            Err(PartFail::Stop(stop)) => return Err(stop),
+                            Err(PartFail::Storage(_)) => {}
+                        }
+                        self.retry_after(&mut attempt, e.0).await?;
+                        after = prev.first;
+                        part_no = prev.part_no;
+                        continue;
+                    }
+                }
             }
-            after = next;
-            part_no += 1;
+            let rendered = match rendered {
+                Ok(rendered) => rendered,
+                Err(PartFail::Stop(stop)) => return Err(stop),
+                Err(PartFail::Storage(e)) => {
+                    self.retry_after(&mut attempt, e).await?;
+                    continue;
+                }
+            };
+            if !rendered.part.done {
+                after.clone_from(&rendered.next);
+                part_no += 1;
+                finishing = Some(rendered);
+                continue;
+            }
+            // The table's last part: nothing left to overlap its finish with.
+            let Rendered { upload, part, .. } = rendered;
+            match upload.finish().await {
+                Ok(written) => {
+                    return self
+                        .record(
+                            index,
+                            part.part_no,
+                            written,
+                            part.head_tail,
+                            part.rows,
+                            None,
+                            true,
+                        )
+                        .await;
+                }
+                Err(e) => {
+                    self.uncount(part.counted);
+                    self.retry_after(&mut attempt, e.0).await?;
+                }
+            }
         }
     }
 
@@ -103,55 +210,58 @@ impl Run<'_> {
         }
     }
 
-    /// One part of a keyed table, streamed to storage; on failure the progress it counted
-    /// is taken back and the upload aborted.
-    async fn paged_part(
+    /// Renders one part of a keyed table into its upload, not finished yet; on failure the
+    /// progress it counted is taken back and the upload aborted. With `gate`, the upload's
+    /// chunks wait for the previous part's finish.
+    async fn render_part(
         &mut self,
         source: &mut DumpSource,
         index: usize,
         after: Option<Vec<Value>>,
         part_no: u64,
-    ) -> Result<PartEnd, PartFail> {
+        gate: Option<oneshot::Receiver<()>>,
+    ) -> Result<Rendered, PartFail> {
         let mut upload = self.upload(index, part_no);
+        if let Some(gate) = gate {
+            upload = upload.after(gate);
+        }
         let mut counted = 0;
         let result = self
-            .paged_into(source, index, after, &mut upload, &mut counted)
+            .paged_into(source, index, after.clone(), &mut upload, &mut counted)
             .await;
-        match result {
-            Ok((writer, end)) => {
-                let rows = writer.rows();
-                let done = end.1;
-                let key = if done {
-                    None
-                } else {
-                    end.0.as_deref().map(key_to_json)
-                };
-                let (tail_bytes, head, tail) = writer.finish();
-                let finished = match upload.write(&tail_bytes).await {
-                    Ok(()) => upload.finish().await,
-                    Err(e) => {
-                        upload.abort().await;
-                        Err(e)
-                    }
-                };
-                match finished {
-                    Ok(written) => {
-                        self.record(index, part_no, written, (head, tail), rows, key, done)
-                            .await?;
-                        Ok(end)
-                    }
-                    Err(e) => {
-                        self.uncount(counted);
-                        Err(e.into())
-                    }
-                }
-            }
+        let (writer, (next, done)) = match result {
+            Ok(rendered) => rendered,
             Err(e) => {
                 upload.abort().await;
                 self.uncount(counted);
-                Err(e)
+                return Err(e);
             }
+        };
+        let rows = writer.rows();
+        let key = if done {
+            None
+        } else {
+            next.as_deref().map(key_to_json)
+        };
+        let (tail_bytes, head, tail) = writer.finish();
+        if let Err(e) = upload.write(&tail_bytes).await {
+            upload.abort().await;
+            self.uncount(counted);
+            return Err(e.into());
         }
+        Ok(Rendered {
+            upload,
+            next,
+            part: RenderedPart {
+                part_no,
+                first: after,
+                key,
+                rows,
+                head_tail: (head, tail),
+                counted,
+                done,
+            },
+        })
     }
 
     fn uncount(&self, rows: u64) {

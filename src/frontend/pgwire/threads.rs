@@ -12,7 +12,10 @@
 //! same sessions on threads that own their reactor, where one `epoll_wait` returns the
 //! ready sockets of many sessions and each is handled where it was read. Work that may take
 //! long does not run here: SQLite statements go to the SQLite threads (only bounded point
-//! reads run inline), and external servers are awaited. The threads stop when the last
+//! reads run inline), and external servers are awaited. A pooled connection to an external
+//! server that a session opens stays registered with that session's thread, and may later
+//! serve HTTP requests from the pool: one more reason nothing long may run on these
+//! threads. The threads stop when the last
 //! holder of the `SessionThreads` drops it; the sessions still on them end with them. Must
 //! not know the protocol.
 
