@@ -21,6 +21,7 @@ use std::sync::atomic::Ordering;
 
 use starbase_backends::dump::{AnyDump, DUMP_BATCH_ROWS, DumpKey, DumpSink, DumpSource, DumpTable};
 use starbase_protocol::{DbError, SqlState};
+use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 
 use super::model::{JobPlan, Manifest, Unit, UnitKind};
@@ -288,7 +289,9 @@ async fn run_in(
     run.finish().await
 }
 
-/// Pages of one table into parts.
+/// Pages of one table into parts. A keyed part's upload finishes while the next part is
+/// read (that part's chunk uploads wait for it), and parts are recorded in order; when a
+/// finish fails, what was read since is dropped and that part is written again.
 async fn table_parts(
     run: &mut Run<'_>,
     dump: &mut AnyDump,
@@ -309,66 +312,218 @@ async fn table_parts(
             PartFail::Stop(stop) => stop,
         });
     }
-    let batch = DUMP_BATCH_ROWS as u64;
-    let chunk = run.chunk_size.div_ceil(batch) * batch;
-    let page = dump.page_rows(chunk);
-    let part_bytes = run.inner.config.part_bytes as u64;
-    // Bytes per row so far: a page asks for about what the part still has room for, so
-    // large pages never overshoot a small part size.
+    let pages = Pages::new(run, dump);
     let mut row_bytes: Option<u64> = None;
+    let mut attempt = 1;
+    let mut finishing: Option<ReadPart> = None;
     loop {
-        let mut attempt = 1;
-        let (next, done) = loop {
-            let mut sink = PartSink::new(run, index, part_no, false);
-            let mut at = after.clone();
-            let outcome: Result<bool, PartFail> = async {
-                loop {
-                    sink.run.pace().await?;
-                    let ask = page_for(
-                        chunk,
-                        page,
-                        row_bytes,
-                        part_bytes.saturating_sub(sink.size()),
-                    );
-                    let scanned = dump.scan(table, at.as_ref(), Some(ask), &mut sink).await;
-                    let end = sink.check(scanned)?;
-                    if let Some(per_row) = sink.size().checked_div(sink.rows) {
-                        row_bytes = Some(per_row);
-                    }
-                    if end.last_key.is_some() {
-                        at = end.last_key;
-                    }
-                    if end.complete || sink.size() >= part_bytes {
-                        return Ok(end.complete);
-                    }
-                }
+        let (settled, read) = match finishing.take() {
+            None => {
+                let read = read_part(
+                    run,
+                    dump,
+                    index,
+                    table,
+                    &pages,
+                    (after.clone(), part_no),
+                    None,
+                    &mut row_bytes,
+                )
+                .await;
+                (None, read)
             }
-            .await;
-            let failed = match outcome {
-                Ok(done) => {
-                    let key = (!done)
-                        .then(|| at.as_ref().map(|k| serde_json::Value::from(k.as_str())))
-                        .flatten();
-                    match sink.close(key, done).await {
-                        Ok(()) => break (at, done),
-                        Err(e) => e,
-                    }
-                }
-                Err(e) => {
-                    sink.abort().await;
-                    e
-                }
-            };
-            match failed {
-                PartFail::Storage(e) => run.retry_after(&mut attempt, e).await?,
-                PartFail::Stop(stop) => return Err(stop),
+            Some(prev) => {
+                let (done_tx, done_rx) = oneshot::channel::<()>();
+                let ReadPart { upload, part, .. } = prev;
+                let finish = async move {
+                    let finished = upload.finish().await;
+                    drop(done_tx);
+                    finished
+                };
+                let read = read_part(
+                    run,
+                    dump,
+                    index,
+                    table,
+                    &pages,
+                    (after.clone(), part_no),
+                    Some(done_rx),
+                    &mut row_bytes,
+                );
+                let (finished, read) = tokio::join!(finish, read);
+                (Some((finished, part)), read)
             }
         };
-        if done {
-            return Ok(());
+        if let Some((finished, prev)) = settled {
+            match finished {
+                Ok(written) => {
+                    run.record(
+                        index,
+                        prev.part_no,
+                        written,
+                        (0, 0),
+                        prev.rows,
+                        prev.key,
+                        false,
+                    )
+                    .await?;
+                    attempt = 1;
+                }
+                Err(e) => {
+                    uncount(run, prev.rows);
+                    match read {
+                        Ok(r) => {
+                            uncount(run, r.part.rows);
+                            r.upload.abort().await;
+                        }
+                        Err(PartFail::Stop(stop)) => return Err(stop),
+                        Err(PartFail::Storage(_)) => {}
+                    }
+                    run.retry_after(&mut attempt, e.0).await?;
+                    after = prev.first;
+                    part_no = prev.part_no;
+                    continue;
+                }
+            }
         }
-        after = next;
-        part_no += 1;
+        let read = match read {
+            Ok(read) => read,
+            Err(PartFail::Stop(stop)) => return Err(stop),
+            Err(PartFail::Storage(e)) => {
+                run.retry_after(&mut attempt, e).await?;
+                continue;
+            }
+        };
+        if !read.part.done {
+            after.clone_from(&read.next);
+            part_no += 1;
+            finishing = Some(read);
+            continue;
+        }
+        // The table's last part: nothing left to overlap its finish with.
+        let ReadPart { upload, part, .. } = read;
+        match upload.finish().await {
+            Ok(written) => {
+                return run
+                    .record(index, part.part_no, written, (0, 0), part.rows, None, true)
+                    .await;
+            }
+            Err(e) => {
+                uncount(run, part.rows);
+                run.retry_after(&mut attempt, e.0).await?;
+            }
+        }
+    }
+}
+
+/// Page sizes of a keyed table's scans (see [`page_for`]).
+struct Pages {
+    chunk: u64,
+    page: u64,
+    part_bytes: u64,
+}
+
+impl Pages {
+    fn new(run: &Run<'_>, dump: &AnyDump) -> Self {
+        let batch = DUMP_BATCH_ROWS as u64;
+        let chunk = run.chunk_size.div_ceil(batch) * batch;
+        Self {
+            chunk,
+            page: dump.page_rows(chunk),
+            part_bytes: run.inner.config.part_bytes as u64,
+        }
+    }
+}
+
+/// A keyed part read into its upload, which is not finished yet.
+struct ReadPart {
+    upload: PartUpload,
+    /// The key to continue after.
+    next: Option<DumpKey>,
+    part: PartNote,
+}
+
+/// What recording (or writing again) a read part needs.
+struct PartNote {
+    part_no: u64,
+    /// The key the part started after (`None`: the table's start).
+    first: Option<DumpKey>,
+    /// The checkpoint key (`None` for the table's last part).
+    key: Option<serde_json::Value>,
+    /// Rows it added to the progress.
+    rows: u64,
+    /// It is the table's last part.
+    done: bool,
+}
+
+fn uncount(run: &Run<'_>, rows: u64) {
+    run.progress.processed.fetch_sub(rows, Ordering::AcqRel);
+}
+
+/// Reads one keyed part after `first` into its upload (held back by `gate` while the
+/// previous part finishes), until it holds `part_bytes` or the table ends; on failure the
+/// upload is aborted and its rows taken back from the progress.
+#[allow(clippy::too_many_arguments)] // one part's whole context; a struct would only rename it
+async fn read_part(
+    run: &mut Run<'_>,
+    dump: &mut AnyDump,
+    index: usize,
+    table: &DumpTable,
+    pages: &Pages,
+    (first, part_no): (Option<DumpKey>, u64),
+    gate: Option<oneshot::Receiver<()>>,
+    row_bytes: &mut Option<u64>,
+) -> Result<ReadPart, PartFail> {
+    let mut sink = PartSink::new(run, index, part_no, false);
+    if let Some(gate) = gate {
+        sink.upload = sink.upload.take().map(|u| u.after(gate));
+    }
+    let mut at = first.clone();
+    let outcome: Result<bool, PartFail> = async {
+        loop {
+            sink.run.pace().await?;
+            let room = pages.part_bytes.saturating_sub(sink.size());
+            let ask = page_for(pages.chunk, pages.page, *row_bytes, room);
+            let scanned = dump.scan(table, at.as_ref(), Some(ask), &mut sink).await;
+            let end = sink.check(scanned)?;
+            if let Some(per_row) = sink.size().checked_div(sink.rows) {
+                *row_bytes = Some(per_row);
+            }
+            if end.last_key.is_some() {
+                at = end.last_key;
+            }
+            if end.complete || sink.size() >= pages.part_bytes {
+                return Ok(end.complete);
+            }
+        }
+    }
+    .await;
+    match outcome {
+        Ok(done) => {
+            let key = (!done)
+                .then(|| at.as_ref().map(|k| serde_json::Value::from(k.as_str())))
+                .flatten();
+            let rows = std::mem::take(&mut sink.rows);
+            let upload = sink
+                .upload
+                .take()
+                .ok_or_else(|| DbError::internal("a dump part was read after it closed"))?;
+            Ok(ReadPart {
+                upload,
+                next: at,
+                part: PartNote {
+                    part_no,
+                    first,
+                    key,
+                    rows,
+                    done,
+                },
+            })
+        }
+        Err(e) => {
+            sink.abort().await;
+            Err(e)
+        }
     }
 }
 
