@@ -1,7 +1,9 @@
 //! Crash safety of asynchronous dumps: the real binary is killed with SIGKILL in the middle
 //! of a dump, started again on the same data directory, and the job resumes from its last
 //! checkpoint and finishes with exactly the dump an uninterrupted run writes (the internal
-//! database, and a PostgreSQL source whose tables are `COPY` blocks cut into parts).
+//! database, and a PostgreSQL source whose tables are `COPY` blocks cut into parts). Also a
+//! part whose upload cannot be finished (its place is taken) while the next ones render: it
+//! is written again once the store recovers, and the dump is the undisturbed one.
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -160,6 +162,91 @@ async fn sigkill_mid_dump_then_restart_resumes_and_equals_an_uninterrupted_dump(
         .unwrap();
     assert!(status.success());
     assert!(server.child.wait().unwrap().success());
+}
+
+#[tokio::test]
+async fn a_part_that_cannot_be_finished_is_written_again_once_storage_recovers() {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("data");
+    let client = reqwest::Client::new();
+    let mut server = start(&data_dir);
+    query(&client, &server.base, SCHEMA).await;
+    query(&client, &server.base, &data(20_000)).await;
+    let expected = sqlite3_checksums(&data_dir.join("starbase.sqlite"));
+
+    // Parts of 4 KiB, a 5 ms pause per page: once the artist table has parts, a part thirty
+    // further on is about to be written. A non-empty directory where it goes makes its
+    // finish (the rename into place) fail, while the parts after it render.
+    let key = start_dump(&client, &server.base, json!({"format": "sql"})).await;
+    let table_dir = data_dir.join("dumps").join(&key).join("artist");
+    let blocked = loop {
+        let last = std::fs::read_dir(&table_dir).ok().and_then(|entries| {
+            entries
+                .filter_map(|e| e.ok()?.file_name().into_string().ok())
+                .filter_map(|n| {
+                    n.strip_prefix("part-")?
+                        .strip_suffix(".sql")?
+                        .parse::<u64>()
+                        .ok()
+                })
+                .max()
+        });
+        if let Some(last) = last {
+            let blocked = table_dir.join(format!("part-{:05}.sql", last + 30));
+            std::fs::create_dir_all(blocked.join("in-the-way")).unwrap();
+            break blocked;
+        }
+        let s = status(&client, &server.base, &key).await;
+        assert!(
+            s["status"] == "pending" || s["status"] == "processing",
+            "the dump ended before the test could block a part: {s}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    };
+    // The first failed finish is retried after a pause; the store recovers meanwhile.
+    let retried = |log: &[String]| {
+        log.iter()
+            .any(|l| l.contains("writing a dump part failed; writing it again"))
+    };
+    loop {
+        if retried(&server.log.lock().unwrap()) {
+            break;
+        }
+        let s = status(&client, &server.base, &key).await;
+        assert_eq!(
+            s["status"], "processing",
+            "the blocked part was never retried: {s}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    std::fs::remove_dir_all(&blocked).unwrap();
+    let (done, seen) = wait_done(&client, &server.base, &key).await;
+    assert_eq!(done["status"], "completed", "{done}");
+    assert_eq!(*seen.last().unwrap(), 100);
+    assert!(blocked.is_file(), "the blocked part was written in the end");
+
+    let (_, _, written) = download(&client, &server.base, &format!("{key}.sql"), None).await;
+    let scratch = tempfile::tempdir().unwrap();
+    assert!(
+        sqlite3_checksums(&sqlite3_load(scratch.path(), &written)) == expected,
+        "restored tables differ"
+    );
+    // Byte for byte what a dump without the failure writes: nothing rendered while the
+    // failed part was finishing was kept, nothing was counted twice.
+    let again = start_dump(&client, &server.base, json!({"format": "sql"})).await;
+    let (done, _) = wait_done(&client, &server.base, &again).await;
+    assert_eq!(done["status"], "completed", "{done}");
+    assert_eq!(
+        done["progress"]["processedRows"], done["progress"]["totalRows"],
+        "{done}"
+    );
+    let (_, _, fresh) = download(&client, &server.base, &format!("{again}.sql"), None).await;
+    assert!(
+        fresh == written,
+        "the retried dump differs from an undisturbed one"
+    );
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
 }
 
 /// `POST /export/dump` of `body` on source `source`; the progress key.
