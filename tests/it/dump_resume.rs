@@ -26,6 +26,15 @@ struct Running {
     log: Arc<Mutex<Vec<String>>>,
 }
 
+impl Drop for Running {
+    /// A test that fails midway does not leave its server running (after an explicit kill
+    /// or exit this does nothing).
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 fn start(data_dir: &Path) -> Running {
     start_with(data_dir, &[])
 }
