@@ -1,5 +1,6 @@
 //! The real `starbase` binary: first start generates and prints the admin token once,
-//! `check-config` masks secrets and names unknown keys, SIGTERM shuts down cleanly.
+//! `check-config` masks secrets and names unknown keys, SIGTERM shuts down cleanly, and a
+//! closed log pipe does not take the server down.
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -112,6 +113,59 @@ async fn first_start_generates_token_once_and_restarts_reuse_it() {
     assert_eq!(again, None, "printed only on the first start: {lines:?}");
     assert!(lines.iter().all(|l| !l.contains(&token)), "{lines:?}");
     assert_eq!(select_one(&addr, &token).await, 200);
+    stop(child);
+}
+
+#[tokio::test]
+async fn the_server_outlives_a_closed_log_pipe() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = command(&[
+        "serve",
+        "--data-dir",
+        dir.path().to_str().unwrap(),
+        "--http-listen",
+        "127.0.0.1:0",
+        "--pg-listen",
+        "127.0.0.1:0",
+    ])
+    .env("STARBASE_ADMIN_TOKEN", crate::common::ADMIN)
+    .stdout(Stdio::null())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
+    // Read up to the line with the address, then close the pipe: every later log line
+    // meets a reader that has gone (a log shipper restarting, `starbase serve | head`).
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let addr = loop {
+        let mut line = String::new();
+        assert!(
+            stderr.read_line(&mut line).unwrap() > 0,
+            "server exited before serving"
+        );
+        if let Some(addr) = line.split("http=").nth(1) {
+            break addr.split_whitespace().next().unwrap().to_owned();
+        }
+    };
+    drop(stderr);
+    // A failing statement logs; the server keeps answering (a server that died mid-request
+    // would leave the request hanging, hence the timeout).
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(10))
+        .build()
+        .unwrap();
+    for _ in 0..3 {
+        let status = client
+            .post(format!("http://{addr}/query"))
+            .bearer_auth(crate::common::ADMIN)
+            .json(&json!({"sql": "SELECT * FROM no_such_table"}))
+            .send()
+            .await
+            .unwrap()
+            .status();
+        assert!(status.is_client_error(), "{status}");
+    }
+    assert_eq!(select_one(&addr, crate::common::ADMIN).await, 200);
+    // Shutting down logs too, and still ends cleanly.
     stop(child);
 }
 
