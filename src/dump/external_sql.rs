@@ -25,6 +25,7 @@ use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 
 use super::model::{JobPlan, Manifest, Unit, UnitKind};
+use super::overlap::{RenderPart, Rendered, RenderedPart};
 use super::registry::JobRow;
 use super::run::{Run, Stop};
 use super::source::{DumpSource as Snapshot, quote};
@@ -289,16 +290,15 @@ async fn run_in(
     run.finish().await
 }
 
-/// Pages of one table into parts. A keyed part's upload finishes while the next part is
-/// read (that part's chunk uploads wait for it), and parts are recorded in order; when a
-/// finish fails, what was read since is dropped and that part is written again.
+/// Pages of one table into parts; a keyed table's parts overlap each finish with the next
+/// part's read (`overlap`).
 async fn table_parts(
     run: &mut Run<'_>,
     dump: &mut AnyDump,
     index: usize,
     table: &DumpTable,
-    mut after: Option<DumpKey>,
-    mut part_no: u64,
+    after: Option<DumpKey>,
+    part_no: u64,
 ) -> Result<(), Stop> {
     if table.key.is_none() {
         let mut sink = PartSink::new(run, index, 1, true);
@@ -313,106 +313,35 @@ async fn table_parts(
         });
     }
     let pages = Pages::new(run, dump);
-    let mut row_bytes: Option<u64> = None;
-    let mut attempt = 1;
-    let mut finishing: Option<ReadPart> = None;
-    loop {
-        let (settled, read) = match finishing.take() {
-            None => {
-                let read = read_part(
-                    run,
-                    dump,
-                    index,
-                    table,
-                    &pages,
-                    (after.clone(), part_no),
-                    None,
-                    &mut row_bytes,
-                )
-                .await;
-                (None, read)
-            }
-            Some(prev) => {
-                let (done_tx, done_rx) = oneshot::channel::<()>();
-                let ReadPart { upload, part, .. } = prev;
-                let finish = async move {
-                    let finished = upload.finish().await;
-                    drop(done_tx);
-                    finished
-                };
-                let read = read_part(
-                    run,
-                    dump,
-                    index,
-                    table,
-                    &pages,
-                    (after.clone(), part_no),
-                    Some(done_rx),
-                    &mut row_bytes,
-                );
-                let (finished, read) = tokio::join!(finish, read);
-                (Some((finished, part)), read)
-            }
-        };
-        if let Some((finished, prev)) = settled {
-            match finished {
-                Ok(written) => {
-                    run.record(
-                        index,
-                        prev.part_no,
-                        written,
-                        (0, 0),
-                        prev.rows,
-                        prev.key,
-                        false,
-                    )
-                    .await?;
-                    attempt = 1;
-                }
-                Err(e) => {
-                    uncount(run, prev.rows);
-                    match read {
-                        Ok(r) => {
-                            uncount(run, r.part.rows);
-                            r.upload.abort().await;
-                        }
-                        Err(PartFail::Stop(stop)) => return Err(stop),
-                        Err(PartFail::Storage(_)) => {}
-                    }
-                    run.retry_after(&mut attempt, e.0).await?;
-                    after = prev.first;
-                    part_no = prev.part_no;
-                    continue;
-                }
-            }
-        }
-        let read = match read {
-            Ok(read) => read,
-            Err(PartFail::Stop(stop)) => return Err(stop),
-            Err(PartFail::Storage(e)) => {
-                run.retry_after(&mut attempt, e).await?;
-                continue;
-            }
-        };
-        if !read.part.done {
-            after.clone_from(&read.next);
-            part_no += 1;
-            finishing = Some(read);
-            continue;
-        }
-        // The table's last part: nothing left to overlap its finish with.
-        let ReadPart { upload, part, .. } = read;
-        match upload.finish().await {
-            Ok(written) => {
-                return run
-                    .record(index, part.part_no, written, (0, 0), part.rows, None, true)
-                    .await;
-            }
-            Err(e) => {
-                uncount(run, part.rows);
-                run.retry_after(&mut attempt, e.0).await?;
-            }
-        }
+    let mut scans = Scans {
+        dump,
+        index,
+        table,
+        pages,
+        row_bytes: None,
+    };
+    run.overlapped(index, after, part_no, &mut scans).await
+}
+
+/// An external source's keyed parts, for `Run::overlapped`.
+struct Scans<'d> {
+    dump: &'d mut AnyDump,
+    index: usize,
+    table: &'d DumpTable,
+    pages: Pages,
+    /// Bytes per row so far (see [`page_for`]).
+    row_bytes: Option<u64>,
+}
+
+impl RenderPart<Option<DumpKey>> for Scans<'_> {
+    async fn render(
+        &mut self,
+        run: &mut Run<'_>,
+        first: Option<DumpKey>,
+        part_no: u64,
+        gate: Option<oneshot::Receiver<()>>,
+    ) -> Result<Rendered<Option<DumpKey>>, PartFail> {
+        read_part(self, run, (first, part_no), gate).await
     }
 }
 
@@ -435,45 +364,23 @@ impl Pages {
     }
 }
 
-/// A keyed part read into its upload, which is not finished yet.
-struct ReadPart {
-    upload: PartUpload,
-    /// The key to continue after.
-    next: Option<DumpKey>,
-    part: PartNote,
-}
-
-/// What recording (or writing again) a read part needs.
-struct PartNote {
-    part_no: u64,
-    /// The key the part started after (`None`: the table's start).
-    first: Option<DumpKey>,
-    /// The checkpoint key (`None` for the table's last part).
-    key: Option<serde_json::Value>,
-    /// Rows it added to the progress.
-    rows: u64,
-    /// It is the table's last part.
-    done: bool,
-}
-
-fn uncount(run: &Run<'_>, rows: u64) {
-    run.progress.processed.fetch_sub(rows, Ordering::AcqRel);
-}
-
 /// Reads one keyed part after `first` into its upload (held back by `gate` while the
 /// previous part finishes), until it holds `part_bytes` or the table ends; on failure the
 /// upload is aborted and its rows taken back from the progress.
-#[allow(clippy::too_many_arguments)] // one part's whole context; a struct would only rename it
 async fn read_part(
+    scans: &mut Scans<'_>,
     run: &mut Run<'_>,
-    dump: &mut AnyDump,
-    index: usize,
-    table: &DumpTable,
-    pages: &Pages,
     (first, part_no): (Option<DumpKey>, u64),
     gate: Option<oneshot::Receiver<()>>,
-    row_bytes: &mut Option<u64>,
-) -> Result<ReadPart, PartFail> {
+) -> Result<Rendered<Option<DumpKey>>, PartFail> {
+    let Scans {
+        dump,
+        index,
+        table,
+        pages,
+        row_bytes,
+    } = scans;
+    let (index, table) = (*index, *table);
     let mut sink = PartSink::new(run, index, part_no, false);
     if let Some(gate) = gate {
         sink.upload = sink.upload.take().map(|u| u.after(gate));
@@ -508,14 +415,16 @@ async fn read_part(
                 .upload
                 .take()
                 .ok_or_else(|| DbError::internal("a dump part was read after it closed"))?;
-            Ok(ReadPart {
+            Ok(Rendered {
                 upload,
                 next: at,
-                part: PartNote {
+                part: RenderedPart {
                     part_no,
                     first,
                     key,
                     rows,
+                    head_tail: (0, 0),
+                    counted: rows,
                     done,
                 },
             })

@@ -19,6 +19,7 @@ pub mod download;
 mod external_sql;
 pub mod format;
 pub mod model;
+mod overlap;
 pub mod registry;
 mod run;
 pub mod runtime;

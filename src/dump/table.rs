@@ -19,6 +19,7 @@ use tokio::sync::oneshot;
 
 use super::format::PartWriter;
 use super::model::key_to_json;
+use super::overlap::{RenderPart, Rendered, RenderedPart};
 use super::run::{Run, Stop};
 use super::source::DumpSource;
 use super::storage::{PART_ATTEMPTS, PART_BACKOFF, PartUpload, StorageError};
@@ -63,135 +64,19 @@ impl From<DbError> for PartFail {
 /// Where a part ended: the key to continue after, and whether the unit is done.
 type PartEnd = (Option<Vec<Value>>, bool);
 
-/// A keyed part rendered into its upload, which is not finished yet.
-struct Rendered {
-    upload: PartUpload,
-    /// The key to continue after.
-    next: Option<Vec<Value>>,
-    part: RenderedPart,
-}
-
-/// What recording (or writing again) a rendered part needs.
-struct RenderedPart {
-    part_no: u64,
-    /// The key the part started after (`None`: the table's start).
-    first: Option<Vec<Value>>,
-    /// The checkpoint key (`None` for the table's last part).
-    key: Option<serde_json::Value>,
-    rows: u64,
-    head_tail: (u64, u64),
-    /// Rows it added to the progress.
-    counted: u64,
-    /// It is the table's last part.
-    done: bool,
-}
-
 impl Run<'_> {
     /// A table with a key: pages of `chunk_size` rows after the last key, parts cut at
-    /// page boundaries, each part retried from its first key when the store fails. A part's
-    /// upload finishes (its last chunk, the multipart completion, the rename) while the next
-    /// part renders; the next part's own uploads wait for it (`PartUpload::after`), and the
-    /// part is recorded, in order, once both are done. When the finish fails, what was
-    /// rendered since is dropped and the failed part is written again.
+    /// page boundaries, each part's finish overlapped with the next part's render and
+    /// retried from its first key when the store fails (`overlap`).
     pub(super) async fn paged(
         &mut self,
         source: &mut DumpSource,
         index: usize,
-        mut after: Option<Vec<Value>>,
-        mut part_no: u64,
+        after: Option<Vec<Value>>,
+        part_no: u64,
     ) -> Result<(), Stop> {
-        let mut attempt = 1;
-        let mut finishing: Option<Rendered> = None;
-        loop {
-            let (settled, rendered) = match finishing.take() {
-                None => {
-                    let rendered = self
-                        .render_part(source, index, after.clone(), part_no, None)
-                        .await;
-                    (None, rendered)
-                }
-                Some(prev) => {
-                    let (done_tx, done_rx) = oneshot::channel::<()>();
-                    let Rendered { upload, part, .. } = prev;
-                    let finish = async move {
-                        let finished = upload.finish().await;
-                        drop(done_tx);
-                        finished
-                    };
-                    let render =
-                        self.render_part(source, index, after.clone(), part_no, Some(done_rx));
-                    let (finished, rendered) = tokio::join!(finish, render);
-                    (Some((finished, part)), rendered)
-                }
-            };
-            if let Some((finished, prev)) = settled {
-                match finished {
-                    Ok(written) => {
-                        self.record(
-                            index,
-                            prev.part_no,
-                            written,
-                            prev.head_tail,
-                            prev.rows,
-                            prev.key,
-                            false,
-                        )
-                        .await?;
-                        attempt = 1;
-                    }
-                    Err(e) => {
-                        self.uncount(prev.counted);
-                        match rendered {
-                            Ok(r) => {
-                                self.uncount(r.part.counted);
-                                r.upload.abort().await;
-                            }
-                            Err(PartFail::Stop(stop)) => return Err(stop),
-                            Err(PartFail::Storage(_)) => {}
-                        }
-                        self.retry_after(&mut attempt, e.0).await?;
-                        after = prev.first;
-                        part_no = prev.part_no;
-                        continue;
-                    }
-                }
-            }
-            let rendered = match rendered {
-                Ok(rendered) => rendered,
-                Err(PartFail::Stop(stop)) => return Err(stop),
-                Err(PartFail::Storage(e)) => {
-                    self.retry_after(&mut attempt, e).await?;
-                    continue;
-                }
-            };
-            if !rendered.part.done {
-                after.clone_from(&rendered.next);
-                part_no += 1;
-                finishing = Some(rendered);
-                continue;
-            }
-            // The table's last part: nothing left to overlap its finish with.
-            let Rendered { upload, part, .. } = rendered;
-            match upload.finish().await {
-                Ok(written) => {
-                    return self
-                        .record(
-                            index,
-                            part.part_no,
-                            written,
-                            part.head_tail,
-                            part.rows,
-                            None,
-                            true,
-                        )
-                        .await;
-                }
-                Err(e) => {
-                    self.uncount(part.counted);
-                    self.retry_after(&mut attempt, e.0).await?;
-                }
-            }
-        }
+        self.overlapped(index, after, part_no, &mut Pages { source, index })
+            .await
     }
 
     /// Counts a failed attempt at a part: waits before the next one, or fails the run
@@ -220,7 +105,7 @@ impl Run<'_> {
         after: Option<Vec<Value>>,
         part_no: u64,
         gate: Option<oneshot::Receiver<()>>,
-    ) -> Result<Rendered, PartFail> {
+    ) -> Result<Rendered<Option<Vec<Value>>>, PartFail> {
         let mut upload = self.upload(index, part_no);
         if let Some(gate) = gate {
             upload = upload.after(gate);
@@ -262,10 +147,6 @@ impl Run<'_> {
                 done,
             },
         })
-    }
-
-    fn uncount(&self, rows: u64) {
-        self.progress.processed.fetch_sub(rows, Ordering::AcqRel);
     }
 
     /// Renders pages after `after` into `upload` until the part is full or the table ends.
@@ -389,4 +270,23 @@ impl Run<'_> {
 /// abandons it).
 async fn write_or_abort(upload: &mut PartUpload, bytes: &[u8]) -> Result<(), Stop> {
     upload.write(bytes).await.map_err(|e| Stop::Failed(e.0))
+}
+
+/// The internal database's keyed parts, for `Run::overlapped`.
+struct Pages<'s> {
+    source: &'s mut DumpSource,
+    index: usize,
+}
+
+impl RenderPart<Option<Vec<Value>>> for Pages<'_> {
+    async fn render(
+        &mut self,
+        run: &mut Run<'_>,
+        first: Option<Vec<Value>>,
+        part_no: u64,
+        gate: Option<oneshot::Receiver<()>>,
+    ) -> Result<Rendered<Option<Vec<Value>>>, PartFail> {
+        run.render_part(self.source, self.index, first, part_no, gate)
+            .await
+    }
 }
