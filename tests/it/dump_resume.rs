@@ -104,15 +104,31 @@ async fn query_on(client: &reqwest::Client, base: &str, source: &str, sql: &str)
     assert_eq!(status, 200, "{sql}: {}", response.text().await.unwrap());
 }
 
+/// A server on `data_dir` holding the dump tests' schema and 20,000 artists, and the
+/// checksums of its tables.
+async fn seeded(client: &reqwest::Client, data_dir: &Path) -> (Running, Vec<String>) {
+    let server = start(data_dir);
+    query(client, &server.base, SCHEMA).await;
+    query(client, &server.base, &data(20_000)).await;
+    let expected = sqlite3_checksums(&data_dir.join("starbase.sqlite"));
+    (server, expected)
+}
+
+/// A SQL dump run to completion without interference: its final status and its file.
+async fn undisturbed_dump(client: &reqwest::Client, base: &str) -> (serde_json::Value, Vec<u8>) {
+    let key = start_dump(client, base, json!({"format": "sql"})).await;
+    let (done, _) = wait_done(client, base, &key).await;
+    assert_eq!(done["status"], "completed", "{done}");
+    let (_, _, file) = download(client, base, &format!("{key}.sql"), None).await;
+    (done, file)
+}
+
 #[tokio::test]
 async fn sigkill_mid_dump_then_restart_resumes_and_equals_an_uninterrupted_dump() {
     let dir = tempfile::tempdir().unwrap();
     let data_dir = dir.path().join("data");
     let client = reqwest::Client::new();
-    let mut server = start(&data_dir);
-    query(&client, &server.base, SCHEMA).await;
-    query(&client, &server.base, &data(20_000)).await;
-    let expected = sqlite3_checksums(&data_dir.join("starbase.sqlite"));
+    let (mut server, expected) = seeded(&client, &data_dir).await;
 
     let key = start_dump(&client, &server.base, json!({"format": "sql"})).await;
     let started_at =
@@ -156,10 +172,7 @@ async fn sigkill_mid_dump_then_restart_resumes_and_equals_an_uninterrupted_dump(
     );
 
     // An uninterrupted dump of the same data is the same file, byte for byte.
-    let again = start_dump(&client, &server.base, json!({"format": "sql"})).await;
-    let (done, _) = wait_done(&client, &server.base, &again).await;
-    assert_eq!(done["status"], "completed", "{done}");
-    let (_, _, fresh) = download(&client, &server.base, &format!("{again}.sql"), None).await;
+    let (_, fresh) = undisturbed_dump(&client, &server.base).await;
     assert!(
         fresh == resumed,
         "the resumed dump differs from an uninterrupted one"
@@ -178,10 +191,7 @@ async fn a_part_that_cannot_be_finished_is_written_again_once_storage_recovers()
     let dir = tempfile::tempdir().unwrap();
     let data_dir = dir.path().join("data");
     let client = reqwest::Client::new();
-    let mut server = start(&data_dir);
-    query(&client, &server.base, SCHEMA).await;
-    query(&client, &server.base, &data(20_000)).await;
-    let expected = sqlite3_checksums(&data_dir.join("starbase.sqlite"));
+    let (mut server, expected) = seeded(&client, &data_dir).await;
 
     // Parts of 4 KiB, a 5 ms pause per page: once the artist table has parts, a part thirty
     // further on is about to be written. A non-empty directory where it goes makes its
@@ -242,14 +252,11 @@ async fn a_part_that_cannot_be_finished_is_written_again_once_storage_recovers()
     );
     // Byte for byte what a dump without the failure writes: nothing rendered while the
     // failed part was finishing was kept, nothing was counted twice.
-    let again = start_dump(&client, &server.base, json!({"format": "sql"})).await;
-    let (done, _) = wait_done(&client, &server.base, &again).await;
-    assert_eq!(done["status"], "completed", "{done}");
+    let (done, fresh) = undisturbed_dump(&client, &server.base).await;
     assert_eq!(
         done["progress"]["processedRows"], done["progress"]["totalRows"],
         "{done}"
     );
-    let (_, _, fresh) = download(&client, &server.base, &format!("{again}.sql"), None).await;
     assert!(
         fresh == written,
         "the retried dump differs from an undisturbed one"
