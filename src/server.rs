@@ -292,6 +292,7 @@ fn proxy_targets(config: &Config) -> Vec<pg::proxy::ProxyTarget> {
                 && s.server.unix_socket().is_none(),
             pool_size: s.server.pool_size.max(1),
             acquire_timeout: s.server.acquire_timeout,
+            pipeline: s.server.pipeline,
         })
         .collect()
 }

@@ -122,6 +122,8 @@ pub struct FileSource {
     pub connect_timeout: Option<FileValue>,
     /// How long a request waits for a free pooled connection before `53300` (`"5s"`).
     pub acquire_timeout: Option<FileValue>,
+    /// Whether the wire proxy pipelines lone autocommit statements (PostgreSQL).
+    pub pipeline: Option<FileValue>,
     /// `disable`, `prefer` or `require`.
     pub tls: Option<String>,
 }

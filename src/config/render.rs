@@ -153,7 +153,7 @@ fn write_lines(out: &mut String, lines: impl IntoIterator<Item = (&'static str, 
 }
 
 /// One `[[sources]]` table, always as separate fields (a URL would carry the password).
-fn source_lines(s: &SourceConfig) -> [(&'static str, String); 12] {
+fn source_lines(s: &SourceConfig) -> [(&'static str, String); 13] {
     let quoted = |s: &str| toml::Value::String(s.to_owned()).to_string();
     let duration = |d| quoted(&humantime::format_duration(d).to_string());
     let server = &s.server;
@@ -189,6 +189,7 @@ fn source_lines(s: &SourceConfig) -> [(&'static str, String); 12] {
         ("connect_timeout", duration(server.connect_timeout)),
         ("acquire_timeout", duration(server.acquire_timeout)),
         ("tls", tls(server)),
+        ("pipeline", server.pipeline.to_string()),
     ]
 }
 

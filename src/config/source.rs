@@ -30,12 +30,13 @@ const STARBASEDB_ENV: [(Field, &str); 6] = [
     (Field::Database, "EXTERNAL_DB_DATABASE"),
 ];
 /// Our variables for the pool and TLS of the `external` source, by field.
-const POOL_ENV: [(Field, &str); 5] = [
+const POOL_ENV: [(Field, &str); 6] = [
     (Field::PoolSize, "STARBASE_EXTERNAL_POOL_SIZE"),
     (Field::ConnectTimeout, "STARBASE_EXTERNAL_CONNECT_TIMEOUT"),
     (Field::AcquireTimeout, "STARBASE_EXTERNAL_ACQUIRE_TIMEOUT"),
     (Field::Tls, "STARBASE_EXTERNAL_TLS"),
     (Field::SearchPath, "STARBASE_EXTERNAL_SEARCH_PATH"),
+    (Field::Pipeline, "STARBASE_EXTERNAL_PIPELINE"),
 ];
 
 /// The environment variables that configure the `external` source.
@@ -230,6 +231,7 @@ fn from_file(f: &FileSource, index: usize, origin: &Origin) -> RawSource {
     raw.push(Field::ConnectTimeout, text(&f.connect_timeout), origin);
     raw.push(Field::AcquireTimeout, text(&f.acquire_timeout), origin);
     raw.push(Field::Tls, f.tls.clone(), origin);
+    raw.push(Field::Pipeline, text(&f.pipeline), origin);
     raw
 }
 

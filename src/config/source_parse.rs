@@ -28,6 +28,7 @@ pub(super) enum Field {
     ConnectTimeout,
     AcquireTimeout,
     Tls,
+    Pipeline,
 }
 
 impl Field {
@@ -46,6 +47,7 @@ impl Field {
             Field::ConnectTimeout => "connect_timeout",
             Field::AcquireTimeout => "acquire_timeout",
             Field::Tls => "tls",
+            Field::Pipeline => "pipeline",
         }
     }
 }
@@ -149,6 +151,9 @@ fn apply_options(
     }
     if let Some(v) = value(Field::Tls) {
         server.tls = tls(v).map_err(field_err(Field::Tls))?;
+    }
+    if let Some(v) = value(Field::Pipeline) {
+        server.pipeline = super::parse::boolean(v).map_err(field_err(Field::Pipeline))?;
     }
     if let Some(v) = value(Field::SearchPath) {
         let v = v.trim();
@@ -337,10 +342,11 @@ fn query(url: &url::Url, conn: &mut Connection) -> Result<(), String> {
             "connect_timeout" => Field::ConnectTimeout,
             "acquire_timeout" => Field::AcquireTimeout,
             "search_path" => Field::SearchPath,
+            "pipeline" => Field::Pipeline,
             other => {
                 return Err(format!(
                     "unknown URL parameter \"{other}\" (known: host, port, sslmode, \
-                     pool_size, connect_timeout, acquire_timeout, search_path)"
+                     pool_size, connect_timeout, acquire_timeout, search_path, pipeline)"
                 ));
             }
         };

@@ -80,6 +80,7 @@ fn starbasedb_variables_make_the_external_source() {
     assert_eq!(v.password.expose(), "hunter2");
     assert_eq!(v.pool_size, 3);
     assert_eq!(v.acquire_timeout, Duration::from_millis(250));
+    assert!(v.pipeline, "pipelining is on by default");
 
     let c = load_env(&[
         ("EXTERNAL_DB_TYPE", "mysql"),
@@ -216,6 +217,22 @@ fn names_must_be_unique_and_not_internal() {
     assert!(load_file(unknown).unwrap_err().to_string().contains("size"));
     let bad_pool = "[[sources]]\nname = \"a\"\nurl = \"postgres://u@h/d\"\npool_size = 0\n";
     assert_source_error(&load_file(bad_pool).unwrap_err(), "pool_size", "\"0\"");
+}
+
+#[test]
+fn pipelining_is_turned_off_per_source_by_url_variable_or_file() {
+    let c = load_env(&[("STARBASE_EXTERNAL_URL", "postgres://me@h/d?pipeline=false")]).unwrap();
+    assert!(!c.sources[0].server.pipeline);
+    let c = load_env(&[
+        ("STARBASE_EXTERNAL_URL", "postgres://me@h/d"),
+        ("STARBASE_EXTERNAL_PIPELINE", "off"),
+    ])
+    .unwrap();
+    assert!(!c.sources[0].server.pipeline);
+    let file = "[[sources]]\nname = \"a\"\nurl = \"postgres://u@h/d\"\npipeline = false\n";
+    assert!(!load_file(file).unwrap().sources[0].server.pipeline);
+    let bad = "[[sources]]\nname = \"a\"\nurl = \"postgres://u@h/d\"\npipeline = \"maybe\"\n";
+    assert_source_error(&load_file(bad).unwrap_err(), "pipeline", "maybe");
 }
 
 #[test]

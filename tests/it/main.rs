@@ -26,6 +26,7 @@ mod jwt_pgwire;
 mod pgwire;
 mod pgwire_clients;
 mod pgwire_proxy;
+mod pgwire_proxy_lanes;
 mod pgwire_raw;
 mod pgwire_session;
 mod pgwire_shapes;

@@ -106,6 +106,9 @@ pub struct ServerConfig {
     /// PostgreSQL only: the `search_path` every connection starts with (default: the
     /// server's). Ignored by MySQL, whose schemas are databases.
     pub search_path: Option<String>,
+    /// PostgreSQL only: whether the wire proxy may pipeline clients' lone autocommit
+    /// statements on shared server connections (default on).
+    pub pipeline: bool,
 }
 
 impl ServerConfig {
@@ -128,6 +131,7 @@ impl ServerConfig {
             acquire_timeout: DEFAULT_ACQUIRE_TIMEOUT,
             tls: TlsMode::Disable,
             search_path: None,
+            pipeline: true,
         }
     }
 

@@ -285,6 +285,7 @@ pub async fn local_postgres_target() -> Option<starbase::frontend::pgwire::proxy
         tls_required: false,
         pool_size: 4,
         acquire_timeout: Duration::from_secs(5),
+        pipeline: true,
     })
 }
 

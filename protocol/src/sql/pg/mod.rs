@@ -32,6 +32,7 @@ mod intervals;
 mod lex;
 mod mysql;
 mod operators;
+mod pipeline;
 mod pooling;
 mod portable;
 mod rewrite;
@@ -50,6 +51,7 @@ mod tests;
 use std::collections::HashMap;
 
 pub use self::mysql::to_mysql;
+pub use self::pipeline::pipeline_safe;
 pub use self::pooling::{SessionEffect, session_effects};
 pub use self::session_relations::PG_DATABASE_COLUMNS;
 pub use self::shape::{Shape, shape};

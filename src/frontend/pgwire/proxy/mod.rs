@@ -8,14 +8,16 @@
 //! of server connections per source (transaction pooling): a client holds one from its
 //! first message until `ReadyForQuery` says idle, so a transaction stays on one connection;
 //! its settings and prepared statements follow it to whichever connection it gets next, and
-//! session-level features pin it to its connection. Must not know SQL beyond the session
-//! effects `starbase_protocol` classifies.
+//! session-level features pin it to its connection. A lone autocommit statement that
+//! leaves nothing in the session goes onto a pipelined connection (a lane) shared by many
+//! clients at once instead. Must not know SQL beyond the session effects and the
+//! pipelining test `starbase_protocol` provides.
 //!
 //! Layout: `frames` (raw messages), `client` (the client side's SCRAM), `stream` (the server
 //! socket: TCP or Unix-domain), `backend` (the log-in to the server), `pool` (server
 //! connections and shared statements), `settings` (a client's settings), `relay` (the
 //! session's poll loop and state), `requests` and `responses` (the per-message rules of each
-//! direction). Sessions over plain TCP are relayed on one thread of their own (a
+//! direction), `lane` (pipelined connections) and `pipelined` (the session's side of them). Sessions over plain TCP are relayed on one thread of their own (a
 //! `super::threads::SessionThreads` of one), which owns their client and server sockets:
 //! relaying costs a few microseconds per message, and one thread whose `epoll_wait` returns
 //! many sessions' sockets at once measured ahead of spreading them over the embedded
@@ -25,6 +27,8 @@
 mod backend;
 mod client;
 pub mod frames;
+mod lane;
+mod pipelined;
 mod pool;
 mod relay;
 mod requests;
@@ -78,6 +82,8 @@ pub struct ProxyTarget {
     pub pool_size: usize,
     /// How long a client waits for a free server connection before `53300`.
     pub acquire_timeout: Duration,
+    /// Whether clients' lone autocommit statements may go onto pipelined connections.
+    pub pipeline: bool,
 }
 
 impl std::fmt::Debug for ProxyTarget {
@@ -111,23 +117,38 @@ impl ProxyTarget {
     }
 }
 
-/// Where a client's cancel request goes: the server connection it holds, if any.
+/// Where a client's cancel request goes: the server connection it holds, or the lane its
+/// request is queued on, if any.
 #[derive(Debug, Default)]
-pub(super) struct CancelSlot(Mutex<Option<(CancelKey, ServerAddr)>>);
+pub(super) struct CancelSlot(Mutex<Option<CancelTo>>);
 
 /// A cancel key: process id and secret.
 type CancelKey = (i32, Vec<u8>);
 
+/// What a session's cancel request reaches.
+#[derive(Debug, Clone)]
+enum CancelTo {
+    /// The connection the session holds.
+    Conn(CancelKey, ServerAddr),
+    /// The session's request on a lane: cancelled once the server runs it.
+    Lane(Arc<lane::Lane>, Arc<lane::UnitSink>),
+}
+
 impl CancelSlot {
     fn set(&self, key: Option<CancelKey>, addr: ServerAddr) {
-        *self.0.lock().unwrap_or_else(PoisonError::into_inner) = key.map(|k| (k, addr));
+        *self.0.lock().unwrap_or_else(PoisonError::into_inner) =
+            key.map(|k| CancelTo::Conn(k, addr));
+    }
+
+    fn set_lane(&self, lane: Arc<lane::Lane>, sink: Arc<lane::UnitSink>) {
+        *self.0.lock().unwrap_or_else(PoisonError::into_inner) = Some(CancelTo::Lane(lane, sink));
     }
 
     fn clear(&self) {
         *self.0.lock().unwrap_or_else(PoisonError::into_inner) = None;
     }
 
-    fn get(&self) -> Option<(CancelKey, ServerAddr)> {
+    fn get(&self) -> Option<CancelTo> {
         self.0
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -197,8 +218,14 @@ impl Proxy {
             return false;
         };
         // Nothing held: nothing runs, nothing to cancel.
-        let Some(((pid, secret), addr)) = slot.get() else {
-            return true;
+        let ((pid, secret), addr) = match slot.get() {
+            None => return true,
+            Some(CancelTo::Conn(key, addr)) => (key, addr),
+            // On a lane the server runs other sessions' statements too: only this one's.
+            Some(CancelTo::Lane(lane, sink)) => match lane.cancel_target(&sink).await {
+                Some(target) => target,
+                None => return true,
+            },
         };
         let mut packet = Vec::with_capacity(16);
         let len = u32::try_from(12 + secret.len()).unwrap_or(16);

@@ -19,6 +19,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::ProxyTarget;
 use super::backend::{LoginError, login};
+use super::lane::LaneSet;
 use super::settings::Settings;
 use super::stream::{ServerAddr, ServerStream};
 
@@ -102,6 +103,13 @@ pub(super) struct Pool {
     permits: Arc<Semaphore>,
     statements: Mutex<HashMap<Bytes, Arc<StatementDef>>>,
     next_statement: AtomicU64,
+    lanes: Arc<LaneSet>,
+}
+
+impl Drop for Pool {
+    fn drop(&mut self) {
+        self.lanes.shutdown();
+    }
 }
 
 /// Why no connection could be had.
@@ -118,11 +126,17 @@ impl Pool {
     pub(super) fn new(target: ProxyTarget) -> Self {
         Self {
             permits: Arc::new(Semaphore::new(target.pool_size.max(1))),
+            lanes: Arc::new(LaneSet::new(target.pool_size, target.pipeline)),
             target,
             idle: Mutex::default(),
             statements: Mutex::default(),
             next_statement: AtomicU64::new(0),
         }
+    }
+
+    /// The target's pipelined connections.
+    pub(super) fn lanes(&self) -> &Arc<LaneSet> {
+        &self.lanes
     }
 
     /// The target this pool connects to.
@@ -156,6 +170,18 @@ impl Pool {
                 ),
             )));
         };
+        self.connection(permit).await
+    }
+
+    /// A connection if one is free now (no waiting for a slot); `None` also when logging
+    /// in to a new one failed (the ordinary path then reports why).
+    pub(super) async fn acquire_now(&self) -> Option<Held> {
+        let permit = self.permits.clone().try_acquire_owned().ok()?;
+        self.connection(permit).await.ok()
+    }
+
+    /// An idle connection, or a new one, for a slot already taken.
+    async fn connection(&self, permit: OwnedSemaphorePermit) -> Result<Held, AcquireError> {
         loop {
             let idle = self
                 .idle

@@ -6,7 +6,8 @@
 //! (`Expect`) that lets the proxy answer some messages itself and swallow the answers to
 //! those it injected, holding and releasing the server connection (released at
 //! `ReadyForQuery` idle with nothing outstanding, unless the session is pinned), and the
-//! end of a session. Reading client messages is `requests`, server messages `responses`.
+//! end of a session. Reading client messages is `requests`, server messages `responses`,
+//! a request on a lane `pipelined`.
 //! Must not know SQL beyond the session effects `starbase_protocol` classifies.
 
 use std::collections::{HashMap, VecDeque};
@@ -124,6 +125,8 @@ impl Expect {
 pub(super) enum Step {
     /// Client messages wait for a server connection.
     NeedConn,
+    /// A request waits for a lane to be opened.
+    NeedLane,
     /// The client went away (or sent `Terminate`, or broke the protocol).
     ClientGone,
     /// The server connection broke.
@@ -150,7 +153,7 @@ pub(super) struct Relay<'a, C> {
     pub(super) hold: Option<Held>,
     pub(super) queue: VecDeque<Expect>,
     pub(super) state: ClientState,
-    cancel: Arc<CancelSlot>,
+    pub(super) cancel: Arc<CancelSlot>,
     pub(super) client_stream: Streaming,
     pub(super) server_stream: Streaming,
     /// After an error the proxy raised itself: drop client messages up to `Sync`.
@@ -162,6 +165,10 @@ pub(super) struct Relay<'a, C> {
     /// The server reported an extended-protocol error and skips the client's messages up
     /// to its next `Sync`: those get no answer.
     pub(super) server_skipping: bool,
+    /// The session's request on a lane, until its answer is complete.
+    pub(super) lane: Option<super::pipelined::LaneRequest>,
+    /// False after opening a lane failed, until the next answer.
+    pub(super) may_open_lane: bool,
 }
 
 impl<C> std::fmt::Debug for Relay<'_, C> {
@@ -199,6 +206,8 @@ impl<'a, C: AsyncRead + AsyncWrite + Unpin> Relay<'a, C> {
             setup_failed: false,
             copy_in_open: false,
             server_skipping: false,
+            lane: None,
+            may_open_lane: true,
         }
     }
 
@@ -210,6 +219,17 @@ impl<'a, C: AsyncRead + AsyncWrite + Unpin> Relay<'a, C> {
                     Ok(held) => self.attach(held),
                     Err(e) => self.refuse(&e),
                 },
+                Step::NeedLane => {
+                    let ticket = self.pool.lanes().ticket();
+                    match self.pool.acquire_now().await {
+                        Some(held) if held.conn.applied.as_ref() == Some(&self.state.settings) => {
+                            ticket.open(held, self.state.settings.clone());
+                        }
+                        // Settings to apply first: this request goes the ordinary way.
+                        Some(held) => self.attach(held),
+                        None => self.may_open_lane = false,
+                    }
+                }
                 Step::ClientGone => break,
                 Step::ServerLost => {
                     self.hold = None;
@@ -332,6 +352,9 @@ impl<'a, C: AsyncRead + AsyncWrite + Unpin> Relay<'a, C> {
             if let Some(step) = self.poll_server(cx, &mut progress) {
                 return Poll::Ready(step);
             }
+            if let Some(step) = self.poll_lane(cx, &mut progress) {
+                return Poll::Ready(step);
+            }
             if let Some(step) = self.poll_client(cx, &mut progress) {
                 return Poll::Ready(step);
             }
@@ -396,7 +419,9 @@ impl<'a, C: AsyncRead + AsyncWrite + Unpin> Relay<'a, C> {
     }
 
     fn poll_client(&mut self, cx: &mut Context<'_>, progress: &mut bool) -> Option<Step> {
-        if self.server_out.len() >= HIGH_WATER {
+        if self.server_out.len() >= HIGH_WATER
+            || (self.lane.is_some() && self.client_in.len() >= HIGH_WATER)
+        {
             return None;
         }
         // Messages already read (before a connection was attached) go first.

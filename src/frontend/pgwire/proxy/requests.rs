@@ -15,6 +15,7 @@ use starbase_protocol::sql::pg::{SessionEffect, session_effects};
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::frames::{error_body, put_message};
+use super::pipelined::LaneTry;
 use super::relay::{Expect, Kind, Mode, ParseNote, Relay, STREAM_FROM, Step};
 use super::settings::Settings;
 
@@ -43,6 +44,10 @@ impl<C: AsyncRead + AsyncWrite + Unpin> Relay<'_, C> {
     /// Handles the complete client messages read so far.
     pub(super) fn on_client_bytes(&mut self) -> Option<Step> {
         loop {
+            // The next messages wait for the answer on the lane.
+            if self.lane.is_some() {
+                return None;
+            }
             if self.client_stream.remaining > 0 {
                 let n = self.client_stream.remaining.min(self.client_in.len());
                 if n == 0 {
@@ -78,7 +83,11 @@ impl<C: AsyncRead + AsyncWrite + Unpin> Relay<'_, C> {
                     self.synth_ready();
                     continue;
                 }
-                return Some(Step::NeedConn);
+                return match self.try_lane() {
+                    LaneTry::Queued | LaneTry::Wait => None,
+                    LaneTry::Open => Some(Step::NeedLane),
+                    LaneTry::No => Some(Step::NeedConn),
+                };
             }
             if self.client_in.len() < len {
                 // A long COPY chunk goes through as it arrives.
