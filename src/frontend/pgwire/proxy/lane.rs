@@ -154,8 +154,14 @@ impl UnitSink {
     }
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct LaneState {
+    /// The server connection (its slot in the pool comes with it).
+    held: Held,
+    /// Bytes of written requests the socket has not taken yet.
+    out: BytesMut,
+    /// A long message streamed through in pieces: its bytes still to come.
+    remaining: usize,
     /// Requests not written yet, with their bytes.
     pending: VecDeque<(Arc<UnitSink>, Bytes)>,
     /// Requests written, in order; the first is the one being answered.
@@ -341,7 +347,16 @@ impl LaneSet {
             settings,
             key: held.conn.key.clone(),
             addr: held.conn.addr.clone(),
-            state: Mutex::default(),
+            state: Mutex::new(LaneState {
+                held,
+                out: BytesMut::with_capacity(READ_CHUNK),
+                remaining: 0,
+                pending: VecDeque::new(),
+                written: VecDeque::new(),
+                closed: false,
+                congested: false,
+                task: None,
+            }),
             head: Notify::new(),
         });
         let open = {
@@ -357,7 +372,7 @@ impl LaneSet {
                 set: set.clone(),
             };
             tokio::select! {
-                () = drive(&lane, held) => {}
+                () = drive(&lane) => {}
                 () = set.shutdown.cancelled() => {}
             }
             drop(guard);
@@ -425,49 +440,33 @@ impl Drop for CloseOnDrop {
     }
 }
 
-/// A message streamed through in pieces: bytes still to come.
-#[derive(Debug, Default)]
-struct Reader {
-    remaining: usize,
-}
-
 /// Runs a lane until it closes (idle, server gone, or a request left a transaction open).
 /// The connection is dropped with it: what the lane's requests left on it is unknown.
-async fn drive(lane: &Lane, mut held: Held) {
-    let mut out = BytesMut::with_capacity(READ_CHUNK);
-    let mut reader = Reader::default();
+async fn drive(lane: &Lane) {
     let mut last_busy = Instant::now();
     let idle = tokio::time::sleep(LANE_IDLE);
     tokio::pin!(idle);
-    poll_fn(|cx| {
-        poll_lane(
-            lane,
-            cx,
-            &mut held,
-            &mut out,
-            &mut reader,
-            &mut last_busy,
-            idle.as_mut(),
-        )
-    })
-    .await;
+    poll_fn(|cx| poll_lane(lane, cx, &mut last_busy, idle.as_mut())).await;
 }
 
 fn poll_lane(
     lane: &Lane,
     cx: &mut Context<'_>,
-    held: &mut Held,
-    out: &mut BytesMut,
-    reader: &mut Reader,
     last_busy: &mut Instant,
     mut idle: Pin<&mut tokio::time::Sleep>,
 ) -> Poll<()> {
+    let mut s = lock(&lane.state);
     loop {
+        if s.closed {
+            return Poll::Ready(());
+        }
         let mut progress = false;
         // Answers first: a connection the server closed while idle is seen before anything
         // more is written to it.
-        if !head_blocks(lane, cx) {
-            let conn = &mut held.conn;
+        let blocked = s.written.front().is_some_and(|h| h.blocks(cx));
+        s.congested = blocked;
+        if !blocked {
+            let conn = &mut s.held.conn;
             if conn.buf.capacity() - conn.buf.len() < READ_CHUNK / 4 {
                 conn.buf.reserve(READ_CHUNK);
             }
@@ -475,30 +474,24 @@ fn poll_lane(
                 Poll::Ready(Ok(0) | Err(_)) => return Poll::Ready(()),
                 Poll::Ready(Ok(_)) => {
                     progress = true;
-                    if !deliver(lane, &mut conn.buf, reader) {
+                    if !deliver(&mut s, &lane.head) {
                         return Poll::Ready(());
                     }
                 }
                 Poll::Pending => {}
             }
         }
-        let busy = {
-            let mut s = lock(&lane.state);
-            if s.closed {
-                return Poll::Ready(());
+        while let Some((sink, request)) = s.pending.pop_front() {
+            s.out.extend_from_slice(&request);
+            if s.written.is_empty() {
+                lane.head.notify_waiters();
             }
-            while let Some((sink, request)) = s.pending.pop_front() {
-                out.extend_from_slice(&request);
-                let first = s.written.is_empty();
-                s.written.push_back(sink);
-                if first {
-                    lane.head.notify_waiters();
-                }
-            }
-            s.task = Some(cx.waker().clone());
-            !s.written.is_empty()
-        };
-        while !out.is_empty() {
+            s.written.push_back(sink);
+        }
+        s.task = Some(cx.waker().clone());
+        let busy = !s.written.is_empty();
+        while !s.out.is_empty() {
+            let LaneState { held, out, .. } = &mut *s;
             match Pin::new(&mut held.conn.io).poll_write(cx, out) {
                 Poll::Ready(Ok(0) | Err(_)) => return Poll::Ready(()),
                 Poll::Ready(Ok(n)) => {
@@ -519,12 +512,8 @@ fn poll_lane(
         }
         let deadline = *last_busy + LANE_IDLE;
         if Instant::now() >= deadline {
-            let mut s = lock(&lane.state);
-            if s.pending.is_empty() {
-                s.closed = true;
-                return Poll::Ready(());
-            }
-            continue;
+            s.closed = true;
+            return Poll::Ready(());
         }
         if idle.deadline() != deadline {
             idle.as_mut().reset(deadline);
@@ -536,30 +525,28 @@ fn poll_lane(
     }
 }
 
-/// True when the request being answered has a full buffer its client has not taken.
-fn head_blocks(lane: &Lane, cx: &mut Context<'_>) -> bool {
-    let mut s = lock(&lane.state);
-    let blocked = s.written.front().is_some_and(|h| h.blocks(cx));
-    s.congested = blocked;
-    blocked
-}
-
 /// Hands the complete messages (and long `DataRow`s in pieces) to the request they answer;
 /// false when the lane must close: a message no request asked for (the server's FATAL
 /// before it goes), or a request that left the connection in a transaction.
-fn deliver(lane: &Lane, buf: &mut BytesMut, reader: &mut Reader) -> bool {
+fn deliver(s: &mut LaneState, head_changed: &Notify) -> bool {
     loop {
-        let head = lock(&lane.state).written.front().cloned();
-        let Some(head) = head else {
+        let LaneState {
+            held,
+            written,
+            remaining,
+            ..
+        } = s;
+        let buf = &mut held.conn.buf;
+        let Some(head) = written.front() else {
             return buf.is_empty();
         };
-        if reader.remaining > 0 {
-            let n = reader.remaining.min(buf.len());
+        if *remaining > 0 {
+            let n = (*remaining).min(buf.len());
             if n == 0 {
                 return true;
             }
             head.push(&buf.split_to(n), None);
-            reader.remaining -= n;
+            *remaining -= n;
             continue;
         }
         let Some(len) = message_len(buf) else {
@@ -569,7 +556,7 @@ fn deliver(lane: &Lane, buf: &mut BytesMut, reader: &mut Reader) -> bool {
         if buf.len() < len {
             if matches!(kind, b'D' | b'd') && len >= STREAM_FROM {
                 let chunk = buf.split();
-                reader.remaining = len - chunk.len();
+                *remaining = len - chunk.len();
                 head.push(&chunk, None);
             }
             return true;
@@ -578,9 +565,10 @@ fn deliver(lane: &Lane, buf: &mut BytesMut, reader: &mut Reader) -> bool {
         head.push(&message, Some(kind));
         if kind == b'Z' {
             let status = message.get(5).copied().unwrap_or(b'I');
-            lock(&lane.state).written.pop_front();
-            head.end(UnitEnd::Ready(status));
-            lane.head.notify_waiters();
+            if let Some(done) = written.pop_front() {
+                done.end(UnitEnd::Ready(status));
+            }
+            head_changed.notify_waiters();
             if status != b'I' {
                 tracing::warn!(
                     status = %char::from(status),
