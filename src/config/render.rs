@@ -78,7 +78,13 @@ pub(super) fn masked(c: &Config) -> String {
             "max_execution_time",
             quoted(&humantime::format_duration(d.max_execution_time).to_string()),
         ),
-        ("dump_part_bytes", size(d.part_bytes)),
+        (
+            "dump_part_bytes",
+            d.part_bytes.map_or_else(
+                || "# the storage's default (16MiB, 4MiB on S3)".to_owned(),
+                size,
+            ),
+        ),
         ("dump_max_concurrent", d.max_concurrent.to_string()),
         ("dump_nice", d.nice.to_string()),
         ("allow_http_callbacks", d.allow_http_callbacks.to_string()),

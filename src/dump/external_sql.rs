@@ -74,7 +74,7 @@ impl<'r, 'a> PartSink<'r, 'a> {
 
     async fn accept(&mut self, sql: &str, rows: u64) -> Result<(), PartFail> {
         // Cut before the statement, never after it: the last part is never empty.
-        if self.cut && self.rows > 0 && self.size() >= self.run.inner.config.part_bytes as u64 {
+        if self.cut && self.rows > 0 && self.size() >= self.run.inner.storage.part_bytes() as u64 {
             self.close(None, false).await?;
             self.part_no += 1;
             self.upload = Some(self.run.upload(self.index, self.part_no));
@@ -359,7 +359,7 @@ impl Pages {
         Self {
             chunk,
             page: dump.page_rows(chunk),
-            part_bytes: run.inner.config.part_bytes as u64,
+            part_bytes: run.inner.storage.part_bytes() as u64,
         }
     }
 }

@@ -53,6 +53,7 @@ pub struct Storage {
     store: Arc<dyn ObjectStore>,
     prefix: Path,
     chunk_bytes: usize,
+    part_bytes: usize,
 }
 
 /// A write to the store failed (after the store client's own request retries); the part
@@ -127,6 +128,10 @@ impl Storage {
                 store: Arc::new(store),
                 prefix,
                 chunk_bytes: S3_CHUNK_BYTES,
+                part_bytes: config
+                    .dump
+                    .part_bytes
+                    .unwrap_or(crate::config::DEFAULT_S3_DUMP_PART_BYTES),
             });
         }
         let dir = match url.strip_prefix("file://") {
@@ -148,7 +153,17 @@ impl Storage {
             store: Arc::new(store),
             prefix: Path::default(),
             chunk_bytes: LOCAL_CHUNK_BYTES,
+            part_bytes: config
+                .dump
+                .part_bytes
+                .unwrap_or(crate::config::DEFAULT_DUMP_PART_BYTES),
         })
+    }
+
+    /// A part is closed at the first page boundary past this many bytes.
+    #[must_use]
+    pub fn part_bytes(&self) -> usize {
+        self.part_bytes
     }
 
     fn job_dir(&self, job: &str) -> Path {

@@ -160,7 +160,7 @@ impl Run<'_> {
     ) -> Result<(PartWriter, PartEnd), PartFail> {
         let unit = self.plan.units[index].clone();
         let key_len = unit.key.len();
-        let part_bytes = self.inner.config.part_bytes;
+        let part_bytes = self.inner.storage.part_bytes();
         let mut writer = PartWriter::new(self.job.format(), &unit, DRAIN_BYTES * 2);
         loop {
             self.pace().await?;
@@ -207,7 +207,7 @@ impl Run<'_> {
     ) -> Result<(), Stop> {
         let unit = self.plan.units[index].clone();
         let format = self.job.format();
-        let part_bytes = self.inner.config.part_bytes;
+        let part_bytes = self.inner.storage.part_bytes();
         let mut writer = PartWriter::new(format, &unit, DRAIN_BYTES * 2);
         let mut part_no = 1;
         let mut upload = self.upload(index, part_no);

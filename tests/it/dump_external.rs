@@ -51,7 +51,7 @@ async fn csv_and_json_dumps_equal_the_table_exports(kind: SourceKind) {
         c.sources = sources;
         c.dump.url = Some(store_url);
         c.dump.chunk_size = 7;
-        c.dump.part_bytes = 2048;
+        c.dump.part_bytes = Some(2048);
     })
     .await;
     let text = match kind {

@@ -167,7 +167,7 @@ pub async fn download(
 fn slow(config: &mut starbase::config::Config, store: &Path) {
     config.dump.url = Some(store.to_str().unwrap().to_owned());
     config.dump.chunk_size = 100;
-    config.dump.part_bytes = 8 * 1024;
+    config.dump.part_bytes = Some(8 * 1024);
     config.dump.max_execution_time = Duration::ZERO;
     config.dump.breathing_interval = Duration::from_millis(10);
 }
@@ -180,7 +180,7 @@ async fn sql_dump_completes_restores_identical_tables_and_serves_ranges() {
         c.data_dir = data_dir.path().to_path_buf();
         c.dump.url = Some(store.path().to_str().unwrap().to_owned());
         c.dump.chunk_size = 200;
-        c.dump.part_bytes = 16 * 1024;
+        c.dump.part_bytes = Some(16 * 1024);
     })
     .await;
     gw.query(SCHEMA, json!([])).await;
@@ -322,7 +322,7 @@ async fn csv_and_json_dumps_equal_the_table_exports() {
     let gw = TestGateway::start_with(|c| {
         c.dump.url = Some(store.path().to_str().unwrap().to_owned());
         c.dump.chunk_size = 64;
-        c.dump.part_bytes = 4 * 1024;
+        c.dump.part_bytes = Some(4 * 1024);
     })
     .await;
     gw.query(SCHEMA, json!([])).await;

@@ -32,7 +32,7 @@ async fn dumps_to_s3_complete_fail_with_the_reason_and_resume_after_an_outage() 
         c.data_dir = data_dir.path().to_path_buf();
         s3_config(c, &endpoint, SECRET_KEY, "nightly/db");
         c.dump.chunk_size = 5;
-        c.dump.part_bytes = 9 * 1024 * 1024;
+        c.dump.part_bytes = Some(9 * 1024 * 1024);
     })
     .await;
     gw.query(SCHEMA, json!([])).await;
@@ -102,7 +102,7 @@ async fn dumps_to_s3_complete_fail_with_the_reason_and_resume_after_an_outage() 
         c.data_dir = tempfile::tempdir().unwrap().keep();
         s3_config(c, &endpoint, SECRET_KEY, "slow");
         c.dump.chunk_size = 50;
-        c.dump.part_bytes = 4 * 1024;
+        c.dump.part_bytes = Some(4 * 1024);
         c.dump.max_execution_time = Duration::ZERO;
         c.dump.breathing_interval = Duration::from_millis(10);
     })
