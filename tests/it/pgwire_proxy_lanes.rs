@@ -286,3 +286,29 @@ async fn pipelining_can_be_turned_off_per_source() {
     let (a, b) = pid_beside_a_running_statement(false).await;
     assert_ne!(a, b);
 }
+
+#[tokio::test]
+async fn a_client_that_leaves_in_the_middle_of_its_answer_does_not_hold_up_the_lane() {
+    use crate::pgwire_raw::{Raw, cstr, frame};
+    if local_postgres_target().await.is_none() {
+        return;
+    }
+    let gw = TestGateway::start_with_proxy(vec![local_postgres_target().await.unwrap()]).await;
+    let mut a = Raw::login_to(&gw, ADMIN, "external").await;
+    let mut b = Raw::login_to(&gw, ADMIN, "external").await;
+    for raw in [&mut a, &mut b] {
+        raw.send(&frame(b'Q', &cstr("SELECT 1"))).await;
+        assert_eq!(raw.until(b'Z').await, (None, true));
+    }
+    // a asks for far more than the relay and the sockets buffer and never reads it; b's
+    // statement goes onto the lane behind a's.
+    let big = "SELECT repeat('x', 1000) FROM generate_series(1, 20000)";
+    a.send(&frame(b'Q', &cstr(big))).await;
+    b.send(&frame(b'Q', &cstr("SELECT 'b'"))).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    drop(a);
+    // b's answer comes once a is gone (within the raw client's 10 s read timeout).
+    assert_eq!(b.until(b'Z').await, (None, true));
+    b.send(&frame(b'Q', &cstr("SELECT 2"))).await;
+    assert_eq!(b.until(b'Z').await, (None, true));
+}

@@ -72,7 +72,7 @@ impl Raw {
     }
 
     /// Reads until a message of `kind`, returning the SQLSTATE of any ErrorResponse seen.
-    async fn until(&mut self, kind: u8) -> (Option<String>, bool) {
+    pub(crate) async fn until(&mut self, kind: u8) -> (Option<String>, bool) {
         let mut code = None;
         loop {
             match self.recv().await {
@@ -86,9 +86,14 @@ impl Raw {
 
     /// Start-up and SCRAM-SHA-256 with `password`, up to ReadyForQuery.
     pub(crate) async fn login(gw: &TestGateway, password: &str) -> Self {
+        Self::login_to(gw, password, "main").await
+    }
+
+    /// [`Raw::login`] to `database`.
+    pub(crate) async fn login_to(gw: &TestGateway, password: &str, database: &str) -> Self {
         let mut raw = Self::connect(gw).await;
         raw.send(&startup_packet(
-            &[("user", "raw"), ("database", "main")],
+            &[("user", "raw"), ("database", database)],
             196_608,
         ))
         .await;

@@ -83,6 +83,8 @@ struct SinkState {
     client: Option<Waker>,
     /// The lane waits for the client to take `out`.
     lane: Option<Waker>,
+    /// The client's session ended: what still arrives is dropped.
+    abandoned: bool,
 }
 
 /// Where one request's answer collects until its client takes it.
@@ -118,8 +120,22 @@ impl UnitSink {
         lock(&self.0).parsed
     }
 
+    /// The client's session ended before the answer did: the rest is dropped, and a lane
+    /// waiting for the client to take the answer goes on.
+    pub(super) fn abandon(&self) {
+        let mut s = lock(&self.0);
+        s.abandoned = true;
+        s.out = BytesMut::new();
+        if let Some(lane) = s.lane.take() {
+            lane.wake();
+        }
+    }
+
     fn push(&self, bytes: &[u8], kind: Option<u8>) {
         let mut s = lock(&self.0);
+        if s.abandoned {
+            return;
+        }
         s.out.extend_from_slice(bytes);
         if kind == Some(b'1') {
             s.parsed = true;

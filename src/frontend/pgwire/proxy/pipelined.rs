@@ -30,6 +30,14 @@ pub(super) struct LaneRequest {
     parse: Option<Bytes>,
 }
 
+impl Drop for LaneRequest {
+    /// A session that ends with its request on a lane (the client went away) must not hold
+    /// up the requests queued behind it.
+    fn drop(&mut self) {
+        self.sink.abandon();
+    }
+}
+
 /// What [`Relay::try_lane`] did.
 #[derive(Debug)]
 pub(super) enum LaneTry {
@@ -176,7 +184,7 @@ impl<C: AsyncRead + AsyncWrite + Unpin> Relay<'_, C> {
             return None;
         };
         *progress = true;
-        let request = self.lane.take()?;
+        let mut request = self.lane.take()?;
         self.cancel.clear();
         self.may_open_lane = true;
         match end {
@@ -184,7 +192,7 @@ impl<C: AsyncRead + AsyncWrite + Unpin> Relay<'_, C> {
                 self.state.status = status;
                 // A simple query destroys the unnamed statement; a `Parse` that succeeded
                 // made it the session's.
-                self.state.unnamed = match request.parse {
+                self.state.unnamed = match request.parse.take() {
                     Some(rest) if request.sink.parsed() => {
                         self.state.unnamed_seq += 1;
                         Some((self.state.unnamed_seq, rest))
