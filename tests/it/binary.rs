@@ -21,6 +21,7 @@ pub(crate) fn command(args: &[&str]) -> Command {
         "STARBASE_CONFIG",
         "STARBASE_HTTP_LISTEN",
         "STARBASE_DATA_DIR",
+        "MIMALLOC_PURGE_DELAY",
     ] {
         cmd.env_remove(var);
     }
@@ -29,8 +30,16 @@ pub(crate) fn command(args: &[&str]) -> Command {
 }
 
 /// Starts `serve` on port 0 (the caller waits for the child in `stop`); returns the child, its HTTP address and the token it printed.
-#[allow(clippy::zombie_processes)]
 fn start(data_dir: &Path) -> (Child, String, Option<String>, Vec<String>) {
+    start_with(data_dir, &[])
+}
+
+/// [`start`] with these variables set.
+#[allow(clippy::zombie_processes)]
+fn start_with(
+    data_dir: &Path,
+    env: &[(&str, &str)],
+) -> (Child, String, Option<String>, Vec<String>) {
     let mut child = command(&[
         "serve",
         "--data-dir",
@@ -40,6 +49,7 @@ fn start(data_dir: &Path) -> (Child, String, Option<String>, Vec<String>) {
         "--pg-listen",
         "127.0.0.1:0",
     ])
+    .envs(env.iter().copied())
     .stdout(Stdio::null())
     .stderr(Stdio::piped())
     .spawn()
@@ -190,4 +200,43 @@ fn check_config_masks_secrets_and_names_unknown_keys() {
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8(output.stderr).unwrap();
     assert!(stderr.contains("admin_tokn"), "{stderr}");
+}
+
+/// The variables of a running process.
+fn environment(pid: u32) -> Vec<String> {
+    std::fs::read(format!("/proc/{pid}/environ"))
+        .unwrap()
+        .split(|b| *b == 0)
+        .map(|v| String::from_utf8_lossy(v).into_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn the_server_returns_freed_memory_at_once_unless_told_otherwise() {
+    let dir = tempfile::tempdir().unwrap();
+    // The process started is the one serving (it re-executed itself in place), with the
+    // allocator told to return freed memory at once.
+    let (child, addr, token, lines) = start(&dir.path().join("a"));
+    let token = token.unwrap_or_else(|| panic!("no token printed: {lines:?}"));
+    assert!(
+        environment(child.id()).contains(&"MIMALLOC_PURGE_DELAY=0".to_owned()),
+        "{:?}",
+        environment(child.id())
+    );
+    assert_eq!(select_one(&addr, &token).await, 200);
+    stop(child);
+    // An operator's own setting stays.
+    let (child, addr, token, _) =
+        start_with(&dir.path().join("b"), &[("MIMALLOC_PURGE_DELAY", "25")]);
+    let env = environment(child.id());
+    assert!(
+        env.contains(&"MIMALLOC_PURGE_DELAY=25".to_owned()),
+        "{env:?}"
+    );
+    assert!(
+        !env.contains(&"MIMALLOC_PURGE_DELAY=0".to_owned()),
+        "{env:?}"
+    );
+    assert_eq!(select_one(&addr, &token.unwrap()).await, 200);
+    stop(child);
 }
