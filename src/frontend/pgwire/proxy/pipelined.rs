@@ -15,7 +15,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::lane::{Submitted, UnitEnd, UnitSink};
 use super::relay::{HIGH_WATER, Relay, Step};
-use super::requests::message_len;
+use super::requests::{cstr, message_len};
 
 /// The largest request sent on a lane.
 const MAX_LANE_REQUEST: usize = 64 * 1024;
@@ -59,11 +59,6 @@ enum Shape {
     Incomplete,
     /// Anything else.
     Other,
-}
-
-fn cstr(body: &[u8]) -> Option<(&[u8], &[u8])> {
-    let end = body.iter().position(|b| *b == 0)?;
-    Some((&body[..end], &body[end + 1..]))
 }
 
 fn safe_text(text: &[u8]) -> bool {

@@ -35,7 +35,8 @@ pub(super) fn message_len(buf: &[u8]) -> Option<usize> {
     Some(usize::try_from(len).ok()? + 1)
 }
 
-fn cstr(body: &[u8]) -> Option<(&[u8], &[u8])> {
+/// A NUL-terminated string at the start of `body` and what follows it.
+pub(super) fn cstr(body: &[u8]) -> Option<(&[u8], &[u8])> {
     let end = body.iter().position(|b| *b == 0)?;
     Some((&body[..end], &body[end + 1..]))
 }
