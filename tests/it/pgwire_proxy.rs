@@ -189,7 +189,7 @@ async fn a_mysql_source_is_served_over_the_wire() {
     db.finish().await;
 }
 
-async fn connect_as(gw: &TestGateway, application_name: &str) -> tokio_postgres::Client {
+pub(crate) async fn connect_as(gw: &TestGateway, application_name: &str) -> tokio_postgres::Client {
     let config = format!(
         "host=127.0.0.1 port={} user=anyone password={ADMIN} dbname=external \
          application_name={application_name}",
@@ -202,7 +202,7 @@ async fn connect_as(gw: &TestGateway, application_name: &str) -> tokio_postgres:
     client
 }
 
-async fn direct_postgres() -> tokio_postgres::Client {
+pub(crate) async fn direct_postgres() -> tokio_postgres::Client {
     let (client, connection) =
         tokio_postgres::connect("host=127.0.0.1 port=5432 user=postgres dbname=test", NoTls)
             .await

@@ -10,29 +10,13 @@ use tokio_postgres::{NoTls, SimpleQueryMessage};
 
 use crate::common::external::local_postgres_target;
 use crate::common::{ADMIN, TestGateway};
+use crate::pgwire_proxy::{connect_as, direct_postgres};
 
-async fn connect_as(gw: &TestGateway, application_name: &str) -> tokio_postgres::Client {
-    let config = format!(
-        "host=127.0.0.1 port={} user=anyone password={ADMIN} dbname=external \
-         application_name={application_name}",
-        gw.pg.port()
-    );
-    let (client, connection) = tokio_postgres::connect(&config, NoTls).await.unwrap();
-    tokio::spawn(async move {
-        let _ = connection.await;
-    });
-    client
-}
-
-async fn direct_postgres() -> tokio_postgres::Client {
-    let (client, connection) =
-        tokio_postgres::connect("host=127.0.0.1 port=5432 user=postgres dbname=test", NoTls)
-            .await
-            .unwrap();
-    tokio::spawn(async move {
-        let _ = connection.await;
-    });
-    client
+/// A gateway whose source `external` is the local PostgreSQL (pipelining on), or `None`
+/// when that server is not running outside CI.
+async fn lane_gateway() -> Option<TestGateway> {
+    let target = local_postgres_target().await?;
+    Some(TestGateway::start_with_proxy(vec![target]).await)
 }
 
 /// The text columns of a simple query's first row.
@@ -66,10 +50,9 @@ async fn typed_row(c: &tokio_postgres::Client, a: i32, b: i32) -> (i32, i32, i32
 
 #[tokio::test]
 async fn concurrent_statements_share_one_pipelined_connection_and_get_their_own_answers() {
-    let Some(target) = local_postgres_target().await else {
+    let Some(gw) = lane_gateway().await else {
         return;
     };
-    let gw = TestGateway::start_with_proxy(vec![target]).await;
     let app = format!("lanes_{}", std::process::id());
     let mut clients = Vec::new();
     for _ in 0..8 {
@@ -121,10 +104,9 @@ async fn concurrent_statements_share_one_pipelined_connection_and_get_their_own_
 
 #[tokio::test]
 async fn a_pipelined_statement_never_runs_inside_another_clients_transaction() {
-    let Some(target) = local_postgres_target().await else {
+    let Some(gw) = lane_gateway().await else {
         return;
     };
-    let gw = TestGateway::start_with_proxy(vec![target]).await;
     let app = format!("lanes_tx_{}", std::process::id());
     let table = format!("lanes_tx_{}", std::process::id());
     let a = connect_as(&gw, &app).await;
@@ -170,10 +152,9 @@ async fn a_pipelined_statement_never_runs_inside_another_clients_transaction() {
 
 #[tokio::test]
 async fn an_error_in_a_pipelined_statement_reaches_only_its_client() {
-    let Some(target) = local_postgres_target().await else {
+    let Some(gw) = lane_gateway().await else {
         return;
     };
-    let gw = TestGateway::start_with_proxy(vec![target]).await;
     let app = format!("lanes_err_{}", std::process::id());
     let failing = connect_as(&gw, &app).await;
     let others: Vec<_> = futures::future::join_all((0..4).map(|_| connect_as(&gw, &app))).await;
@@ -211,10 +192,9 @@ async fn an_error_in_a_pipelined_statement_reaches_only_its_client() {
 
 #[tokio::test]
 async fn a_cancel_reaches_only_its_own_pipelined_statement() {
-    let Some(target) = local_postgres_target().await else {
+    let Some(gw) = lane_gateway().await else {
         return;
     };
-    let gw = TestGateway::start_with_proxy(vec![target]).await;
     let app = format!("lanes_cancel_{}", std::process::id());
     let a = connect_as(&gw, &app).await;
     let b = connect_as(&gw, &app).await;
@@ -290,10 +270,9 @@ async fn pipelining_can_be_turned_off_per_source() {
 #[tokio::test]
 async fn a_client_that_leaves_in_the_middle_of_its_answer_does_not_hold_up_the_lane() {
     use crate::pgwire_raw::{Raw, cstr, frame};
-    if local_postgres_target().await.is_none() {
+    let Some(gw) = lane_gateway().await else {
         return;
-    }
-    let gw = TestGateway::start_with_proxy(vec![local_postgres_target().await.unwrap()]).await;
+    };
     let mut a = Raw::login_to(&gw, ADMIN, "external").await;
     let mut b = Raw::login_to(&gw, ADMIN, "external").await;
     for raw in [&mut a, &mut b] {
