@@ -2,19 +2,20 @@
 //! `DumpSource` (the same text as the streamed `GET /export/dump` of that source).
 //!
 //! Owns mapping that source onto parts: the prologue and every table's `CREATE` are the
-//! schema part, each table's rows are cut into parts at page boundaries (pages of
-//! `chunk_size` rows, rounded up to whole 500-row `INSERT` batches on MySQL; at least 50,000
-//! rows on PostgreSQL, whose pages are single `COPY` statements; the job paces itself every
-//! `chunk_size` rows either way), and the epilogue is the closing part. The joined parts are the streamed dump byte for byte: a
-//! MySQL table's `INSERT`s are the same batches whatever the pages, and a PostgreSQL table
-//! is one `COPY … FROM stdin;` block whose header goes into its first part and whose `\.`
-//! into its last (the parts in between are bare data lines; a part may even be only the
-//! `\.`). Text streams to storage as the scan writes it; a keyed part whose upload fails
-//! is written again from its first key. A table without a key (no primary key) is one
-//! streamed query cut into parts at statement or line boundaries once a part holds
-//! `part_bytes` (no `OFFSET` re-scans; restarted whole on resume). The checkpoint key is
-//! the source's own `DumpKey` text. Row counts for the progress come from a second snapshot
-//! (an estimate when writers are busy). Must not know HTTP.
+//! schema part, each table's rows are cut into parts at scan boundaries (scans of
+//! `chunk_size` rows, rounded up to whole 500-row `INSERT` batches on MySQL; up to 50,000
+//! rows on PostgreSQL, whose scans continue one `COPY` statement; the job paces itself every
+//! `chunk_size` rows either way), and the epilogue is the closing part. The joined parts are
+//! the streamed dump byte for byte: a MySQL table's `INSERT`s are the same batches whatever
+//! the pages, and a PostgreSQL table is one `COPY … FROM stdin;` block whose header goes into
+//! its first part and whose `\.` into its last (the parts in between are bare data lines; a
+//! part may even be only the `\.`). Text streams to storage as the scan writes it; a keyed
+//! part whose upload fails is written again from its first key. A table without a key (no
+//! primary key) is one streamed query cut into parts at statement or line boundaries once a
+//! part holds `part_bytes` (no `OFFSET` re-scans; restarted whole on resume). The
+//! checkpoint key is the source's own `DumpKey` text. Row counts for the progress come from
+//! a second snapshot read beside the dump (an estimate when writers are busy). Must not know
+//! HTTP.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -235,8 +236,42 @@ async fn run_in(
         schema: Vec::new(),
         has_sequence: false,
     });
-    let total = count(inner, target, &plan).await?;
-    let mut run = Run::resume(inner, job, plan, progress, cancel, total).await?;
+    // Counting reads every row once more: it runs beside the dump instead of before it,
+    // and the progress has no total until it is done (a resumed job keeps its last one).
+    let (started, run_started) = oneshot::channel();
+    let counting = count_into(
+        inner,
+        target,
+        &plan,
+        (&progress, run_started),
+        &job.id,
+        &cancel,
+    );
+    let dumping = async {
+        let total = job.total_rows;
+        let run = Run::resume(
+            inner,
+            job,
+            plan.clone(),
+            progress.clone(),
+            cancel.clone(),
+            total,
+        )
+        .await;
+        // Whatever the outcome, the count may now record its total.
+        drop(started);
+        dump_units(run?, dump, &tables).await
+    };
+    let (outcome, ()) = tokio::join!(dumping, counting);
+    outcome
+}
+
+/// Writes the units from the resume point on, then the manifest.
+async fn dump_units(
+    mut run: Run<'_>,
+    dump: &mut AnyDump,
+    tables: &[DumpTable],
+) -> Result<Manifest, Stop> {
     let (first, resume_key, next_part) = run.resume_point();
     let chosen: Vec<&DumpTable> = run
         .plan
@@ -445,6 +480,33 @@ fn page_for(chunk: u64, page: u64, row_bytes: Option<u64>, room: u64) -> u64 {
         _ => chunk,
     };
     (fits.clamp(chunk, page.max(chunk)).div_ceil(batch) * batch).max(batch)
+}
+
+/// Counts the rows of the planned tables in a snapshot of their own, then makes that the
+/// job's total, once the run has recorded its start (`run_started` ends: the start writes
+/// the total the job had before). A failed count only leaves the progress without a total.
+async fn count_into(
+    inner: &Inner,
+    target: &Target,
+    plan: &JobPlan,
+    (progress, run_started): (&Progress, oneshot::Receiver<()>),
+    id: &str,
+    cancel: &CancellationToken,
+) {
+    let counted = tokio::select! {
+        n = count(inner, target, plan) => n,
+        () = cancel.cancelled() => return,
+    };
+    match counted {
+        Ok(total) => {
+            let _ = run_started.await;
+            progress.total.fetch_max(total, Ordering::AcqRel);
+            if let Err(e) = inner.registry.set_total(id, total).await {
+                tracing::warn!(job = id, error = %e, "recording a dump's row count failed");
+            }
+        }
+        Err(e) => tracing::warn!(job = id, error = %e, "counting a dump's rows failed"),
+    }
 }
 
 /// Rows of the planned tables, read in a snapshot of their own.

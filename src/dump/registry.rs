@@ -229,6 +229,22 @@ impl Registry {
         Ok(())
     }
 
+    /// Records the rows the job has to dump, once counted.
+    ///
+    /// # Errors
+    /// The metadata database's errors.
+    pub async fn set_total(&self, id: &str, total: u64) -> Result<(), Error> {
+        self.run(
+            ExecMode::Single,
+            vec![(
+                "UPDATE dump_jobs SET total_rows = $2 WHERE id = $1",
+                vec![text(id), int(total)],
+            )],
+        )
+        .await?;
+        Ok(())
+    }
+
     /// Marks a failed job `pending` again (it is about to be resumed).
     ///
     /// # Errors

@@ -193,52 +193,8 @@ async fn a_part_that_cannot_be_finished_is_written_again_once_storage_recovers()
     let client = reqwest::Client::new();
     let (mut server, expected) = seeded(&client, &data_dir).await;
 
-    // Parts of 4 KiB, a 5 ms pause per page: once the artist table has parts, a part thirty
-    // further on is about to be written. A non-empty directory where it goes makes its
-    // finish (the rename into place) fail, while the parts after it render.
     let key = start_dump(&client, &server.base, json!({"format": "sql"})).await;
-    let table_dir = data_dir.join("dumps").join(&key).join("artist");
-    let blocked = loop {
-        let last = std::fs::read_dir(&table_dir).ok().and_then(|entries| {
-            entries
-                .filter_map(|e| e.ok()?.file_name().into_string().ok())
-                .filter_map(|n| {
-                    n.strip_prefix("part-")?
-                        .strip_suffix(".sql")?
-                        .parse::<u64>()
-                        .ok()
-                })
-                .max()
-        });
-        if let Some(last) = last {
-            let blocked = table_dir.join(format!("part-{:05}.sql", last + 30));
-            std::fs::create_dir_all(blocked.join("in-the-way")).unwrap();
-            break blocked;
-        }
-        let s = status(&client, &server.base, &key).await;
-        assert!(
-            s["status"] == "pending" || s["status"] == "processing",
-            "the dump ended before the test could block a part: {s}"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
-    };
-    // The first failed finish is retried after a pause; the store recovers meanwhile.
-    let retried = |log: &[String]| {
-        log.iter()
-            .any(|l| l.contains("writing a dump part failed; writing it again"))
-    };
-    loop {
-        if retried(&server.log.lock().unwrap()) {
-            break;
-        }
-        let s = status(&client, &server.base, &key).await;
-        assert_eq!(
-            s["status"], "processing",
-            "the blocked part was never retried: {s}"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-    }
-    std::fs::remove_dir_all(&blocked).unwrap();
+    let blocked = block_a_part_until_retried(&client, &server, &data_dir, &key, "artist").await;
     let (done, seen) = wait_done(&client, &server.base, &key).await;
     assert_eq!(done["status"], "completed", "{done}");
     assert_eq!(*seen.last().unwrap(), 100);
@@ -265,6 +221,127 @@ async fn a_part_that_cannot_be_finished_is_written_again_once_storage_recovers()
     server.child.wait().unwrap();
 }
 
+/// Parts of 4 KiB, a 5 ms pause per page: once table `table` of dump `key` has parts, a
+/// part thirty further on is about to be written. A non-empty directory where it goes makes
+/// its finish (the rename into place) fail, while the parts after it render. Returns once
+/// the failed finish has been retried after its pause, with the way cleared again (the
+/// store has recovered); the path of that part.
+async fn block_a_part_until_retried(
+    client: &reqwest::Client,
+    server: &Running,
+    data_dir: &Path,
+    key: &str,
+    table: &str,
+) -> std::path::PathBuf {
+    let table_dir = data_dir.join("dumps").join(key).join(table);
+    let blocked = loop {
+        let last = std::fs::read_dir(&table_dir).ok().and_then(|entries| {
+            entries
+                .filter_map(|e| e.ok()?.file_name().into_string().ok())
+                .filter_map(|n| {
+                    n.strip_prefix("part-")?
+                        .strip_suffix(".sql")?
+                        .parse::<u64>()
+                        .ok()
+                })
+                .max()
+        });
+        if let Some(last) = last {
+            let blocked = table_dir.join(format!("part-{:05}.sql", last + 30));
+            std::fs::create_dir_all(blocked.join("in-the-way")).unwrap();
+            break blocked;
+        }
+        let s = status(client, &server.base, key).await;
+        assert!(
+            s["status"] == "pending" || s["status"] == "processing",
+            "the dump ended before the test could block a part: {s}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    };
+    let retried = |log: &[String]| {
+        log.iter()
+            .any(|l| l.contains("writing a dump part failed; writing it again"))
+    };
+    loop {
+        if retried(&server.log.lock().unwrap()) {
+            break;
+        }
+        let s = status(client, &server.base, key).await;
+        assert_eq!(
+            s["status"], "processing",
+            "the blocked part was never retried: {s}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    std::fs::remove_dir_all(&blocked).unwrap();
+    blocked
+}
+
+/// A configuration file in `dir` whose source `pg` is the test's schema of the local
+/// PostgreSQL; the `--config` flag that names it.
+fn pg_source(dir: &Path, db: &ExternalDb) -> [String; 2] {
+    let config = dir.join("starbase.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[[sources]]\nname = \"pg\"\nurl = \"postgres://postgres@127.0.0.1:5432/test\"\n\
+             search_path = \"{}\"\n",
+            db.namespace
+        ),
+    )
+    .unwrap();
+    ["--config".to_owned(), config.to_str().unwrap().to_owned()]
+}
+
+/// The whole dump of source `pg` as `GET /export/dump` streams it.
+async fn streamed_pg_dump(client: &reqwest::Client, base: &str) -> Vec<u8> {
+    client
+        .get(format!("{base}/export/dump"))
+        .bearer_auth(ADMIN)
+        .header("X-Starbase-Source", "pg")
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap()
+        .to_vec()
+}
+
+#[tokio::test]
+async fn a_postgres_part_that_cannot_be_finished_is_read_again_from_its_first_key() {
+    let Some(db) = ExternalDb::start(SourceKind::Postgres).await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let client = reqwest::Client::new();
+    let data_dir = dir.path().join("data");
+    let [flag, config] = pg_source(dir.path(), &db);
+    let server = start_with(&data_dir, &[&flag, &config]);
+    for sql in [
+        "CREATE TABLE words (w text COLLATE \"C\" PRIMARY KEY, n int)",
+        "INSERT INTO words SELECT E'k\\t' || lpad(n::text, 6, '0'), n FROM generate_series(1, 20000) n",
+    ] {
+        query_on(&client, &server.base, "pg", sql).await;
+    }
+    // The part is written again from its first key while the table's `COPY` statement has
+    // already sent the rows after it: those are read away and a new statement starts there.
+    let key = start_dump_on(&client, &server.base, "pg").await;
+    let blocked = block_a_part_until_retried(&client, &server, &data_dir, &key, "words").await;
+    let (done, seen) = wait_done(&client, &server.base, &key).await;
+    assert_eq!(done["status"], "completed", "{done}");
+    assert_eq!(*seen.last().unwrap(), 100);
+    assert!(blocked.is_file(), "the blocked part was written in the end");
+    assert_eq!(done["progress"]["processedRows"], 20_000, "{done}");
+    let (_, _, written) = download(&client, &server.base, &format!("{key}.sql"), None).await;
+    assert!(
+        written == streamed_pg_dump(&client, &server.base).await,
+        "the retried dump differs from the streamed one"
+    );
+    drop(server);
+    db.finish().await;
+}
+
 /// `POST /export/dump` of `body` on source `source`; the progress key.
 async fn start_dump_on(client: &reqwest::Client, base: &str, source: &str) -> String {
     let response = client
@@ -286,19 +363,10 @@ async fn sigkill_mid_postgres_dump_then_restart_resumes_and_equals_the_streamed_
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let data_dir = dir.path().join("data");
-    let config = dir.path().join("starbase.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[[sources]]\nname = \"pg\"\nurl = \"postgres://postgres@127.0.0.1:5432/test\"\n\
-             search_path = \"{}\"\n",
-            db.namespace
-        ),
-    )
-    .unwrap();
-    let flags = ["--config", config.to_str().unwrap()];
     let client = reqwest::Client::new();
+    let data_dir = dir.path().join("data");
+    let [flag, config] = pg_source(dir.path(), &db);
+    let flags = [flag.as_str(), config.as_str()];
     let mut server = start_with(&data_dir, &flags);
     // A text key with COPY escapes in it (each page's last key is read back from its line),
     // and a keyless table (one pass, dumped again whole after the restart).
@@ -330,16 +398,7 @@ async fn sigkill_mid_postgres_dump_then_restart_resumes_and_equals_the_streamed_
     );
     let (code, _, resumed) = download(&client, &server.base, &format!("{key}.sql"), None).await;
     assert_eq!(code, 200);
-    let streamed = client
-        .get(format!("{}/export/dump", server.base))
-        .bearer_auth(ADMIN)
-        .header("X-Starbase-Source", "pg")
-        .send()
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
+    let streamed = streamed_pg_dump(&client, &server.base).await;
     assert!(
         resumed == streamed,
         "the resumed dump differs from the streamed one"

@@ -12,8 +12,10 @@
 //! order), indexes, foreign keys and triggers, all inside one `BEGIN … COMMIT`. Rows are
 //! written as `pg_dump` writes them, one `COPY … FROM stdin;` block per table, and read
 //! with `COPY … TO STDOUT`, so the server renders every value in its own text format and
-//! the dump only moves bytes (see `scan`): primary-key order by keyset pages, physical order
-//! in one pass for a table without one. Partitioned, inherited and foreign tables, range
+//! the dump only moves bytes (see `scan`): primary-key order by keyset statements that
+//! successive scans continue, physical order in one pass for a table without one. The
+//! snapshot is read on a connection of its own (`PgSource::connect_own`), closed with it.
+//! Partitioned, inherited and foreign tables, range
 //! and base types and aggregates are refused with `0A000`. Must not know any frontend.
 
 mod catalog;
@@ -22,7 +24,7 @@ mod load;
 mod scan;
 pub mod split;
 
-use deadpool_postgres::Object;
+use deadpool_postgres::ClientWrapper;
 use starbase_protocol::Dialect;
 
 pub use self::load::PgLoad;
@@ -43,12 +45,16 @@ const SNAPSHOT_SETUP: &str = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; \
 /// A snapshot of a PostgreSQL database being dumped (see the module doc).
 pub struct PgDump {
     /// `None` once closed.
-    obj: Option<Object>,
+    obj: Option<ClientWrapper>,
     address: String,
     /// The dumped schemas.
     schemas: Vec<String>,
     /// Per table (by oid): its columns, for `ddl`.
     columns: std::collections::HashMap<u32, Vec<catalog::ColumnMeta>>,
+    /// The keyset `COPY` the next scan of its table continues.
+    open: Option<scan::OpenCopy>,
+    /// `enable_sort` is off in the snapshot (from the first keyset scan to the epilogue).
+    sorts_off: bool,
 }
 
 impl std::fmt::Debug for PgDump {
@@ -61,13 +67,15 @@ impl std::fmt::Debug for PgDump {
 }
 
 impl PgBackend {
-    /// Opens a dump: a pooled connection inside a read-only repeatable-read snapshot.
+    /// Opens a dump: a connection of its own (outside the pool, so a dump of hours holds
+    /// no pooled connection, and opened from the caller's runtime, so the reading of its
+    /// rows runs there: on the dump's low-priority thread) inside a read-only
+    /// repeatable-read snapshot. The connection closes with the dump.
     ///
     /// # Errors
-    /// `08006`/`53300` when no connection can be had; the server's errors.
+    /// `08006` when the server cannot be reached; the server's errors.
     pub async fn open_dump(&self) -> Result<PgDump, Error> {
-        let conn = self.source.get().await?;
-        let obj = conn.obj;
+        let obj = self.source.connect_own().await?;
         let address = self.source.0.address.clone();
         let fail = |e: tokio_postgres::Error| Error::Db(from_pg(&e, &address));
         // The schemas as the source's own search_path names them, before emptying it.
@@ -81,6 +89,8 @@ impl PgBackend {
             address: address.clone(),
             schemas,
             columns: std::collections::HashMap::new(),
+            open: None,
+            sorts_off: false,
         };
         dump.batch(SNAPSHOT_SETUP).await?;
         dump.batch("SELECT pg_catalog.set_config('search_path', '', true)")
@@ -99,7 +109,7 @@ impl PgBackend {
 }
 
 impl PgDump {
-    fn client(&self) -> Result<&Object, Error> {
+    fn client(&self) -> Result<&ClientWrapper, Error> {
         self.obj.as_ref().ok_or(Error::Closed)
     }
 
@@ -141,7 +151,8 @@ impl DumpSource for PgDump {
         Dialect::Postgres
     }
 
-    /// At least [`scan::COPY_PAGE_ROWS`]: each page is one `COPY` statement.
+    /// At least [`scan::COPY_PAGE_ROWS`]: a scan continues the table's open `COPY`
+    /// statement, so a page costs only the decoding of its last key.
     fn page_rows(&self, chunk: u64) -> u64 {
         chunk.max(scan::COPY_PAGE_ROWS)
     }
@@ -176,27 +187,24 @@ impl DumpSource for PgDump {
     }
 
     async fn epilogue(&mut self) -> Result<String, Error> {
+        if std::mem::take(&mut self.sorts_off) {
+            // The catalog queries below need their sorts (see `scan::keyset_plans`).
+            self.batch("SET LOCAL enable_sort = on").await?;
+        }
         let mut out = catalog::epilogue(self).await?;
         out.push_str("COMMIT;\n");
         Ok(out)
     }
 
     async fn close(mut self) {
-        if let Some(obj) = self.obj.take() {
-            // A read-only snapshot: rolling back loses nothing and frees the connection
-            // for the pool with no session setting left behind (all were `SET LOCAL`).
-            if obj.batch_execute("ROLLBACK").await.is_err() {
-                drop(Object::take(obj));
-            }
+        // Dropping the connection closes it, which ends the snapshot and a statement still
+        // sending rows at once; the `ROLLBACK` before, when no statement is, keeps the
+        // server from logging an unexpected end of a client's open transaction.
+        if self.open.take().is_none()
+            && let Some(obj) = &self.obj
+        {
+            let _ = obj.batch_execute("ROLLBACK").await;
         }
-    }
-}
-
-impl Drop for PgDump {
-    fn drop(&mut self) {
-        if let Some(obj) = self.obj.take() {
-            // Dropped mid-dump: the connection may be inside the snapshot; close it.
-            drop(Object::take(obj));
-        }
+        self.obj = None;
     }
 }

@@ -8,12 +8,14 @@
 
 use std::sync::Arc;
 
-use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
+use deadpool_postgres::{
+    ClientWrapper, Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime,
+};
 use starbase_protocol::{DbError, SqlState};
 use tokio_postgres::config::SslMode;
 use tokio_postgres_rustls::MakeRustlsConnect;
 
-use super::error::from_pool;
+use super::error::{from_pg, from_pool};
 use crate::external::Tasks;
 use crate::external::config::{ServerConfig, TCP_KEEPALIVE_IDLE, TlsMode};
 use crate::external::tls;
@@ -21,6 +23,8 @@ use crate::external::tls;
 /// What every plan task of one backend shares.
 pub(super) struct Shared {
     pub(super) pool: Pool,
+    /// The pool's connection settings, for connections of their own.
+    pub(super) config: tokio_postgres::Config,
     pub(super) tls: MakeRustlsConnect,
     pub(super) address: String,
     pub(super) tasks: Tasks,
@@ -66,7 +70,7 @@ impl PgSource {
         }
         let tls = MakeRustlsConnect::new(tls::client_config(config.tls)?);
         let manager = Manager::from_config(
-            pg,
+            pg.clone(),
             tls.clone(),
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
@@ -82,6 +86,7 @@ impl PgSource {
             .map_err(|e| DbError::invalid_parameter(format!("invalid PostgreSQL pool: {e}")))?;
         Ok(Self(Arc::new(Shared {
             pool,
+            config: pg,
             tls,
             address: config.address(),
             tasks: Tasks::default(),
@@ -104,6 +109,29 @@ impl PgSource {
             shared: Arc::clone(&self.0),
             broken: false,
         })
+    }
+}
+
+impl PgSource {
+    /// A connection of its own, outside the pool, with the pool's settings; its I/O task
+    /// runs on the calling runtime and ends when the connection is dropped.
+    ///
+    /// # Errors
+    /// `08006` when the server cannot be reached, `08001`/`28000`… as it answers.
+    pub(super) async fn connect_own(&self) -> Result<ClientWrapper, DbError> {
+        let (client, connection) = self
+            .0
+            .config
+            .connect(self.0.tls.clone())
+            .await
+            .map_err(|e| from_pg(&e, &self.0.address))?;
+        let task = tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!(error = %e, "a PostgreSQL connection of its own ended");
+            }
+        });
+        // The wrapper aborts the task when dropped.
+        Ok(ClientWrapper::new(client, task))
     }
 }
 

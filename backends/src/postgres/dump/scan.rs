@@ -5,11 +5,17 @@
 //! formats every value (under the snapshot's exact-text settings), and the bytes go out
 //! as they arrive, in writes of at most about [`FLUSH_BYTES`] or [`DUMP_BATCH_ROWS`] lines,
 //! so memory holds one write whatever the table's size.
-//! - A keyed table is read in keyset pages, `COPY (SELECT <columns> FROM ONLY t WHERE
-//!   (<key>) > (<last key>) ORDER BY <key> LIMIT n) TO STDOUT` (at most [`COPY_PAGE_ROWS`]
-//!   rows, or what the caller asked for). `COPY` takes no parameters, so the last key is
-//!   inlined as `'…'::type` literals decoded from the page's last line; a key column that
-//!   is not among the copied columns (a generated one) makes the table keyless instead.
+//! - A keyed table is read in key order by `COPY (SELECT <columns> FROM ONLY t WHERE
+//!   (<key>) > (<last key>) ORDER BY <key> LIMIT n) TO STDOUT` statements of up to
+//!   [`COPY_SEGMENT_ROWS`] rows, each left open across the scans that continue where the
+//!   last one stopped ([`OpenCopy`]): a scan stops after the rows it was asked for and the
+//!   next one reads on, so the server keeps streaming as `pg_dump`'s one `COPY` does,
+//!   instead of draining the connection and planning a new statement every page. `COPY`
+//!   takes no parameters, so the last key is inlined as `'…'::type` literals decoded from
+//!   the last line a scan wrote; a key column that is not among the copied columns (a
+//!   generated one) makes the table keyless instead. A scan that starts anywhere else (a
+//!   part written again after a failed upload) reads the open statement's rest away and
+//!   starts a new one. Sorts are turned off for these statements ([`keyset_plans`]).
 //! - A keyless table is one `COPY t (<columns>) TO STDOUT` (physical order: the snapshot
 //!   turns `synchronize_seqscans` off, so two dumps of the same data agree), which the
 //!   caller may cut into parts at any write, all of them ending at a line. Paging it by
@@ -21,17 +27,23 @@
 //! whatever pages or parts, join into one block. An empty table is a header and `\.`,
 //! as `pg_dump` writes it. Must not know where the sink's bytes go.
 
+use std::pin::Pin;
+
+use bytes::Bytes;
 use futures_util::StreamExt;
 use starbase_protocol::DbError;
+use tokio_postgres::CopyOutStream;
 
 use super::PgDump;
 use super::copy_text::{LastLine, key_literals};
 use crate::dump::{DUMP_BATCH_ROWS, DumpKey, DumpSink, DumpTable, ScanEnd, pg_ident};
 use crate::error::Error;
 
-/// Rows per keyset page (one `COPY` statement each): a statement costs a round trip, a
-/// plan and an index descent, about what a few thousand rows of output cost.
+/// Rows a scan asks for at most, by default: how often the caller gets a checkpoint key.
 pub(super) const COPY_PAGE_ROWS: u64 = 50_000;
+/// Rows of one keyset `COPY` statement: a new statement costs a drained connection, a
+/// round trip and a plan; a scan that restarts elsewhere reads at most this many rows away.
+const COPY_SEGMENT_ROWS: u64 = 1_000_000;
 /// A write to the sink once the lines waiting reach this size.
 const FLUSH_BYTES: usize = 64 * 1024;
 /// The end of a block's data.
@@ -55,6 +67,21 @@ impl Outbox {
         self.buf.len() >= FLUSH_BYTES || self.rows >= DUMP_BATCH_ROWS as u64
     }
 
+    /// Takes `chunk` (whole lines, or the rest of one), flushing when full.
+    async fn push<S: DumpSink>(
+        &mut self,
+        chunk: &[u8],
+        lines: u64,
+        sink: &mut S,
+    ) -> Result<(), Error> {
+        self.rows += lines;
+        self.buf.extend_from_slice(chunk);
+        if self.full() {
+            self.flush(sink).await?;
+        }
+        Ok(())
+    }
+
     async fn flush<S: DumpSink>(&mut self, sink: &mut S) -> Result<(), Error> {
         if self.buf.is_empty() {
             return Ok(());
@@ -67,16 +94,113 @@ impl Outbox {
     }
 }
 
-/// What one `COPY … TO STDOUT` returned.
-struct Copied {
+/// A keyset `COPY` statement still sending rows, kept between the scans of its table.
+pub(super) struct OpenCopy {
+    /// The table's oid.
+    oid: u32,
+    stream: Pin<Box<CopyOutStream>>,
+    /// The key of the last line read: the stream continues after it.
+    at: Option<DumpKey>,
+    /// Rows the statement may still send (its `LIMIT` less the rows read).
+    left: u64,
+    /// The part of a chunk after the line a scan stopped at.
+    pending: Option<Bytes>,
+}
+
+impl std::fmt::Debug for OpenCopy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OpenCopy")
+            .field("oid", &self.oid)
+            .field("at", &self.at)
+            .field("left", &self.left)
+            .finish_non_exhaustive()
+    }
+}
+
+/// How a read of an open statement ended.
+struct Read {
     rows: u64,
-    /// The key of its last line, when asked for and there was one.
-    last_key: Option<DumpKey>,
+    /// The statement sent its last row.
+    ended: bool,
+}
+
+impl OpenCopy {
+    /// Starts the statement for the rows of `table` after `after`.
+    async fn start(
+        dump: &PgDump,
+        table: &DumpTable,
+        key: &[String],
+        after: Option<&DumpKey>,
+    ) -> Result<Self, Error> {
+        let sql = page(table, key, after, COPY_SEGMENT_ROWS);
+        let stream = dump
+            .client()?
+            .copy_out(&sql)
+            .await
+            .map_err(|e| dump.fail(&e))?;
+        Ok(Self {
+            oid: table.detail.oid,
+            stream: Box::pin(stream),
+            at: after.cloned(),
+            left: COPY_SEGMENT_ROWS,
+            pending: None,
+        })
+    }
+
+    /// Moves up to `wanted` lines into `out`, following them in `last`.
+    async fn read<S: DumpSink>(
+        &mut self,
+        dump: &PgDump,
+        wanted: u64,
+        (out, last): (&mut Outbox, &mut LastLine),
+        sink: &mut S,
+    ) -> Result<Read, Error> {
+        let mut rows = 0;
+        while rows < wanted {
+            let chunk = match self.pending.take() {
+                Some(chunk) => chunk,
+                None => match self.stream.next().await {
+                    Some(chunk) => chunk.map_err(|e| dump.fail(&e))?,
+                    None => return Ok(Read { rows, ended: true }),
+                },
+            };
+            let (take, rest) = split_after_lines(chunk, wanted - rows);
+            self.pending = rest;
+            let lines = last.feed(&take);
+            rows += lines;
+            self.left = self.left.saturating_sub(lines);
+            out.push(&take, lines, sink).await?;
+        }
+        Ok(Read { rows, ended: false })
+    }
+
+    /// Reads the statement's remaining rows away, so the connection can take the next one.
+    async fn discard(mut self, dump: &PgDump) -> Result<(), Error> {
+        while let Some(chunk) = self.stream.next().await {
+            chunk.map_err(|e| dump.fail(&e))?;
+        }
+        Ok(())
+    }
+}
+
+/// `chunk` cut after its `lines`-th line, when it holds more.
+fn split_after_lines(mut chunk: Bytes, lines: u64) -> (Bytes, Option<Bytes>) {
+    let mut seen = 0;
+    for (i, &b) in chunk.iter().enumerate() {
+        if b == b'\n' {
+            seen += 1;
+            if seen == lines && i + 1 < chunk.len() {
+                let rest = chunk.split_off(i + 1);
+                return (chunk, Some(rest));
+            }
+        }
+    }
+    (chunk, None)
 }
 
 /// Writes the rows of `table` after `after` (see the module doc and `DumpSource::scan`).
 pub(super) async fn scan<S: DumpSink>(
-    dump: &PgDump,
+    dump: &mut PgDump,
     table: &DumpTable,
     after: Option<&DumpKey>,
     max_rows: Option<u64>,
@@ -87,11 +211,11 @@ pub(super) async fn scan<S: DumpSink>(
         header(&mut out.buf, table);
     }
     let Some(key) = &table.key else {
-        let copied = copy(dump, &whole_table(table), None, &mut out, sink).await?;
+        let rows = copy_whole(dump, table, &mut out, sink).await?;
         out.buf.extend_from_slice(END_OF_DATA);
         out.flush(sink).await?;
         return Ok(ScanEnd {
-            rows: copied.rows,
+            rows,
             last_key: None,
             complete: true,
         });
@@ -101,64 +225,80 @@ pub(super) async fn scan<S: DumpSink>(
         last_key: after.cloned(),
         complete: false,
     };
+    let mut last = LastLine::default();
     loop {
-        let wanted = max_rows.map_or(COPY_PAGE_ROWS, |max| max.saturating_sub(end.rows));
-        let limit = wanted.clamp(1, COPY_PAGE_ROWS);
-        let sql = page(table, key, end.last_key.as_ref(), limit);
-        let copied = copy(dump, &sql, Some(table), &mut out, sink).await?;
-        end.rows += copied.rows;
-        if copied.last_key.is_some() {
-            end.last_key = copied.last_key;
+        let wanted = max_rows.map_or(u64::MAX, |max| max.saturating_sub(end.rows));
+        if wanted == 0 {
+            break;
         }
-        if copied.rows < limit {
+        if !dump.sorts_off {
+            keyset_plans(dump).await?;
+        }
+        let mut open = match dump.open.take() {
+            Some(open) if open.oid == table.detail.oid && open.at == end.last_key => open,
+            other => {
+                if let Some(stale) = other {
+                    stale.discard(dump).await?;
+                }
+                OpenCopy::start(dump, table, key, end.last_key.as_ref()).await?
+            }
+        };
+        let read = open.read(dump, wanted, (&mut out, &mut last), sink).await?;
+        end.rows += read.rows;
+        if read.rows > 0 {
+            let at = DumpKey(key_literals(
+                last.last(),
+                &table.detail.key_fields,
+                &table.detail.key_types,
+            )?);
+            end.last_key = Some(at.clone());
+            open.at = Some(at);
+        }
+        if !read.ended {
+            dump.open = Some(open);
+        } else if open.left > 0 {
+            // Fewer rows than the statement's `LIMIT`: the table has no more.
             end.complete = true;
             out.buf.extend_from_slice(END_OF_DATA);
             break;
         }
-        if max_rows.is_some_and(|max| end.rows >= max) {
-            break;
-        }
+        // A statement that sent all its rows is followed by the next one, if more are wanted.
     }
     out.flush(sink).await?;
     Ok(end)
 }
 
-/// Runs one `COPY … TO STDOUT`, moving its lines through `out`; with `keyed`, decodes the
-/// last line's key.
-async fn copy<S: DumpSink>(
+/// Turns `enable_sort` off in the snapshot, until the epilogue: a keyset statement then
+/// reads the primary key's index in order, where the planner could otherwise choose to scan
+/// and sort a table whose rows lie out of key order, before the first row and again for
+/// every statement. Catalog queries need their sorts, hence not for the whole snapshot.
+async fn keyset_plans(dump: &mut PgDump) -> Result<(), Error> {
+    dump.batch("SET LOCAL enable_sort = off").await?;
+    dump.sorts_off = true;
+    Ok(())
+}
+
+/// Runs one `COPY` of a whole table without a key, moving its lines through `out`.
+async fn copy_whole<S: DumpSink>(
     dump: &PgDump,
-    sql: &str,
-    keyed: Option<&DumpTable>,
+    table: &DumpTable,
     out: &mut Outbox,
     sink: &mut S,
-) -> Result<Copied, Error> {
+) -> Result<u64, Error> {
     let stream = dump
         .client()?
-        .copy_out(sql)
+        .copy_out(&whole_table(table))
         .await
         .map_err(|e| dump.fail(&e))?;
     let mut stream = std::pin::pin!(stream);
-    let mut last = LastLine::default();
     let mut rows = 0;
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(|e| dump.fail(&e))?;
-        let lines = last.feed(&chunk);
+        let lines = chunk.iter().filter(|&&b| b == b'\n').count() as u64;
         rows += lines;
-        out.rows += lines;
-        out.buf.extend_from_slice(&chunk);
-        if out.full() {
-            out.flush(sink).await?;
-        }
+        out.push(&chunk, lines, sink).await?;
     }
-    let last_key = match keyed {
-        Some(table) if rows > 0 => Some(DumpKey(key_literals(
-            last.last(),
-            &table.detail.key_fields,
-            &table.detail.key_types,
-        )?)),
-        _ => None,
-    };
-    Ok(Copied { rows, last_key })
+    Ok(rows)
 }
 
 /// `COPY "s"."t" ("a", …) FROM stdin;` and its newline (no list for a table without
