@@ -3,7 +3,9 @@
 //! checkpoint and finishes with exactly the dump an uninterrupted run writes (the internal
 //! database, and a PostgreSQL source whose tables are `COPY` blocks cut into parts). Also a
 //! part whose upload cannot be finished (its place is taken) while the next ones render: it
-//! is written again once the store recovers, and the dump is the undisturbed one.
+//! is written again once the store recovers, and the dump is the undisturbed one (on a
+//! PostgreSQL source too, where the table's `COPY` statement has run ahead of that part).
+//! And a PostgreSQL dump reads on a connection of its own, not one of the pool's.
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -278,19 +280,51 @@ async fn block_a_part_until_retried(
 }
 
 /// A configuration file in `dir` whose source `pg` is the test's schema of the local
-/// PostgreSQL; the `--config` flag that names it.
-fn pg_source(dir: &Path, db: &ExternalDb) -> [String; 2] {
+/// PostgreSQL, with the settings in `extra` (lines of the source's table); the `--config`
+/// flag that names it.
+fn pg_source(dir: &Path, db: &ExternalDb, extra: &str) -> [String; 2] {
     let config = dir.join("starbase.toml");
     std::fs::write(
         &config,
         format!(
             "[[sources]]\nname = \"pg\"\nurl = \"postgres://postgres@127.0.0.1:5432/test\"\n\
-             search_path = \"{}\"\n",
+             search_path = \"{}\"\n{extra}",
             db.namespace
         ),
     )
     .unwrap();
     ["--config".to_owned(), config.to_str().unwrap().to_owned()]
+}
+
+#[tokio::test]
+async fn a_postgres_dump_holds_no_pooled_connection() {
+    let Some(db) = ExternalDb::start(SourceKind::Postgres).await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let client = reqwest::Client::new();
+    let data_dir = dir.path().join("data");
+    // One pooled connection, given up for after two seconds.
+    let [flag, config] = pg_source(dir.path(), &db, "pool_size = 1\nacquire_timeout = \"2s\"\n");
+    let server = start_with(&data_dir, &[&flag, &config]);
+    for sql in [
+        "CREATE TABLE words (w text PRIMARY KEY, n int)",
+        "INSERT INTO words SELECT 'w' || lpad(n::text, 6, '0'), n FROM generate_series(1, 20000) n",
+    ] {
+        query_on(&client, &server.base, "pg", sql).await;
+    }
+    let key = start_dump_on(&client, &server.base, "pg").await;
+    a_quarter_done(&client, &server.base, &key).await;
+    // Mid-dump, the pool's one connection is free for a client.
+    for _ in 0..3 {
+        query_on(&client, &server.base, "pg", "SELECT count(*) FROM words").await;
+    }
+    let s = status(&client, &server.base, &key).await;
+    assert_eq!(s["status"], "processing", "the dump ended too soon: {s}");
+    let (done, _) = wait_done(&client, &server.base, &key).await;
+    assert_eq!(done["status"], "completed", "{done}");
+    drop(server);
+    db.finish().await;
 }
 
 /// The whole dump of source `pg` as `GET /export/dump` streams it.
@@ -316,7 +350,7 @@ async fn a_postgres_part_that_cannot_be_finished_is_read_again_from_its_first_ke
     let dir = tempfile::tempdir().unwrap();
     let client = reqwest::Client::new();
     let data_dir = dir.path().join("data");
-    let [flag, config] = pg_source(dir.path(), &db);
+    let [flag, config] = pg_source(dir.path(), &db, "");
     let server = start_with(&data_dir, &[&flag, &config]);
     for sql in [
         "CREATE TABLE words (w text COLLATE \"C\" PRIMARY KEY, n int)",
@@ -365,7 +399,7 @@ async fn sigkill_mid_postgres_dump_then_restart_resumes_and_equals_the_streamed_
     let dir = tempfile::tempdir().unwrap();
     let client = reqwest::Client::new();
     let data_dir = dir.path().join("data");
-    let [flag, config] = pg_source(dir.path(), &db);
+    let [flag, config] = pg_source(dir.path(), &db, "");
     let flags = [flag.as_str(), config.as_str()];
     let mut server = start_with(&data_dir, &flags);
     // A text key with COPY escapes in it (each page's last key is read back from its line),
