@@ -15,6 +15,7 @@
 //! Must not know HTTP types: the frontend turns requests into calls here.
 
 pub mod callback;
+mod contention;
 pub mod download;
 mod external_sql;
 pub mod format;

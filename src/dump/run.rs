@@ -10,11 +10,12 @@
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use starbase_protocol::{DbError, Value};
 use tokio_util::sync::CancellationToken;
 
+use super::contention::Contention;
 use super::format::{sqlite_post, sqlite_schema};
 use super::model::{
     JobPlan, Manifest, ManifestPart, ManifestTable, PartRecord, UnitKind, key_from_json,
@@ -56,7 +57,12 @@ pub(super) struct Run<'a> {
     pub(super) cancel: CancellationToken,
     pub(super) slice_started: Instant,
     pub(super) chunk_size: u64,
+    /// Whether live work is holding the dump thread off the CPU (see [`Run::pace`]).
+    pub(super) contention: Contention,
 }
+
+/// The pause after a chunk while the machine is contended (see [`Run::pace`]).
+const CONTENDED_PAUSE: Duration = Duration::from_millis(20);
 
 /// Runs `job` until it completes, fails or the server stops.
 pub(super) async fn run(
@@ -158,6 +164,7 @@ impl<'a> Run<'a> {
             cancel,
             slice_started: Instant::now(),
             chunk_size,
+            contention: Contention::default(),
         })
     }
 
@@ -218,19 +225,32 @@ impl<'a> Run<'a> {
         )
     }
 
-    /// Stops for shutdown; pauses after each slice of work.
+    /// Stops for shutdown; pauses after each slice of work, and after each chunk while the
+    /// dump thread is kept waiting for a CPU (unless the dumps run at normal priority,
+    /// `dump_nice = 0`). The dump thread itself only gets what live queries leave, but the
+    /// process it reads from may not: a PostgreSQL backend producing `COPY` output refills
+    /// the connection's buffers at normal priority each time the dump reads, so on a busy
+    /// machine the reads slow to a chunk per [`CONTENDED_PAUSE`], and the source's backend
+    /// waits with them. On an idle machine nothing waits and the dump runs at full speed.
     pub(super) async fn pace(&mut self) -> Result<(), Stop> {
         if self.cancel.is_cancelled() {
             return Err(Stop::Interrupted);
         }
         let config = &self.inner.config;
-        if !config.breathing_interval.is_zero()
-            && self.slice_started.elapsed() >= config.max_execution_time
-        {
-            tokio::select! {
-                () = tokio::time::sleep(config.breathing_interval) => {}
-                () = self.cancel.cancelled() => return Err(Stop::Interrupted),
-            }
+        let slice_over = !config.breathing_interval.is_zero()
+            && self.slice_started.elapsed() >= config.max_execution_time;
+        let pause = if slice_over {
+            config.breathing_interval
+        } else if config.nice > 0 && self.contention.contended() {
+            CONTENDED_PAUSE
+        } else {
+            return Ok(());
+        };
+        tokio::select! {
+            () = tokio::time::sleep(pause) => {}
+            () = self.cancel.cancelled() => return Err(Stop::Interrupted),
+        }
+        if slice_over {
             self.slice_started = Instant::now();
         }
         Ok(())
