@@ -6,7 +6,8 @@
 #   1. `sqlite3 db .dump > file`                      (the peer: wall time)
 #   2. Starbase dump to local storage (default dir)    (wall time POST -> completed, peak RSS)
 #   3. Starbase dump to an S3 server on loopback        (wall time, peak RSS)
-#   4. point-select p99 through POST /query, idle and while dumps run back to back
+#   4. point-select p99 through POST /query, idle and while dumps run back to back (after two
+#      seconds of the same load to warm the caches and the source's pool)
 # and prints a Markdown table with the ratios. Peak RSS is the server's VmHWM (a fresh server
 # per size and storage, so each number is that dump's peak).
 # With PG=1 (the default when psql and pg_dump are installed), also a PG_ROWS-row (1M)
@@ -119,6 +120,11 @@ p99() {
   wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --latency -s "$work/query.lua" "http://127.0.0.1:$PORT/query" >"$work/wrk.txt"
   to_ms "$(awk '$1 == "99%" {print $2}' "$work/wrk.txt")"
 }
+# warm_up: two seconds of the same load first, so the idle figure is not the first
+# requests' (the source's pool connecting, the table's pages coming into the caches).
+warm_up() {
+  wrk -t"$THREADS" -c"$CONNS" -d2s -s "$work/query.lua" "http://127.0.0.1:$PORT/query" >/dev/null
+}
 
 # start_weed / start_s3s -> sets S3_PORT once the server answers
 start_weed() {
@@ -181,6 +187,7 @@ SQL
   local_s=$(dump_once)
   local_rss=$(rss_mib)
   echo "local: ${local_s}s, peak RSS ${local_rss} MiB (idle ${idle_rss})" >&2
+  warm_up
   idle_p99=$(p99)
   ( while [ ! -e "$work/stop" ]; do dump_once internal 0.5 >/dev/null; rm -rf "$work/data/dumps"/dump_*; done ) &
   loop=$!
@@ -233,6 +240,7 @@ SQL
   pg_local_rss=$(rss_mib)
   echo "PostgreSQL -> local: ${pg_local}s, peak RSS ${pg_local_rss} MiB (idle ${idle_rss})" >&2
   export POINT_SOURCE=external POINT_SQL='SELECT * FROM kv WHERE id = $1'
+  warm_up
   idle_p99=$(p99)
   ( while [ ! -e "$work/stop" ]; do dump_once external 0.5 >/dev/null; rm -rf "$work/pgdata/dumps"/dump_*; done ) &
   loop=$!
