@@ -54,7 +54,11 @@ impl Contention {
             #[allow(clippy::cast_precision_loss)] // a ratio of durations
             let share = wait as f64 / (run + wait) as f64;
             self.contended = share > CONTENDED_WAIT_SHARE;
-            tracing::trace!(share, contended = self.contended, "the dump thread's wait for a CPU");
+            tracing::trace!(
+                share,
+                contended = self.contended,
+                "the dump thread's wait for a CPU"
+            );
             self.start = Some(now);
         }
         self.contended
