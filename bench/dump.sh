@@ -64,12 +64,8 @@ else
 fi
 
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/dump_lib.sh"
 
-now() { date +%s.%N; }
-elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
-# A string field of a JSON object, without starting an interpreter (the status is polled
-# every 20 ms; a Python start-up per poll would itself load the 2 cores).
-field() { grep -o "\"$1\":\"[^\"]*\"" | head -n 1 | cut -d'"' -f4; }
 
 # start_server DATA_DIR [ENV...] -> sets PORT, SPID
 start_server() {
@@ -85,25 +81,6 @@ start_server() {
 stop_server() { kill "$SPID"; wait "$SPID" 2>/dev/null || true; }
 rss_mib() { awk '/VmHWM/ { printf "%.1f", $2 / 1024 }' "/proc/$SPID/status"; }
 
-# dump_once [SOURCE [POLL_S]] -> prints seconds from POST to completed. The status is polled
-# every POLL_S (0.02 s when timing one dump; 0.5 s for the back-to-back dumps of the latency
-# phase, so that the poller's own processes do not take the CPU the queries are measured on).
-dump_once() {
-  local start key state source=${1:-internal} poll=${2:-0.02}
-  start=$(now)
-  key=$(curl -sf -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
-    -H "X-Starbase-Source: $source" -d '{"format":"sql"}' "http://127.0.0.1:$PORT/export/dump" | field progressKey)
-  [ -n "$key" ] || { echo "dump not accepted" >&2; exit 1; }
-  while :; do
-    state=$(curl -sf -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$PORT/export/dump/status/$key" | field status)
-    case "$state" in
-      completed) break ;;
-      failed) echo "dump $key failed" >&2; exit 1 ;;
-    esac
-    sleep "$poll"
-  done
-  elapsed "$start" "$(now)"
-}
 
 cat > "$work/query.lua" <<'LUA'
 local rows = tonumber(os.getenv("ROWS"))

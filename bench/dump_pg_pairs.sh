@@ -31,6 +31,7 @@ for tool in wrk psql pg_dump curl python3; do
 done
 
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/dump_lib.sh"
 
 psql_() { psql -X -q -h 127.0.0.1 -U postgres -v ON_ERROR_STOP=1 "$@"; }
 pgdb="bench_pairs_$(head -c 6 /dev/urandom | od -An -tx1 | tr -d ' \n')"
@@ -43,8 +44,6 @@ VACUUM ANALYZE kv;
 CHECKPOINT;
 SQL
 
-now() { date +%s.%N; }
-field() { grep -o "\"$1\":\"[^\"]*\"" | head -n 1 | cut -d'"' -f4; }
 start_server() {
   PORT=$(free_port)
   rm -rf "$work/data" && mkdir -p "$work/data"
@@ -58,22 +57,9 @@ start_server() {
   wait_http "http://127.0.0.1:$PORT/healthz"
 }
 stop_server() { kill "$SPID"; wait "$SPID" 2>/dev/null || true; }
-# dump_once POLL_S -> seconds from POST to completed
-dump_once() {
-  local start key state
-  start=$(now)
-  key=$(curl -sf -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
-    -H "X-Starbase-Source: external" -d '{"format":"sql"}' "http://127.0.0.1:$PORT/export/dump" | field progressKey)
-  [ -n "$key" ] || { echo "dump not accepted" >&2; exit 1; }
-  while :; do
-    state=$(curl -sf -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$PORT/export/dump/status/$key" | field status)
-    case "$state" in
-      completed) break ;;
-      failed) echo "dump $key failed" >&2; exit 1 ;;
-    esac
-    sleep "$1"
-  done
-  awk -v a="$start" -v b="$(now)" 'BEGIN { printf "%.3f", b - a }'
+# dump POLL_S -> seconds from POST to completed; the dump's files are removed
+dump() {
+  dump_once external "$1"
   rm -rf "$work/data/dumps"/dump_*
 }
 cat >"$work/query.lua" <<LUA
@@ -90,19 +76,21 @@ p99() {
   to_ms "$(awk '$1 == "99%" {print $2}' "$work/wrk.txt")"
 }
 
+echo "| round | binary | ratios to pg_dump (sorted) | point-select p99 idle ms | p99 during dumps ms (ratio) |"
+echo "|---|---|---|---|---|"
 for round in $(seq 1 "$ROUNDS"); do
   for bin in $BINS; do
     start_server "$bin"
     ratios=()
     for _ in $(seq 1 "$PAIRS"); do
       start=$(now); pg_dump -h 127.0.0.1 -U postgres "$pgdb" >"$work/peer.sql"
-      peer=$(awk -v a="$start" -v b="$(now)" 'BEGIN { printf "%.3f", b - a }')
-      ours=$(dump_once 0.02)
+      peer=$(elapsed "$start" "$(now)")
+      ours=$(dump 0.02)
       ratios+=("$(awk -v a="$ours" -v b="$peer" 'BEGIN { printf "%.2f", a / b }')")
     done
     p99 2 >/dev/null
     idle=$(p99 "$DURATION")
-    ( while [ ! -e "$work/stop" ]; do dump_once 0.5 >/dev/null; done ) &
+    ( while [ ! -e "$work/stop" ]; do dump 0.5 >/dev/null; done ) &
     loop=$!
     busy=$(p99 "$DURATION")
     touch "$work/stop"; wait "$loop" || true; rm -f "$work/stop"

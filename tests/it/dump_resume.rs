@@ -296,6 +296,23 @@ fn pg_source(dir: &Path, db: &ExternalDb, extra: &str) -> [String; 2] {
     ["--config".to_owned(), config.to_str().unwrap().to_owned()]
 }
 
+/// A server on a data directory in `dir` whose source `pg` (with the settings `extra`) holds
+/// what the statements `sql` make; that data directory.
+async fn pg_server_with(
+    client: &reqwest::Client,
+    (dir, db): (&Path, &ExternalDb),
+    extra: &str,
+    sql: [&str; 2],
+) -> (Running, std::path::PathBuf) {
+    let data_dir = dir.join("data");
+    let [flag, config] = pg_source(dir, db, extra);
+    let server = start_with(&data_dir, &[&flag, &config]);
+    for sql in sql {
+        query_on(client, &server.base, "pg", sql).await;
+    }
+    (server, data_dir)
+}
+
 #[tokio::test]
 async fn a_postgres_dump_holds_no_pooled_connection() {
     let Some(db) = ExternalDb::start(SourceKind::Postgres).await else {
@@ -303,16 +320,17 @@ async fn a_postgres_dump_holds_no_pooled_connection() {
     };
     let dir = tempfile::tempdir().unwrap();
     let client = reqwest::Client::new();
-    let data_dir = dir.path().join("data");
     // One pooled connection, given up for after two seconds.
-    let [flag, config] = pg_source(dir.path(), &db, "pool_size = 1\nacquire_timeout = \"2s\"\n");
-    let server = start_with(&data_dir, &[&flag, &config]);
-    for sql in [
-        "CREATE TABLE words (w text PRIMARY KEY, n int)",
-        "INSERT INTO words SELECT 'w' || lpad(n::text, 6, '0'), n FROM generate_series(1, 20000) n",
-    ] {
-        query_on(&client, &server.base, "pg", sql).await;
-    }
+    let (server, _) = pg_server_with(
+        &client,
+        (dir.path(), &db),
+        "pool_size = 1\nacquire_timeout = \"2s\"\n",
+        [
+            "CREATE TABLE words (w text PRIMARY KEY, n int)",
+            "INSERT INTO words SELECT 'w' || lpad(n::text, 6, '0'), n FROM generate_series(1, 20000) n",
+        ],
+    )
+    .await;
     let key = start_dump_on(&client, &server.base, "pg").await;
     a_quarter_done(&client, &server.base, &key).await;
     // Mid-dump, the pool's one connection is free for a client.
@@ -349,15 +367,16 @@ async fn a_postgres_part_that_cannot_be_finished_is_read_again_from_its_first_ke
     };
     let dir = tempfile::tempdir().unwrap();
     let client = reqwest::Client::new();
-    let data_dir = dir.path().join("data");
-    let [flag, config] = pg_source(dir.path(), &db, "");
-    let server = start_with(&data_dir, &[&flag, &config]);
-    for sql in [
-        "CREATE TABLE words (w text COLLATE \"C\" PRIMARY KEY, n int)",
-        "INSERT INTO words SELECT E'k\\t' || lpad(n::text, 6, '0'), n FROM generate_series(1, 20000) n",
-    ] {
-        query_on(&client, &server.base, "pg", sql).await;
-    }
+    let (server, data_dir) = pg_server_with(
+        &client,
+        (dir.path(), &db),
+        "",
+        [
+            "CREATE TABLE words (w text COLLATE \"C\" PRIMARY KEY, n int)",
+            "INSERT INTO words SELECT E'k\\t' || lpad(n::text, 6, '0'), n FROM generate_series(1, 20000) n",
+        ],
+    )
+    .await;
     // The part is written again from its first key while the table's `COPY` statement has
     // already sent the rows after it: those are read away and a new statement starts there.
     let key = start_dump_on(&client, &server.base, "pg").await;
