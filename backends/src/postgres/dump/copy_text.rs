@@ -20,13 +20,32 @@ pub(super) struct LastLine {
 impl LastLine {
     /// Takes the next chunk; returns the lines it completes.
     pub(super) fn feed(&mut self, chunk: &[u8]) -> u64 {
-        let Some(end) = chunk.iter().rposition(|&b| b == b'\n') else {
+        self.feed_at_most(chunk, u64::MAX).1
+    }
+
+    /// Takes the next chunk up to the end of its `max`-th line (all of it when it completes
+    /// fewer), in one pass; returns the bytes taken and the lines they complete.
+    pub(super) fn feed_at_most(&mut self, chunk: &[u8], max: u64) -> (usize, u64) {
+        let mut lines = 0;
+        // The newlines ending the last two lines taken.
+        let (mut before, mut end) = (None, None);
+        let mut taken = chunk.len();
+        for (i, &b) in chunk.iter().enumerate() {
+            if b == b'\n' {
+                (before, end) = (end, Some(i));
+                lines += 1;
+                if lines == max {
+                    taken = i + 1;
+                    break;
+                }
+            }
+        }
+        let Some(end) = end else {
             self.partial.extend_from_slice(chunk);
-            return 0;
+            return (taken, 0);
         };
-        let lines = chunk.iter().filter(|&&b| b == b'\n').count() as u64;
         self.last.clear();
-        match chunk[..end].iter().rposition(|&b| b == b'\n') {
+        match before {
             Some(start) => self.last.extend_from_slice(&chunk[start + 1..end]),
             None => {
                 self.last.extend_from_slice(&self.partial);
@@ -34,8 +53,8 @@ impl LastLine {
             }
         }
         self.partial.clear();
-        self.partial.extend_from_slice(&chunk[end + 1..]);
-        lines
+        self.partial.extend_from_slice(&chunk[end + 1..taken]);
+        (taken, lines)
     }
 
     /// The last complete line (empty before any).
@@ -188,6 +207,18 @@ mod tests {
             key_literals(b"\\xff", &[0], &types[..1]).is_err(),
             "not UTF-8"
         );
+    }
+
+    #[test]
+    fn a_chunk_is_taken_up_to_its_last_wanted_line() {
+        let mut last = LastLine::default();
+        assert_eq!(last.feed_at_most(b"a\tb", 1), (3, 0));
+        assert_eq!(last.feed_at_most(b"c\nd\ne\n", 2), (4, 2));
+        assert_eq!(last.last(), b"d");
+        assert_eq!(last.feed_at_most(b"e\n", 5), (2, 1));
+        assert_eq!(last.last(), b"e");
+        assert_eq!(last.feed_at_most(b"f\ng", 1), (2, 1));
+        assert_eq!(last.last(), b"f");
     }
 
     #[test]

@@ -164,9 +164,11 @@ impl OpenCopy {
                     None => return Ok(Read { rows, ended: true }),
                 },
             };
-            let (take, rest) = split_after_lines(chunk, wanted - rows);
-            self.pending = rest;
-            let lines = last.feed(&take);
+            let (taken, lines) = last.feed_at_most(&chunk, wanted - rows);
+            let mut take = chunk;
+            if taken < take.len() {
+                self.pending = Some(take.split_off(taken));
+            }
             rows += lines;
             self.left = self.left.saturating_sub(lines);
             out.push(&take, lines, sink).await?;
@@ -181,21 +183,6 @@ impl OpenCopy {
         }
         Ok(())
     }
-}
-
-/// `chunk` cut after its `lines`-th line, when it holds more.
-fn split_after_lines(mut chunk: Bytes, lines: u64) -> (Bytes, Option<Bytes>) {
-    let mut seen = 0;
-    for (i, &b) in chunk.iter().enumerate() {
-        if b == b'\n' {
-            seen += 1;
-            if seen == lines && i + 1 < chunk.len() {
-                let rest = chunk.split_off(i + 1);
-                return (chunk, Some(rest));
-            }
-        }
-    }
-    (chunk, None)
 }
 
 /// Writes the rows of `table` after `after` (see the module doc and `DumpSource::scan`).
