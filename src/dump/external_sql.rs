@@ -236,33 +236,20 @@ async fn run_in(
         schema: Vec::new(),
         has_sequence: false,
     });
+    let total = job.total_rows;
+    let run = Run::resume(
+        inner,
+        job,
+        plan.clone(),
+        progress.clone(),
+        cancel.clone(),
+        total,
+    )
+    .await?;
     // Counting reads every row once more: it runs beside the dump instead of before it,
     // and the progress has no total until it is done (a resumed job keeps its last one).
-    let (started, run_started) = oneshot::channel();
-    let counting = count_into(
-        inner,
-        target,
-        &plan,
-        (&progress, run_started),
-        &job.id,
-        &cancel,
-    );
-    let dumping = async {
-        let total = job.total_rows;
-        let run = Run::resume(
-            inner,
-            job,
-            plan.clone(),
-            progress.clone(),
-            cancel.clone(),
-            total,
-        )
-        .await;
-        // Whatever the outcome, the count may now record its total.
-        drop(started);
-        dump_units(run?, dump, &tables).await
-    };
-    let (outcome, ()) = tokio::join!(dumping, counting);
+    let counting = count_into(inner, target, &plan, &progress, &job.id, &cancel);
+    let (outcome, ()) = tokio::join!(dump_units(run, dump, &tables), counting);
     outcome
 }
 
@@ -483,13 +470,12 @@ fn page_for(chunk: u64, page: u64, row_bytes: Option<u64>, room: u64) -> u64 {
 }
 
 /// Counts the rows of the planned tables in a snapshot of their own, then makes that the
-/// job's total, once the run has recorded its start (`run_started` ends: the start writes
-/// the total the job had before). A failed count only leaves the progress without a total.
+/// job's total. A failed count only leaves the progress without a total.
 async fn count_into(
     inner: &Inner,
     target: &Target,
     plan: &JobPlan,
-    (progress, run_started): (&Progress, oneshot::Receiver<()>),
+    progress: &Progress,
     id: &str,
     cancel: &CancellationToken,
 ) {
@@ -499,7 +485,6 @@ async fn count_into(
     };
     match counted {
         Ok(total) => {
-            let _ = run_started.await;
             progress.total.fetch_max(total, Ordering::AcqRel);
             if let Err(e) = inner.registry.set_total(id, total).await {
                 tracing::warn!(job = id, error = %e, "recording a dump's row count failed");

@@ -145,10 +145,9 @@ impl<'a> Run<'a> {
             parts.retain(|p| p.seq < from);
         }
         let processed: u64 = parts.iter().map(|p| p.rows).sum();
-        // A count that arrived first (taken beside the run) is never lowered.
         progress
             .total
-            .fetch_max(total.max(processed), Ordering::AcqRel);
+            .store(total.max(processed), Ordering::Release);
         progress.processed.store(processed, Ordering::Release);
         let chunk_size = job
             .request

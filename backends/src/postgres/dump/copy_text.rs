@@ -19,7 +19,8 @@ pub(super) struct LastLine {
 
 impl LastLine {
     /// Takes the next chunk; returns the lines it completes.
-    pub(super) fn feed(&mut self, chunk: &[u8]) -> u64 {
+    #[cfg(test)]
+    fn feed(&mut self, chunk: &[u8]) -> u64 {
         self.feed_at_most(chunk, u64::MAX).1
     }
 
