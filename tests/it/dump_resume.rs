@@ -300,7 +300,8 @@ fn pg_source(dir: &Path, db: &ExternalDb, extra: &str) -> [String; 2] {
 /// what the statements `sql` make; that data directory.
 async fn pg_server_with(
     client: &reqwest::Client,
-    (dir, db): (&Path, &ExternalDb),
+    dir: &Path,
+    db: &ExternalDb,
     extra: &str,
     sql: [&str; 2],
 ) -> (Running, std::path::PathBuf) {
@@ -323,7 +324,8 @@ async fn a_postgres_dump_holds_no_pooled_connection() {
     // One pooled connection, given up for after two seconds.
     let (server, _) = pg_server_with(
         &client,
-        (dir.path(), &db),
+        dir.path(),
+        &db,
         "pool_size = 1\nacquire_timeout = \"2s\"\n",
         [
             "CREATE TABLE words (w text PRIMARY KEY, n int)",
@@ -369,7 +371,8 @@ async fn a_postgres_part_that_cannot_be_finished_is_read_again_from_its_first_ke
     let client = reqwest::Client::new();
     let (server, data_dir) = pg_server_with(
         &client,
-        (dir.path(), &db),
+        dir.path(),
+        &db,
         "",
         [
             "CREATE TABLE words (w text COLLATE \"C\" PRIMARY KEY, n int)",
