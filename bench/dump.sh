@@ -4,12 +4,16 @@
 # For each size in SIZES (default 1M and 5M rows of `kv(id INTEGER PRIMARY KEY, name TEXT,
 # value REAL)`), in one run:
 #   1. `sqlite3 db .dump > file`                      (the peer: wall time)
-#   2. Starbase dump to local storage (default dir)    (wall time POST -> completed, peak RSS)
+#   2. Starbase dump to local storage (default dir)    (wall time, peak RSS)
 #   3. Starbase dump to an S3 server on loopback        (wall time, peak RSS)
 #   4. point-select p99 through POST /query, idle and while dumps run back to back (after two
 #      seconds of the same load to warm the caches and the source's pool)
-# and prints a Markdown table with the ratios. Peak RSS is the server's VmHWM (a fresh server
-# per size and storage, so each number is that dump's peak).
+# and prints a Markdown table with the ratios. A dump's wall time is the server's, from the
+# POST accepted to the manifest written (`createdAt` to `completedAt`, see dump_lib.sh). Each
+# case runs REPEAT times, the peer and the dump taking turns (and idle and busy latency
+# phases), because this machine's speed moves between runs minutes apart: the table gives
+# medians, and each time ratio is the median of the ratios of adjacent pairs. Peak RSS is the
+# server's VmHWM over its REPEAT dumps (a fresh server per size and storage).
 # With PG=1 (the default when psql and pg_dump are installed), also a PG_ROWS-row (1M)
 # PostgreSQL table in a scratch database: `pg_dump` (COPY) and `pg_dump --inserts
 # --rows-per-insert=500` (the peers), then the gateway's POST /export/dump (`format: sql`,
@@ -21,7 +25,7 @@
 # into ~/.cache/starbase/s3s by cargo install when missing: one process that writes files,
 # where SeaweedFS runs a master, a volume server, a filer and an S3 gateway that pass each
 # chunk between them; both check SigV4 signatures and implement multipart).
-# Knobs: SIZES ("1000000 5000000"), DURATION (s of wrk per latency phase, default 10),
+# Knobs: SIZES ("1000000 5000000"), REPEAT (3), DURATION (s of wrk per latency phase, default 10),
 # CONNS (8), THREADS (2), S3_SERVER (weed|s3s), SKIP_S3 (set to skip step 3), STARBASE_BIN (a binary to use instead
 # of building the release one), PG (0|1), PG_ROWS (1000000), SERVER_ENV (VAR=value words
 # for every server, e.g. "STARBASE_DUMP_NICE=0 DUMP_CHUNK_SIZE=5000").
@@ -30,6 +34,7 @@ cd "$(dirname "$0")/.."
 
 SIZES=${SIZES:-"1000000 5000000"}
 DURATION=${DURATION:-10}
+REPEAT=${REPEAT:-3}
 CONNS=${CONNS:-8}
 THREADS=${THREADS:-2}
 CACHE="${HOME}/.cache/starbase"
@@ -143,6 +148,22 @@ if [ -z "${SKIP_S3:-}" ]; then
     AWS_ACCESS_KEY_ID=bench AWS_SECRET_ACCESS_KEY=benchsecret AWS_REGION=us-east-1)
 fi
 
+# p99_pair DIR SOURCE -> "idle busy": point-select p99 idle, then while dumps of SOURCE run
+# back to back. Their status is polled every 0.5 s, so that the poller's own processes take
+# little of the CPU the queries are measured on, and the idle phase has the same polls (of a
+# finished dump) beside it.
+p99_pair() {
+  local dir=$1 source=$2 idle busy loop
+  poll_finished & loop=$!
+  idle=$(p99)
+  touch "$work/stop"; wait "$loop" || true; rm -f "$work/stop"
+  ( while [ ! -e "$work/stop" ]; do dump_once "$source" 0.5 >/dev/null; rm -rf "$dir/dumps"/dump_*; done ) &
+  loop=$!
+  busy=$(p99)
+  touch "$work/stop"; wait "$loop" || true; rm -f "$work/stop"
+  echo "$idle $busy"
+}
+
 rows_md=""
 for ROWS in $SIZES; do
   export ROWS
@@ -155,37 +176,47 @@ CREATE TABLE kv (id INTEGER PRIMARY KEY, name TEXT NOT NULL, value REAL);
 WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < $ROWS)
 INSERT INTO kv SELECT i, 'name-' || i, i * 0.5 FROM c;
 SQL
-  start=$(now); sqlite3 "$DB" .dump >"$work/peer.sql"; peer=$(elapsed "$start" "$(now)")
-  peer_bytes=$(stat -c %s "$work/peer.sql"); rm -f "$work/peer.sql"
-  echo "sqlite3 .dump: ${peer}s, $peer_bytes bytes" >&2
+  peer_once() {
+    local start t; start=$(now); sqlite3 "$DB" .dump >"$work/peer.sql"; t=$(elapsed "$start" "$(now)")
+    rm -f "$work/peer.sql"; echo "$t"
+  }
 
   start_server "$work/data"
   idle_rss=$(rss_mib)
-  local_s=$(dump_once)
+  peers=(); locals=()
+  for _ in $(seq 1 "$REPEAT"); do
+    peers+=("$(peer_once)")
+    locals+=("$(dump_once)"); rm -rf "$work/data/dumps"/dump_*
+  done
   local_rss=$(rss_mib)
-  echo "local: ${local_s}s, peak RSS ${local_rss} MiB (idle ${idle_rss})" >&2
+  echo "sqlite3 .dump: ${peers[*]} s; local: ${locals[*]} s, peak RSS ${local_rss} MiB (idle ${idle_rss})" >&2
   warm_up
-  idle_p99=$(p99)
-  ( while [ ! -e "$work/stop" ]; do dump_once internal 0.5 >/dev/null; rm -rf "$work/data/dumps"/dump_*; done ) &
-  loop=$!
-  busy_p99=$(p99)
-  touch "$work/stop"; wait "$loop" || true; rm -f "$work/stop"
-  echo "point-select p99: idle ${idle_p99} ms, during dumps ${busy_p99} ms" >&2
+  idles=(); busies=()
+  for _ in $(seq 1 "$REPEAT"); do
+    read -r i b <<<"$(p99_pair "$work/data" internal)"; idles+=("$i"); busies+=("$b")
+  done
+  echo "point-select p99: idle ${idles[*]} ms, during dumps ${busies[*]} ms" >&2
   stop_server
   rm -rf "$work/data/dumps"
 
-  s3_s="-"; s3_rss="-"
+  s3_md="- (-)"; s3_rss="-"
   if [ -z "${SKIP_S3:-}" ]; then
     start_server "$work/data" "${S3_ENV[@]}"
-    s3_s=$(dump_once)
+    s3_peers=(); s3s=()
+    for _ in $(seq 1 "$REPEAT"); do
+      s3_peers+=("$(peer_once)")
+      s3s+=("$(dump_once)")
+    done
     s3_rss=$(rss_mib)
-    echo "s3: ${s3_s}s, peak RSS ${s3_rss} MiB" >&2
+    echo "sqlite3 .dump: ${s3_peers[*]} s; s3: ${s3s[*]} s, peak RSS ${s3_rss} MiB" >&2
     stop_server
+    s3_md="$(median "${s3s[@]}") ($(median $(ratios "${s3s[*]}" "${s3_peers[*]}"))×)"
+    peers+=("${s3_peers[@]}")
   fi
-  ratio_local=$(awk -v a="$local_s" -v b="$peer" 'BEGIN { printf "%.2f", a / b }')
-  ratio_s3=$([ "$s3_s" = - ] && echo - || awk -v a="$s3_s" -v b="$peer" 'BEGIN { printf "%.2f", a / b }')
+  local_ratio=$(median $(ratios "${locals[*]}" "${peers[*]:0:$REPEAT}"))
+  idle_p99=$(median "${idles[@]}"); busy_p99=$(median "${busies[@]}")
   ratio_p99=$(awk -v a="$busy_p99" -v b="$idle_p99" 'BEGIN { printf "%.2f", a / b }')
-  rows_md+="| $ROWS | $peer | $local_s ($ratio_local×) | $s3_s ($ratio_s3×) | $local_rss / $s3_rss (idle $idle_rss) | $idle_p99 | $busy_p99 ($ratio_p99×) |"$'\n'
+  rows_md+="| $ROWS | $(median "${peers[@]}") | $(median "${locals[@]}") (${local_ratio}×) | $s3_md | $local_rss / $s3_rss (idle $idle_rss) | $idle_p99 | $busy_p99 (${ratio_p99}×) |"$'\n'
 done
 
 pg_md=""
@@ -206,37 +237,52 @@ VACUUM ANALYZE kv;
 CHECKPOINT;
 SQL
   pg_url="postgres://postgres@127.0.0.1:5432/$pgdb"
-  start=$(now); pg_dump -h 127.0.0.1 -U postgres "$pgdb" >"$work/peer.sql"; peer=$(elapsed "$start" "$(now)")
+  pg_peer_once() {
+    local start t; start=$(now); pg_dump -h 127.0.0.1 -U postgres "$pgdb" >"$work/peer.sql"
+    t=$(elapsed "$start" "$(now)"); rm -f "$work/peer.sql"; echo "$t"
+  }
   start=$(now); pg_dump -h 127.0.0.1 -U postgres --inserts --rows-per-insert=500 "$pgdb" >"$work/peer.sql"
   peer_ins=$(elapsed "$start" "$(now)"); rm -f "$work/peer.sql"
-  echo "pg_dump: ${peer}s, --inserts: ${peer_ins}s" >&2
   rm -rf "$work/pgdata" && mkdir -p "$work/pgdata"
   start_server "$work/pgdata" STARBASE_EXTERNAL_URL="$pg_url"
   idle_rss=$(rss_mib)
-  pg_local=$(dump_once external)
+  pg_peers=(); pg_locals=()
+  for _ in $(seq 1 "$REPEAT"); do
+    pg_peers+=("$(pg_peer_once)")
+    pg_locals+=("$(dump_once external)"); rm -rf "$work/pgdata/dumps"/dump_*
+  done
   pg_local_rss=$(rss_mib)
-  echo "PostgreSQL -> local: ${pg_local}s, peak RSS ${pg_local_rss} MiB (idle ${idle_rss})" >&2
+  echo "pg_dump: ${pg_peers[*]} s, --inserts: ${peer_ins}s; PostgreSQL -> local: ${pg_locals[*]} s, peak RSS ${pg_local_rss} MiB (idle ${idle_rss})" >&2
   export POINT_SOURCE=external POINT_SQL='SELECT * FROM kv WHERE id = $1'
   warm_up
-  idle_p99=$(p99)
-  ( while [ ! -e "$work/stop" ]; do dump_once external 0.5 >/dev/null; rm -rf "$work/pgdata/dumps"/dump_*; done ) &
-  loop=$!
-  busy_p99=$(p99)
-  touch "$work/stop"; wait "$loop" || true; rm -f "$work/stop"
+  idles=(); busies=()
+  for _ in $(seq 1 "$REPEAT"); do
+    read -r i b <<<"$(p99_pair "$work/pgdata" external)"; idles+=("$i"); busies+=("$b")
+  done
   unset POINT_SOURCE POINT_SQL
-  echo "PostgreSQL point-select p99: idle ${idle_p99} ms, during dumps ${busy_p99} ms" >&2
+  echo "PostgreSQL point-select p99: idle ${idles[*]} ms, during dumps ${busies[*]} ms" >&2
   stop_server
-  pg_s3="-"; pg_s3_rss="-"
+  pg_s3_md="- (- / -)"; pg_s3_rss="-"
   if [ -z "${SKIP_S3:-}" ]; then
     rm -rf "$work/pgdata" && mkdir -p "$work/pgdata"
     start_server "$work/pgdata" STARBASE_EXTERNAL_URL="$pg_url" "${S3_ENV[@]}"
-    pg_s3=$(dump_once external)
+    s3_peers=(); pg_s3s=()
+    for _ in $(seq 1 "$REPEAT"); do
+      s3_peers+=("$(pg_peer_once)")
+      pg_s3s+=("$(dump_once external)")
+    done
     pg_s3_rss=$(rss_mib)
-    echo "PostgreSQL -> s3: ${pg_s3}s, peak RSS ${pg_s3_rss} MiB" >&2
+    echo "pg_dump: ${s3_peers[*]} s; PostgreSQL -> s3: ${pg_s3s[*]} s, peak RSS ${pg_s3_rss} MiB" >&2
     stop_server
+    pg_s3=$(median "${pg_s3s[@]}")
+    pg_s3_md="$pg_s3 ($(median $(ratios "${pg_s3s[*]}" "${s3_peers[*]}"))× / $(awk -v a="$pg_s3" -v b="$peer_ins" 'BEGIN { printf "%.2f", a / b }')×)"
+    pg_peers+=("${s3_peers[@]}")
   fi
+  pg_local=$(median "${pg_locals[@]}")
+  local_ratio=$(median $(ratios "${pg_locals[*]}" "${pg_peers[*]:0:$REPEAT}"))
+  idle_p99=$(median "${idles[@]}"); busy_p99=$(median "${busies[@]}")
   r() { [ "$1" = - ] && echo - || awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
-  pg_md="| $PG_ROWS | $peer | $peer_ins | $pg_local ($(r "$pg_local" "$peer")× / $(r "$pg_local" "$peer_ins")×) | $pg_s3 ($(r "$pg_s3" "$peer")× / $(r "$pg_s3" "$peer_ins")×) | $pg_local_rss / $pg_s3_rss (idle $idle_rss) | $idle_p99 | $busy_p99 ($(r "$busy_p99" "$idle_p99")×) |"
+  pg_md="| $PG_ROWS | $(median "${pg_peers[@]}") | $peer_ins | $pg_local (${local_ratio}× / $(r "$pg_local" "$peer_ins")×) | $pg_s3_md | $pg_local_rss / $pg_s3_rss (idle $idle_rss) | $idle_p99 | $busy_p99 ($(r "$busy_p99" "$idle_p99")×) |"
 fi
 
 cat <<MD

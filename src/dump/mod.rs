@@ -109,6 +109,9 @@ pub(crate) struct Inner {
     cancel: CancellationToken,
     http: reqwest::Client,
     runtime: runtime::DumpRuntime,
+    /// The runtime serving live requests (the one the service is opened on), whose busy time
+    /// tells a job that queries are being served (`contention`).
+    live: tokio::runtime::RuntimeMetrics,
 }
 
 /// Now, RFC 3339 with milliseconds, UTC.
@@ -166,6 +169,7 @@ impl DumpService {
                 cancel: CancellationToken::new(),
                 http,
                 runtime: runtime::DumpRuntime::start(config.dump.nice)?,
+                live: tokio::runtime::Handle::current().metrics(),
             }),
         })
     }
@@ -345,6 +349,8 @@ impl DumpService {
             ),
             _ => (job.total_rows, job.processed_rows),
         };
+        // A total may be an estimate (`DumpSource::count`): never below the rows dumped.
+        let total = total.max(processed);
         let percent = match job.status {
             JobStatus::Completed => 100,
             _ if total == 0 => 0,

@@ -333,7 +333,8 @@ impl Registry {
         Ok(())
     }
 
-    /// Ends the job: `completed`, or `failed` with the error.
+    /// Ends the job: `completed`, its total then the rows it dumped (the total it had may
+    /// have been an estimate, or counted in another snapshot), or `failed` with the error.
     ///
     /// # Errors
     /// The metadata database's errors.
@@ -350,7 +351,8 @@ impl Registry {
         self.run(
             ExecMode::Single,
             vec![(
-                "UPDATE dump_jobs SET status = $2, error = $3, error_code = $4, completed_at = $5 \
+                "UPDATE dump_jobs SET status = $2, error = $3, error_code = $4, completed_at = $5, \
+                 total_rows = CASE WHEN $2 = 'completed' THEN processed_rows ELSE total_rows END \
                  WHERE id = $1",
                 vec![text(id), text(status), error, code, text(now)],
             )],

@@ -163,7 +163,7 @@ impl<'a> Run<'a> {
             cancel,
             slice_started: Instant::now(),
             chunk_size,
-            contention: Contention::default(),
+            contention: Contention::new(Some(inner.live.clone())),
         })
     }
 

@@ -32,6 +32,14 @@ const PG_KEY: &str = "SELECT a.attname::text FROM pg_catalog.pg_index i \
      JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) \
      WHERE i.indrelid = $1::regclass AND i.indisprimary \
      ORDER BY array_position(i.indkey::int2[], a.attnum)";
+/// The planner's estimate of a table's rows now: its rows per page at the last `ANALYZE`
+/// or `VACUUM` times its pages now (as the planner scales it); `NULL` when never analyzed.
+const PG_ESTIMATE: &str = "SELECT CASE WHEN c.reltuples >= 0 AND c.relpages > 0 THEN \
+     (c.reltuples / c.relpages * (pg_catalog.pg_relation_size(c.oid) \
+     / pg_catalog.current_setting('block_size')::float8))::int8 END \
+     FROM pg_catalog.pg_class c WHERE c.oid = $1::regclass";
+/// Above this estimate a PostgreSQL table is not counted (see [`DumpSource::count`]).
+pub const PG_ESTIMATED_ROWS: u64 = 100_000;
 const MYSQL_TABLES: &str = "SELECT table_name FROM information_schema.tables \
      WHERE table_schema = DATABASE() AND table_type = 'BASE TABLE' ORDER BY table_name";
 const MYSQL_COLUMNS: &str = "SELECT column_name FROM information_schema.columns \
@@ -341,7 +349,11 @@ impl DumpSource {
         })
     }
 
-    /// Rows of `unit` in this snapshot.
+    /// Rows of `unit` in this snapshot, for the progress: counted, except a PostgreSQL
+    /// table the catalog puts above [`PG_ESTIMATED_ROWS`], which takes the planner's
+    /// estimate. Counting reads the whole table in a server process at the live queries'
+    /// priority: one `count(*)` of a million rows a second took point-select p99 from 1 to
+    /// 15–22 ms on two cores. A table never analyzed has no estimate and is counted.
     ///
     /// # Errors
     /// The backend's errors.
@@ -349,14 +361,25 @@ impl DumpSource {
         if unit.kind != UnitKind::Table {
             return Ok(0);
         }
+        if matches!(
+            self,
+            Self::External {
+                dialect: Dialect::Postgres,
+                ..
+            }
+        ) {
+            let rows = self
+                .rows(PG_ESTIMATE, vec![Value::Text(unit.qualified.clone())])
+                .await?;
+            let estimate = rows.first().and_then(|r| r.first()).map_or(0, as_count);
+            if estimate > PG_ESTIMATED_ROWS {
+                return Ok(estimate);
+            }
+        }
         let rows = self
             .rows(&format!("SELECT count(*) FROM {}", unit.qualified), vec![])
             .await?;
-        Ok(match rows.first().and_then(|r| r.first()) {
-            Some(Value::Int(n)) => u64::try_from(*n).unwrap_or(0),
-            Some(Value::Numeric(s) | Value::Text(s)) => s.parse().unwrap_or(0),
-            _ => 0,
-        })
+        Ok(rows.first().and_then(|r| r.first()).map_or(0, as_count))
     }
 
     /// The page query of `unit`: its key columns first, then its columns, after the key
@@ -415,6 +438,15 @@ pub fn quote(dialect: Dialect, ident: &str) -> String {
     match dialect {
         Dialect::MySql => format!("`{}`", ident.replace('`', "``")),
         Dialect::Postgres | Dialect::Sqlite => format!("\"{}\"", ident.replace('"', "\"\"")),
+    }
+}
+
+/// A count or estimate as the driver returns it (`0` for `NULL`: no estimate).
+fn as_count(value: &Value) -> u64 {
+    match value {
+        Value::Int(n) => u64::try_from(*n).unwrap_or(0),
+        Value::Numeric(s) | Value::Text(s) => s.parse().unwrap_or(0),
+        _ => 0,
     }
 }
 

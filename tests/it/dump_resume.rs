@@ -398,6 +398,70 @@ async fn a_postgres_part_that_cannot_be_finished_is_read_again_from_its_first_ke
     db.finish().await;
 }
 
+#[tokio::test]
+async fn a_large_postgres_table_s_total_is_the_planner_s_estimate_until_the_dump_completes() {
+    let Some(db) = ExternalDb::start(SourceKind::Postgres).await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let client = reqwest::Client::new();
+    // Slices of 1 ms of work, each followed by a 20 ms pause: the dump takes seconds.
+    let config = dir.path().join("starbase.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "max_execution_time = 1\ndump_breathing_interval = 20\n[[sources]]\nname = \"pg\"\n\
+             url = \"postgres://postgres@127.0.0.1:5432/test\"\nsearch_path = \"{}\"\n",
+            db.namespace
+        ),
+    )
+    .unwrap();
+    let server = start_with(
+        &dir.path().join("data"),
+        &["--config", config.to_str().unwrap()],
+    );
+    for sql in [
+        "CREATE TABLE big (id int PRIMARY KEY, v text) WITH (autovacuum_enabled = false)",
+        "INSERT INTO big SELECT n, 'v' || n FROM generate_series(1, 200000) n",
+        "ANALYZE big",
+        // The catalog goes on saying 200,000 rows: the table keeps its pages until a VACUUM.
+        "DELETE FROM big WHERE id > 150000",
+    ] {
+        query_on(&client, &server.base, "pg", sql).await;
+    }
+    let key = start_dump_on(&client, &server.base, "pg").await;
+    let during = loop {
+        let s = status(&client, &server.base, &key).await;
+        assert!(
+            s["status"] == "pending" || s["status"] == "processing",
+            "the dump ended before its total was seen: {s}"
+        );
+        if s["progress"]["totalRows"].as_u64().unwrap() > 0 {
+            break s;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    };
+    let estimate = during["progress"]["totalRows"].as_u64().unwrap();
+    assert!(
+        (190_000..=210_000).contains(&estimate),
+        "the total while dumping is the planner's estimate, not a count: {during}"
+    );
+    let (done, seen) = wait_done(&client, &server.base, &key).await;
+    assert_eq!(done["status"], "completed", "{done}");
+    assert_eq!(*seen.last().unwrap(), 100);
+    assert!(
+        seen.windows(2).all(|w| w[0] <= w[1]),
+        "progress went back: {seen:?}"
+    );
+    assert_eq!(done["progress"]["processedRows"], 150_000, "{done}");
+    assert_eq!(
+        done["progress"]["totalRows"], 150_000,
+        "a completed dump's total is the rows it dumped: {done}"
+    );
+    drop(server);
+    db.finish().await;
+}
+
 /// `POST /export/dump` of `body` on source `source`; the progress key.
 async fn start_dump_on(client: &reqwest::Client, base: &str, source: &str) -> String {
     let response = client
