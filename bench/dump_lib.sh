@@ -21,11 +21,11 @@ ratios() {
 
 # dump_once [SOURCE [POLL_S]] -> prints the dump's wall time in seconds: from the job's
 # `createdAt` (the POST accepted) to its `completedAt` (the manifest written), both stamped
-# by the server to the millisecond. The status is polled every POLL_S (default 0.1 s), which
+# by the server to the millisecond. The status is polled every POLL_S (default 0.25 s), which
 # only decides how soon the script notices: the figure does not include the poll's delay,
 # and the poller's own processes stay a small load on the 2 cores the dump runs on.
 dump_once() {
-  local key status state source=${1:-internal} poll=${2:-0.1}
+  local key status state source=${1:-internal} poll=${2:-0.25}
   key=$(curl -sf -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
     -H "X-Starbase-Source: $source" -d '{"format":"sql"}' "http://127.0.0.1:$PORT/export/dump" | field progressKey)
   [ -n "$key" ] || { echo "dump not accepted" >&2; exit 1; }
@@ -43,13 +43,3 @@ dump_once() {
     "$(date -d "$(field completedAt <<<"$status")" +%s.%N)"
 }
 
-# poll_finished: the status polls of `dump_once SOURCE 0.5` (the same processes every 0.5 s),
-# on the last dump submitted, until $work/stop exists. Run beside an idle latency phase so that
-# it carries the same load from this script as a phase with dumps running.
-poll_finished() {
-  local key; key=$(cat "$work/last_dump_key")
-  while [ ! -e "$work/stop" ]; do
-    field status <<<"$(curl -sf -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$PORT/export/dump/status/$key")" >/dev/null
-    sleep 0.5
-  done
-}

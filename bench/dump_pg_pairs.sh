@@ -3,12 +3,13 @@
 #
 # On a PG_ROWS-row (1M) `kv` table in a scratch database, for each binary in BINS (default:
 # the release build), PAIRS times: `pg_dump` then the gateway's `POST /export/dump`
-# (`format: sql`, source `external`, local storage), timed from the POST to `completed`; and
-# once per binary the point-select p99 through `POST /query` idle and while dumps run back
-# to back (wrk, DURATION seconds each, after a two-second warm-up). The binaries take turns
-# round by round (ROUNDS), so that a slow spell of the machine falls on all of them. Prints
-# each pair's ratio, sorted, and the p99 figures. Where `bench/dump.sh` runs each case once,
-# this is for telling two builds apart on a machine whose speed moves between runs.
+# (`format: sql`, source `external`, local storage), timed by the server (`createdAt` to
+# `completedAt`); and once per binary the point-select p99 through `POST /query` (wrk,
+# DURATION seconds each, after a two-second warm-up) idle and while dumps run back to back
+# (bench/dump_loop.py, whose status polls also run beside the idle phase). The binaries take
+# turns round by round (ROUNDS), so that a slow spell of the machine falls on all of them.
+# Prints each pair's ratio, sorted, and the p99 figures. For telling two builds apart on a
+# machine whose speed moves between runs.
 #
 # Needs: wrk, psql, pg_dump, curl, python3. Knobs: BINS, PAIRS (6), ROUNDS (2), DURATION (5),
 # PG_ROWS (1000000), SERVER_ENV (VAR=value words for every server).
@@ -85,15 +86,18 @@ for round in $(seq 1 "$ROUNDS"); do
     for _ in $(seq 1 "$PAIRS"); do
       start=$(now); pg_dump -h 127.0.0.1 -U postgres "$pgdb" >"$work/peer.sql"
       peer=$(elapsed "$start" "$(now)")
-      ours=$(dump 0.02)
+      ours=$(dump 0.25)
       ratios+=("$(awk -v a="$ours" -v b="$peer" 'BEGIN { printf "%.2f", a / b }')")
     done
     p99 2 >/dev/null
+    python3 bench/dump_loop.py "$PORT" "$TOKEN" external "$work/stop" "$work/data/dumps" "$(cat "$work/last_dump_key")" &
+    loop=$!
     idle=$(p99 "$DURATION")
-    ( while [ ! -e "$work/stop" ]; do dump 0.5 >/dev/null; done ) &
+    touch "$work/stop"; wait "$loop"; rm -f "$work/stop"
+    python3 bench/dump_loop.py "$PORT" "$TOKEN" external "$work/stop" "$work/data/dumps" &
     loop=$!
     busy=$(p99 "$DURATION")
-    touch "$work/stop"; wait "$loop" || true; rm -f "$work/stop"
+    touch "$work/stop"; wait "$loop"; rm -f "$work/stop"
     stop_server
     sorted=$(printf '%s\n' "${ratios[@]}" | sort -n | paste -sd' ')
     echo "| $round | $bin | $sorted | $idle | $busy ($(awk -v a="$busy" -v b="$idle" 'BEGIN { printf "%.2f", a / b }')×) |"
