@@ -240,6 +240,7 @@ async fn run_in(
     let run = Run::resume(
         inner,
         job,
+        target,
         plan.clone(),
         progress.clone(),
         cancel.clone(),

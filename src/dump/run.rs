@@ -24,6 +24,7 @@ use super::registry::JobRow;
 use super::source::{DumpSource, drain};
 use super::storage::PartUpload;
 use super::{Inner, Progress, now};
+use crate::engine::Target;
 use crate::error::Error;
 
 /// Why a run ended without completing.
@@ -84,7 +85,7 @@ pub(super) async fn run(
 ) -> Result<Manifest, Stop> {
     let target = inner.engine.resolve(&job.source)?;
     if job.format() == super::model::Format::Sql
-        && let crate::engine::Target::External(name) = &target
+        && let Target::External(name) = &target
     {
         return super::external_sql::run(inner, job, name, &target, progress, cancel).await;
     }
@@ -92,7 +93,7 @@ pub(super) async fn run(
         s = DumpSource::open(&inner.engine, &target) => s?,
         () = cancel.cancelled() => return Err(Stop::Interrupted),
     };
-    let outcome = run_in(inner, job, &mut source, progress, cancel).await;
+    let outcome = run_in(inner, job, &target, &mut source, progress, cancel).await;
     source.close().await;
     outcome
 }
@@ -100,6 +101,7 @@ pub(super) async fn run(
 async fn run_in(
     inner: &Inner,
     job: &JobRow,
+    target: &Target,
     source: &mut DumpSource,
     progress: Arc<Progress>,
     cancel: CancellationToken,
@@ -112,7 +114,7 @@ async fn run_in(
     for unit in &plan.units {
         total += source.count(unit).await?;
     }
-    let mut run = Run::resume(inner, job, plan, progress, cancel, total).await?;
+    let mut run = Run::resume(inner, job, target, plan, progress, cancel, total).await?;
     let (first_unit, resume_key, next_part) = run.resume_point();
     for index in first_unit..run.plan.units.len() {
         let (after, part_no) = if index == first_unit {
@@ -136,6 +138,7 @@ impl<'a> Run<'a> {
     pub(super) async fn resume(
         inner: &'a Inner,
         job: &'a JobRow,
+        target: &Target,
         plan: JobPlan,
         progress: Arc<Progress>,
         cancel: CancellationToken,
@@ -175,9 +178,9 @@ impl<'a> Run<'a> {
             slice_started: Instant::now(),
             chunk_size,
             contention: Contention::new(Some(inner.live.clone())),
-            contended_pause: match inner.engine.resolve(&job.source) {
-                Ok(crate::engine::Target::External(_)) => CONTENDED_PAUSE_EXTERNAL,
-                _ => CONTENDED_PAUSE,
+            contended_pause: match target {
+                Target::External(_) => CONTENDED_PAUSE_EXTERNAL,
+                Target::Internal => CONTENDED_PAUSE,
             },
         })
     }
