@@ -280,15 +280,15 @@ async fn block_a_part_until_retried(
 }
 
 /// A configuration file in `dir` whose source `pg` is the test's schema of the local
-/// PostgreSQL, with the settings in `extra` (lines of the source's table); the `--config`
-/// flag that names it.
-fn pg_source(dir: &Path, db: &ExternalDb, extra: &str) -> [String; 2] {
+/// PostgreSQL, with the server's `settings` (top-level lines) and the source's (`extra`,
+/// lines of its table); the `--config` flag that names it.
+fn pg_source(dir: &Path, db: &ExternalDb, settings: &str, extra: &str) -> [String; 2] {
     let config = dir.join("starbase.toml");
     std::fs::write(
         &config,
         format!(
-            "[[sources]]\nname = \"pg\"\nurl = \"postgres://postgres@127.0.0.1:5432/test\"\n\
-             search_path = \"{}\"\n{extra}",
+            "{settings}[[sources]]\nname = \"pg\"\n\
+             url = \"postgres://postgres@127.0.0.1:5432/test\"\nsearch_path = \"{}\"\n{extra}",
             db.namespace
         ),
     )
@@ -296,17 +296,17 @@ fn pg_source(dir: &Path, db: &ExternalDb, extra: &str) -> [String; 2] {
     ["--config".to_owned(), config.to_str().unwrap().to_owned()]
 }
 
-/// A server on a data directory in `dir` whose source `pg` (with the settings `extra`) holds
-/// what the statements `sql` make; that data directory.
+/// A server on a data directory in `dir` (with the settings of `pg_source`) whose source
+/// `pg` holds what the statements `sql` make; that data directory.
 async fn pg_server_with(
     client: &reqwest::Client,
     dir: &Path,
     db: &ExternalDb,
-    extra: &str,
-    sql: [&str; 2],
+    (settings, extra): (&str, &str),
+    sql: &[&str],
 ) -> (Running, std::path::PathBuf) {
     let data_dir = dir.join("data");
-    let [flag, config] = pg_source(dir, db, extra);
+    let [flag, config] = pg_source(dir, db, settings, extra);
     let server = start_with(&data_dir, &[&flag, &config]);
     for sql in sql {
         query_on(client, &server.base, "pg", sql).await;
@@ -326,8 +326,8 @@ async fn a_postgres_dump_holds_no_pooled_connection() {
         &client,
         dir.path(),
         &db,
-        "pool_size = 1\nacquire_timeout = \"2s\"\n",
-        [
+        ("", "pool_size = 1\nacquire_timeout = \"2s\"\n"),
+        &[
             "CREATE TABLE words (w text PRIMARY KEY, n int)",
             "INSERT INTO words SELECT 'w' || lpad(n::text, 6, '0'), n FROM generate_series(1, 20000) n",
         ],
@@ -373,8 +373,8 @@ async fn a_postgres_part_that_cannot_be_finished_is_read_again_from_its_first_ke
         &client,
         dir.path(),
         &db,
-        "",
-        [
+        ("", ""),
+        &[
             "CREATE TABLE words (w text COLLATE \"C\" PRIMARY KEY, n int)",
             "INSERT INTO words SELECT E'k\\t' || lpad(n::text, 6, '0'), n FROM generate_series(1, 20000) n",
         ],
@@ -406,29 +406,20 @@ async fn a_large_postgres_table_s_total_is_the_planner_s_estimate_until_the_dump
     let dir = tempfile::tempdir().unwrap();
     let client = reqwest::Client::new();
     // Slices of 1 ms of work, each followed by a 20 ms pause: the dump takes seconds.
-    let config = dir.path().join("starbase.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "max_execution_time = 1\ndump_breathing_interval = 20\n[[sources]]\nname = \"pg\"\n\
-             url = \"postgres://postgres@127.0.0.1:5432/test\"\nsearch_path = \"{}\"\n",
-            db.namespace
-        ),
+    let (server, _) = pg_server_with(
+        &client,
+        dir.path(),
+        &db,
+        ("max_execution_time = 1\ndump_breathing_interval = 20\n", ""),
+        &[
+            "CREATE TABLE big (id int PRIMARY KEY, v text) WITH (autovacuum_enabled = false)",
+            "INSERT INTO big SELECT n, 'v' || n FROM generate_series(1, 200000) n",
+            "ANALYZE big",
+            // The catalog goes on saying 200,000 rows: the table keeps its pages until a VACUUM.
+            "DELETE FROM big WHERE id > 150000",
+        ],
     )
-    .unwrap();
-    let server = start_with(
-        &dir.path().join("data"),
-        &["--config", config.to_str().unwrap()],
-    );
-    for sql in [
-        "CREATE TABLE big (id int PRIMARY KEY, v text) WITH (autovacuum_enabled = false)",
-        "INSERT INTO big SELECT n, 'v' || n FROM generate_series(1, 200000) n",
-        "ANALYZE big",
-        // The catalog goes on saying 200,000 rows: the table keeps its pages until a VACUUM.
-        "DELETE FROM big WHERE id > 150000",
-    ] {
-        query_on(&client, &server.base, "pg", sql).await;
-    }
+    .await;
     let key = start_dump_on(&client, &server.base, "pg").await;
     let during = loop {
         let s = status(&client, &server.base, &key).await;
@@ -485,7 +476,7 @@ async fn sigkill_mid_postgres_dump_then_restart_resumes_and_equals_the_streamed_
     let dir = tempfile::tempdir().unwrap();
     let client = reqwest::Client::new();
     let data_dir = dir.path().join("data");
-    let [flag, config] = pg_source(dir.path(), &db, "");
+    let [flag, config] = pg_source(dir.path(), &db, "", "");
     let flags = [flag.as_str(), config.as_str()];
     let mut server = start_with(&data_dir, &flags);
     // A text key with COPY escapes in it (each page's last key is read back from its line),
