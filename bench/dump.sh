@@ -155,11 +155,11 @@ fi
 # the same polls beside it, of the last dump submitted.
 p99_pair() {
   local dir=$1 source=$2 idle busy loop
-  python3 bench/dump_loop.py "$PORT" "$TOKEN" "$source" "$work/stop" "$dir/dumps" "$(cat "$work/last_dump_key")" &
+  python3 bench/dump_loop.py "$PORT" "$TOKEN" "$source" loop "$work/stop" "$dir/dumps" "$(cat "$work/last_dump_key")" &
   loop=$!
   idle=$(p99)
   touch "$work/stop"; wait "$loop"; rm -f "$work/stop"
-  python3 bench/dump_loop.py "$PORT" "$TOKEN" "$source" "$work/stop" "$dir/dumps" &
+  python3 bench/dump_loop.py "$PORT" "$TOKEN" "$source" loop "$work/stop" "$dir/dumps" &
   loop=$!
   busy=$(p99)
   touch "$work/stop"; wait "$loop"; rm -f "$work/stop"

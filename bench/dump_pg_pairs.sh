@@ -58,9 +58,9 @@ start_server() {
   wait_http "http://127.0.0.1:$PORT/healthz"
 }
 stop_server() { kill "$SPID"; wait "$SPID" 2>/dev/null || true; }
-# dump POLL_S -> seconds from POST to completed; the dump's files are removed
+# dump -> the dump's seconds (dump_once); its files are removed
 dump() {
-  dump_once external "$1"
+  dump_once external
   rm -rf "$work/data/dumps"/dump_*
 }
 cat >"$work/query.lua" <<LUA
@@ -86,15 +86,15 @@ for round in $(seq 1 "$ROUNDS"); do
     for _ in $(seq 1 "$PAIRS"); do
       start=$(now); pg_dump -h 127.0.0.1 -U postgres "$pgdb" >"$work/peer.sql"
       peer=$(elapsed "$start" "$(now)")
-      ours=$(dump 0.25)
+      ours=$(dump)
       ratios+=("$(awk -v a="$ours" -v b="$peer" 'BEGIN { printf "%.2f", a / b }')")
     done
     p99 2 >/dev/null
-    python3 bench/dump_loop.py "$PORT" "$TOKEN" external "$work/stop" "$work/data/dumps" "$(cat "$work/last_dump_key")" &
+    python3 bench/dump_loop.py "$PORT" "$TOKEN" external loop "$work/stop" "$work/data/dumps" "$(cat "$work/last_dump_key")" &
     loop=$!
     idle=$(p99 "$DURATION")
     touch "$work/stop"; wait "$loop"; rm -f "$work/stop"
-    python3 bench/dump_loop.py "$PORT" "$TOKEN" external "$work/stop" "$work/data/dumps" &
+    python3 bench/dump_loop.py "$PORT" "$TOKEN" external loop "$work/stop" "$work/data/dumps" &
     loop=$!
     busy=$(p99 "$DURATION")
     touch "$work/stop"; wait "$loop"; rm -f "$work/stop"
