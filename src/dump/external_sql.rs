@@ -25,7 +25,7 @@ use starbase_protocol::{DbError, SqlState};
 use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 
-use super::model::{JobPlan, Manifest, Unit, UnitKind};
+use super::model::{JobPlan, Unit, UnitKind};
 use super::overlap::{RenderPart, Rendered, RenderedPart};
 use super::registry::JobRow;
 use super::run::{Run, Stop};
@@ -182,7 +182,7 @@ pub(super) async fn run(
     target: &Target,
     progress: Arc<Progress>,
     cancel: CancellationToken,
-) -> Result<Manifest, Stop> {
+) -> Result<u64, Stop> {
     let source = inner.engine.sources().backend(name)?;
     let mut dump = tokio::select! {
         d = source.open_dump() => d.map_err(backend)?,
@@ -200,7 +200,7 @@ async fn run_in(
     dump: &mut AnyDump,
     progress: Arc<Progress>,
     cancel: CancellationToken,
-) -> Result<Manifest, Stop> {
+) -> Result<u64, Stop> {
     let dialect = dump.dialect();
     let tables = dump.tables().await.map_err(backend)?;
     let wanted = job.request.tables.as_ref();
@@ -259,7 +259,7 @@ async fn dump_units(
     mut run: Run<'_>,
     dump: &mut AnyDump,
     tables: &[DumpTable],
-) -> Result<Manifest, Stop> {
+) -> Result<u64, Stop> {
     let (first, resume_key, next_part) = run.resume_point();
     let chosen: Vec<&DumpTable> = run
         .plan

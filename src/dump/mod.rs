@@ -5,7 +5,8 @@
 //! - this file: `DumpService` (submit, status, resume, download, start-up resume, shutdown)
 //!   and the running-job table that enforces `max_concurrent`;
 //! - [`model`]: formats, requests, parts, manifest; [`registry`]: jobs and checkpoints in
-//!   the metadata database; [`source`]: the snapshot and its keyset pages;
+//!   the metadata database, [`parts`]: the recorded parts read back a page at a time;
+//!   `manifest`: the manifest, streamed from them; [`source`]: the snapshot and its keyset pages;
 //!   [`format`]: rendering parts; [`storage`]: `object_store`; [`run`]: one job's loop;
 //!   `table`: a table's rows into streamed parts;
 //!   [`download`]: joining parts for the download; [`callback`]: signed callbacks;
@@ -19,8 +20,10 @@ mod contention;
 pub mod download;
 mod external_sql;
 pub mod format;
+mod manifest;
 pub mod model;
 mod overlap;
+pub mod parts;
 pub mod registry;
 mod run;
 pub mod runtime;
@@ -40,7 +43,7 @@ use crate::config::{Config, DumpConfig};
 use crate::engine::Engine;
 use crate::error::Error;
 use crate::meta::MetaDb;
-use model::{DumpRequest, JobStatus, Manifest};
+use model::{DumpRequest, JobStatus};
 use registry::{JobRow, Registry};
 use storage::Storage;
 
@@ -307,7 +310,7 @@ impl DumpService {
             let outcome = run::run(inner, &job, Arc::clone(&progress), cancel).await;
             progress.ended.store(true, Ordering::Release);
             let finished = match &outcome {
-                Ok(manifest) => Some((Ok(()), manifest.total_bytes)),
+                Ok(bytes) => Some((Ok(()), *bytes)),
                 Err(run::Stop::Failed(e)) => {
                     tracing::warn!(job = %job.id, error = %e, "dump failed");
                     Some((Err(e.clone()), 0))
@@ -387,26 +390,52 @@ impl DumpService {
         Ok(body)
     }
 
-    /// The manifest of a completed job, its format, and the store to read its parts from.
+    /// The download of a completed job as `key.extension` (`table`: one of its tables).
     ///
     /// # Errors
-    /// `42704` for an unknown key; `55000` when it is not completed.
-    pub async fn completed(&self, key: &str) -> Result<(Manifest, Storage), Error> {
+    /// `42704` for an unknown key or another format's extension; `55000` when it is not
+    /// completed; as [`download::Download::open`].
+    pub async fn download(
+        &self,
+        key: &str,
+        extension: &str,
+        table: Option<&str>,
+    ) -> Result<download::Download, Error> {
         let job = self.job(key).await?;
+        let not_complete =
+            |why: String| Error::from(DbError::new(object_not_in_prerequisite_state(), why));
         if job.status != JobStatus::Completed {
+            return Err(not_complete(format!(
+                "dump \"{key}\" is {}, not completed",
+                job.status.as_str()
+            )));
+        }
+        let format = job.format().extension();
+        if extension != format {
             return Err(DbError::new(
-                object_not_in_prerequisite_state(),
-                format!("dump \"{key}\" is {}, not completed", job.status.as_str()),
+                SqlState::UNDEFINED_OBJECT,
+                format!("dump \"{key}\" is in {format} format: download {key}.{format}"),
             )
             .into());
         }
-        let manifest = self.inner.storage.manifest(key).await?.ok_or_else(|| {
-            DbError::new(
-                object_not_in_prerequisite_state(),
-                format!("dump \"{key}\" has no manifest in storage"),
-            )
-        })?;
-        Ok((manifest, self.inner.storage.clone()))
+        if !self.inner.storage.has_manifest(key).await? {
+            return Err(not_complete(format!(
+                "dump \"{key}\" has no manifest in storage"
+            )));
+        }
+        let plan = job
+            .plan
+            .as_ref()
+            .ok_or_else(|| DbError::internal("a completed dump has no plan"))?;
+        download::Download::open(
+            self.inner.registry.clone(),
+            self.inner.storage.clone(),
+            key,
+            job.format(),
+            plan,
+            table,
+        )
+        .await
     }
 
     /// Stops every running job at its next page (they resume at the next start) and waits.

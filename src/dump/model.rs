@@ -207,10 +207,12 @@ pub struct PartRecord {
     pub unit_done: bool,
 }
 
-/// The manifest: written last, it is what makes a dump complete.
+/// The manifest without its parts. Written last, the manifest is what makes a dump
+/// complete: in storage it is this object followed by `parts`, every part in output order
+/// (as [`ManifestPart`]), which is written a page of records at a time.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Manifest {
+pub struct ManifestHead {
     /// Manifest layout version.
     pub version: u32,
     /// The job's key.
@@ -229,8 +231,6 @@ pub struct Manifest {
     pub total_bytes: u64,
     /// Per table: rows, bytes, parts.
     pub tables: Vec<ManifestTable>,
-    /// Every part in output order.
-    pub parts: Vec<ManifestPart>,
     /// The schema's `CREATE` statements (SQLite sources).
     #[serde(default)]
     pub schema: Vec<String>,

@@ -3,7 +3,8 @@
 //!
 //! Owns the tables and every statement on them. A part and the job's progress are recorded
 //! in one transaction, so the checkpoint never claims a part that is not recorded, nor the
-//! reverse. Must not know formats, storage or HTTP.
+//! reverse. Reading the parts back is in [`super::parts`]. Must not know formats, storage
+//! or HTTP.
 
 use starbase_backends::Event;
 use starbase_backends::sqlite::ExecOptions;
@@ -82,11 +83,11 @@ pub struct Registry {
     meta: MetaDb,
 }
 
-fn text(s: impl Into<String>) -> Value {
+pub(super) fn text(s: impl Into<String>) -> Value {
     Value::Text(s.into())
 }
 
-fn int(n: u64) -> Value {
+pub(super) fn int(n: u64) -> Value {
     Value::Int(i64::try_from(n).unwrap_or(i64::MAX))
 }
 
@@ -108,7 +109,11 @@ impl Registry {
     }
 
     /// Runs statements (each with its parameters) and returns the rows of all of them.
-    async fn run(&self, mode: ExecMode, steps: Vec<(&str, Vec<Value>)>) -> Result<Vec<Row>, Error> {
+    pub(super) async fn run(
+        &self,
+        mode: ExecMode,
+        steps: Vec<(&str, Vec<Value>)>,
+    ) -> Result<Vec<Row>, Error> {
         let plan = Plan {
             mode,
             steps: steps
@@ -260,29 +265,6 @@ impl Registry {
         )
         .await?;
         Ok(())
-    }
-
-    /// The job's recorded parts, in order.
-    ///
-    /// # Errors
-    /// The metadata database's errors; `XX000` for a damaged record.
-    pub async fn parts(&self, id: &str) -> Result<Vec<PartRecord>, Error> {
-        let rows = self
-            .run(
-                ExecMode::Single,
-                vec![(
-                    "SELECT record FROM dump_parts WHERE job = $1 ORDER BY seq",
-                    vec![text(id)],
-                )],
-            )
-            .await?;
-        rows.iter()
-            .map(|row| match row.first() {
-                Some(Value::Text(t)) => serde_json::from_str(t)
-                    .map_err(|_| DbError::internal("a dump part record is damaged").into()),
-                _ => Err(DbError::internal("a dump part record is damaged").into()),
-            })
-            .collect()
     }
 
     /// Records a finished part and the job's progress in one transaction (the checkpoint).

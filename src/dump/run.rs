@@ -17,9 +17,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::contention::Contention;
 use super::format::{sqlite_post, sqlite_schema};
-use super::model::{
-    JobPlan, Manifest, ManifestPart, ManifestTable, PartRecord, UnitKind, key_from_json,
-};
+use super::model::{JobPlan, PartRecord, UnitKind, key_from_json};
 use super::registry::JobRow;
 use super::source::{DumpSource, drain};
 use super::storage::PartUpload;
@@ -53,7 +51,9 @@ pub(super) struct Run<'a> {
     pub(super) inner: &'a Inner,
     pub(super) job: &'a JobRow,
     pub(super) plan: JobPlan,
-    pub(super) parts: Vec<PartRecord>,
+    /// The last recorded part (where the run continues from), and the next part's position.
+    pub(super) last: Option<PartRecord>,
+    pub(super) next_seq: u64,
     pub(super) progress: Arc<Progress>,
     pub(super) cancel: CancellationToken,
     pub(super) slice_started: Instant,
@@ -82,7 +82,7 @@ pub(super) async fn run(
     job: &JobRow,
     progress: Arc<Progress>,
     cancel: CancellationToken,
-) -> Result<Manifest, Stop> {
+) -> Result<u64, Stop> {
     let target = inner.engine.resolve(&job.source)?;
     if job.format() == super::model::Format::Sql
         && let Target::External(name) = &target
@@ -105,7 +105,7 @@ async fn run_in(
     source: &mut DumpSource,
     progress: Arc<Progress>,
     cancel: CancellationToken,
-) -> Result<Manifest, Stop> {
+) -> Result<u64, Stop> {
     let plan = match &job.plan {
         Some(plan) => plan.clone(),
         None => source.plan(&job.request).await?,
@@ -145,20 +145,24 @@ impl<'a> Run<'a> {
         total: u64,
     ) -> Result<Run<'a>, Stop> {
         inner.registry.start(&job.id, &plan, total, &now()).await?;
-        let mut parts = inner.registry.parts(&job.id).await?;
-        if let Some(last) = parts.last()
-            && !last.unit_done
+        let mut last = inner.registry.last_part(&job.id).await?;
+        let mut spans = inner.registry.unit_spans(&job.id).await?;
+        if let Some(p) = &last
+            && !p.unit_done
             && plan
                 .units
-                .get(last.unit)
+                .get(p.unit)
                 .is_some_and(|u| u.key.is_empty() || u.key == ["ctid"])
         {
-            let unit = last.unit;
-            let from = parts.iter().find(|p| p.unit == unit).map_or(0, |p| p.seq);
+            let from = spans
+                .iter()
+                .find(|s| s.unit == p.unit)
+                .map_or(0, |s| s.first);
             inner.registry.drop_parts_from(&job.id, from).await?;
-            parts.retain(|p| p.seq < from);
+            last = inner.registry.last_part(&job.id).await?;
+            spans = inner.registry.unit_spans(&job.id).await?;
         }
-        let processed: u64 = parts.iter().map(|p| p.rows).sum();
+        let processed: u64 = spans.iter().map(|s| s.rows).sum();
         progress
             .total
             .store(total.max(processed), Ordering::Release);
@@ -172,7 +176,8 @@ impl<'a> Run<'a> {
             inner,
             job,
             plan,
-            parts,
+            next_seq: last.as_ref().map_or(0, |p| p.seq + 1),
+            last,
             progress,
             cancel,
             slice_started: Instant::now(),
@@ -187,7 +192,7 @@ impl<'a> Run<'a> {
 
     /// The unit to continue with, the key to continue after, and the next part's number.
     pub(super) fn resume_point(&self) -> (usize, Option<serde_json::Value>, u64) {
-        match self.parts.last() {
+        match &self.last {
             None => (0, None, 1),
             Some(p) if p.unit_done => (p.unit + 1, None, 1),
             Some(p) => (p.unit, p.last_key.clone(), p.part_no + 1),
@@ -315,7 +320,7 @@ impl<'a> Run<'a> {
     ) -> Result<(), Stop> {
         let path = self.part_path(unit, part_no);
         let record = PartRecord {
-            seq: self.parts.len() as u64,
+            seq: self.next_seq,
             unit,
             part_no,
             path: path.to_string(),
@@ -332,62 +337,17 @@ impl<'a> Run<'a> {
             .record_part(&self.job.id, &record)
             .await?;
         self.progress.bytes.fetch_add(size, Ordering::AcqRel);
-        self.parts.push(record);
+        self.next_seq += 1;
+        self.last = Some(record);
         Ok(())
     }
 
-    /// Writes the manifest: the dump is complete once it exists.
-    pub(super) async fn finish(self) -> Result<Manifest, Stop> {
-        let mut tables = Vec::new();
-        let mut parts = Vec::new();
-        for p in &self.parts {
-            let unit = &self.plan.units[p.unit];
-            if unit.kind == UnitKind::Table {
-                match tables
-                    .iter_mut()
-                    .find(|t: &&mut ManifestTable| t.name == unit.name)
-                {
-                    Some(t) => {
-                        t.rows += p.rows;
-                        t.bytes += p.bytes;
-                    }
-                    None => tables.push(ManifestTable {
-                        name: unit.name.clone(),
-                        rows: p.rows,
-                        bytes: p.bytes,
-                        columns: unit.columns.clone(),
-                    }),
-                }
-            }
-            parts.push(ManifestPart {
-                kind: unit.kind,
-                table: unit.name.clone(),
-                path: p.path.clone(),
-                rows: p.rows,
-                bytes: p.bytes,
-                sha256: p.sha256.clone(),
-                head: p.head,
-                tail: p.tail,
-            });
-        }
-        let manifest = Manifest {
-            version: 1,
-            dump_id: self.job.id.clone(),
-            format: self.job.format(),
-            source: self.job.source.clone(),
-            created_at: self.job.created_at.clone(),
-            completed_at: now(),
-            total_rows: parts.iter().map(|p| p.rows).sum(),
-            total_bytes: parts.iter().map(|p| p.bytes).sum(),
-            tables,
-            parts,
-            schema: self.plan.schema.iter().map(|o| o.sql.clone()).collect(),
-        };
+    /// Writes the manifest: the dump is complete once it exists. Returns the dump's bytes.
+    pub(super) async fn finish(self) -> Result<u64, Stop> {
         tokio::select! {
-            r = self.inner.storage.put_manifest(&manifest) => r?,
-            () = self.cancel.cancelled() => return Err(Stop::Interrupted),
+            r = super::manifest::write(self.inner, self.job, &self.plan, now()) => Ok(r?),
+            () = self.cancel.cancelled() => Err(Stop::Interrupted),
         }
-        Ok(manifest)
     }
 }
 

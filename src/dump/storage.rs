@@ -26,7 +26,7 @@ use object_store::{
 use starbase_protocol::{DbError, SqlState};
 use tokio::sync::oneshot;
 
-use super::model::{Manifest, Unit, UnitKind};
+use super::model::{Unit, UnitKind};
 use crate::config::Config;
 use crate::error::Error;
 
@@ -183,10 +183,6 @@ impl Storage {
             .child(format!("part-{part_no:05}.{extension}").as_str())
     }
 
-    fn manifest_path(&self, job: &str) -> Path {
-        self.job_dir(job).child("manifest.json")
-    }
-
     /// Starts streaming the object at `path`; nothing exists there until
     /// [`PartUpload::finish`] succeeds.
     #[must_use]
@@ -210,8 +206,7 @@ impl Storage {
     /// # Errors
     /// `58030` naming the path and the store's last error.
     pub async fn put(&self, path: &Path, bytes: &[u8]) -> Result<(u64, String), DbError> {
-        let mut pause = PART_BACKOFF;
-        let mut attempt = 1;
+        let mut retry = Retry::default();
         loop {
             let mut upload = self.upload(path.clone());
             let written = match upload.write(bytes).await {
@@ -223,46 +218,27 @@ impl Storage {
             };
             match written {
                 Ok(done) => return Ok(done),
-                Err(StorageError(e)) if attempt >= PART_ATTEMPTS => return Err(e),
-                Err(StorageError(e)) => {
-                    tracing::warn!(%path, attempt, error = %e.message, "writing a dump object failed; retrying");
-                    tokio::time::sleep(pause).await;
-                    pause *= 2;
-                    attempt += 1;
-                }
+                Err(StorageError(e)) => retry.after(path, e).await?,
             }
         }
     }
 
-    /// Writes the manifest (the last object of a dump).
-    ///
-    /// # Errors
-    /// As [`Storage::put`].
-    pub async fn put_manifest(&self, manifest: &Manifest) -> Result<(), DbError> {
-        let json = serde_json::to_vec_pretty(manifest)
-            .map_err(|e| DbError::internal(format!("encoding the manifest: {e}")))?;
-        self.put(&self.manifest_path(&manifest.dump_id), &json)
-            .await
-            .map(drop)
+    /// Where the manifest of `job` goes.
+    #[must_use]
+    pub fn manifest_path(&self, job: &str) -> Path {
+        self.job_dir(job).child("manifest.json")
     }
 
-    /// Reads the manifest; `None` when the dump has none (it is not complete).
+    /// Whether the dump has its manifest (it is complete).
     ///
     /// # Errors
-    /// `58030` for a store failure; `XX000` for a damaged manifest.
-    pub async fn manifest(&self, job: &str) -> Result<Option<Manifest>, DbError> {
-        let result = match self.store.get(&self.manifest_path(job)).await {
-            Ok(result) => result,
-            Err(object_store::Error::NotFound { .. }) => return Ok(None),
-            Err(e) => return Err(storage_error("reading the manifest", &e)),
-        };
-        let bytes = result
-            .bytes()
-            .await
-            .map_err(|e| storage_error("reading the manifest", &e))?;
-        serde_json::from_slice(&bytes)
-            .map(Some)
-            .map_err(|e| DbError::internal(format!("the dump's manifest is damaged: {e}")))
+    /// `58030` for a store failure.
+    pub async fn has_manifest(&self, job: &str) -> Result<bool, DbError> {
+        match self.store.head(&self.manifest_path(job)).await {
+            Ok(_) => Ok(true),
+            Err(object_store::Error::NotFound { .. }) => Ok(false),
+            Err(e) => Err(storage_error("reading the manifest", &e)),
+        }
     }
 
     /// Streams bytes `start..end` of the object at `path`.
@@ -295,6 +271,41 @@ impl Storage {
             Err(e) => futures::stream::once(async move { Err(e) }).boxed(),
         })
         .flatten()
+    }
+}
+
+/// The attempts at writing one object: [`PART_ATTEMPTS`], [`PART_BACKOFF`] apart and
+/// doubling.
+#[derive(Debug)]
+pub struct Retry {
+    attempt: u32,
+    pause: Duration,
+}
+
+impl Default for Retry {
+    fn default() -> Self {
+        Self {
+            attempt: 1,
+            pause: PART_BACKOFF,
+        }
+    }
+}
+
+impl Retry {
+    /// After attempt failed with `error`: waits for the next attempt, or returns `error`
+    /// once they are used up.
+    ///
+    /// # Errors
+    /// `error`, after the last attempt.
+    pub async fn after(&mut self, path: &Path, error: DbError) -> Result<(), DbError> {
+        if self.attempt >= PART_ATTEMPTS {
+            return Err(error);
+        }
+        tracing::warn!(%path, attempt = self.attempt, error = %error.message, "writing a dump object failed; retrying");
+        tokio::time::sleep(self.pause).await;
+        self.pause *= 2;
+        self.attempt += 1;
+        Ok(())
     }
 }
 

@@ -8,6 +8,7 @@ mod dump;
 mod dump_callback;
 mod dump_external;
 mod dump_jobs;
+mod dump_many_parts;
 mod dump_resume;
 mod dump_s3;
 mod export;

@@ -14,8 +14,8 @@ use axum::response::{IntoResponse, Response};
 use starbase_protocol::{DbError, SqlState};
 
 use crate::auth::Principal;
+use crate::dump::SubmitError;
 use crate::dump::model::DumpRequest;
-use crate::dump::{SubmitError, download};
 use crate::frontend::http::AppState;
 use crate::frontend::http::error::ApiError;
 use crate::frontend::http::source::resolve_source;
@@ -102,26 +102,13 @@ pub(in crate::frontend::http) async fn handle_dump_download(
         .engine
         .check_bulk_route(&principal, "a dump download")?;
     let (key, extension) = file.rsplit_once('.').unwrap_or((file.as_str(), ""));
-    let (manifest, storage) = state
+    let download = state
         .dumps
-        .completed(key)
+        .download(key, extension, query.table.as_deref())
         .await
         .map_err(|e| job_error(&e))?;
-    if extension != manifest.format.extension() {
-        return Err(ApiError::with_status(
-            StatusCode::NOT_FOUND,
-            DbError::new(
-                SqlState::UNDEFINED_OBJECT,
-                format!(
-                    "dump \"{key}\" is in {} format: download {key}.{}",
-                    manifest.format.extension(),
-                    manifest.format.extension()
-                ),
-            ),
-        ));
-    }
-    let segments = download::segments(&manifest, query.table.as_deref())?;
-    let total = download::total_len(&segments);
+    let format = download.format();
+    let total = download.total();
     let range = headers
         .get(header::RANGE)
         .and_then(|v| v.to_str().ok())
@@ -150,14 +137,12 @@ pub(in crate::frontend::http) async fn handle_dump_download(
         ),
         None => format!("{key}.{extension}"),
     };
-    let mut response = Response::new(Body::from_stream(download::stream(
-        &storage, segments, from, to,
-    )));
+    let mut response = Response::new(Body::from_stream(download.stream(from, to)));
     *response.status_mut() = status;
     let h = response.headers_mut();
     h.insert(
         header::CONTENT_TYPE,
-        HeaderValue::from_static(manifest.format.content_type()),
+        HeaderValue::from_static(format.content_type()),
     );
     h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
     h.insert(header::CONTENT_LENGTH, HeaderValue::from(to - from));
