@@ -238,3 +238,97 @@ async fn csv_and_json_dumps_equal_the_table_exports(kind: SourceKind) {
     drop(gw);
     db.finish().await;
 }
+
+/// Runs `sql` in `session`.
+async fn in_session(session: &mut starbase_backends::AnySession, sql: &str) {
+    let plan = starbase_protocol::Plan {
+        mode: starbase_protocol::ExecMode::Single,
+        steps: vec![starbase_protocol::Statement::new(
+            sql,
+            starbase_protocol::Dialect::MySql,
+            starbase_protocol::Params::None,
+        )],
+    };
+    let mut stream = session
+        .execute(plan, starbase_backends::ExecOptions::default())
+        .await
+        .unwrap();
+    loop {
+        match stream.recv().await.unwrap() {
+            Ok(starbase_backends::Event::Finished) => return,
+            Ok(_) => {}
+            Err(e) => panic!("{sql}: {e}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_large_mysql_table_s_total_is_innodb_s_estimate_until_the_dump_completes() {
+    let Some(db) = ExternalDb::start(SourceKind::MySql).await else {
+        return;
+    };
+    let sources = vec![db.source("external")];
+    let store = tempfile::tempdir().unwrap();
+    let store_url = store.path().to_str().unwrap().to_owned();
+    // Slices of 1 ms of work, each followed by a 20 ms pause: the dump takes seconds.
+    let gw = TestGateway::start_with(|c| {
+        c.sources = sources;
+        c.dump.url = Some(store_url);
+        c.dump.max_execution_time = std::time::Duration::from_millis(1);
+        c.dump.breathing_interval = std::time::Duration::from_millis(20);
+    })
+    .await;
+    for sql in [
+        "CREATE TABLE big (id INT PRIMARY KEY, v VARCHAR(20))",
+        // MariaDB's sequence engine.
+        "INSERT INTO big SELECT seq, CONCAT('v', seq) FROM seq_1_to_150000",
+        "ANALYZE TABLE big",
+    ] {
+        query_on(&gw, "external", sql, json!([])).await;
+    }
+    // InnoDB's estimate counts rows no snapshot sees yet: 100,000 more, never committed.
+    let backend = db.backend("uncommitted");
+    let mut open = backend.session(starbase_backends::SessionConfig::default());
+    in_session(&mut open, "BEGIN").await;
+    in_session(
+        &mut open,
+        "INSERT INTO big SELECT seq, 'x' FROM seq_150001_to_250000",
+    )
+    .await;
+
+    let (code, body) = start_on(&gw, json!({"format": "csv"})).await;
+    assert_eq!(code, 202, "{body}");
+    let key = body["progressKey"].as_str().unwrap().to_owned();
+    let base = gw.url("");
+    let during = loop {
+        let s = crate::dump_jobs::status(&gw.client, &base, &key).await;
+        assert!(
+            s["status"] == "pending" || s["status"] == "processing",
+            "the dump ended before its total was seen: {s}"
+        );
+        if s["progress"]["totalRows"].as_u64().unwrap() > 0 {
+            break s;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    };
+    let estimate = during["progress"]["totalRows"].as_u64().unwrap();
+    assert!(
+        (200_000..=300_000).contains(&estimate),
+        "the total while dumping is InnoDB's estimate, not a count: {during}"
+    );
+    let (done, seen) = wait_done(&gw.client, &base, &key).await;
+    assert_eq!(done["status"], "completed", "{done}");
+    assert_eq!(*seen.last().unwrap(), 100);
+    assert!(
+        seen.windows(2).all(|w| w[0] <= w[1]),
+        "progress went back: {seen:?}"
+    );
+    assert_eq!(
+        done["progress"]["totalRows"], 150_000,
+        "a completed dump's total is the rows it dumped: {done}"
+    );
+    open.close().await;
+    backend.shutdown().await;
+    drop(gw);
+    db.finish().await;
+}
