@@ -1,19 +1,21 @@
 #!/usr/bin/env bash
 # Memory of dumps with many parts: the server's peak RSS over a dump and a whole download,
-# for each binary in BINS and each size in SIZES, with parts of PART_BYTES (16 KiB by default,
-# so that 1M rows make about 2,000 parts and 5M about 10,000: what a terabyte makes at the
-# default 4 MiB is 250,000). A server whose memory grows with the number of parts shows it
-# here as a peak that grows with the size; one that holds a page of part records at a time
-# has the same peak for both sizes.
+# for each binary in BINS and each size in SIZES, with pages of CHUNK rows (100) and parts of
+# PART_BYTES (4 KiB): a part closes at the first page boundary past its size, so 1M rows make
+# 10,000 parts and 5M 50,000 (a terabyte at the default 4 MiB makes 250,000). A server whose
+# memory grows with the number of parts shows it as a peak that grows with the size; one
+# that holds a page of part records at a time has the same peak for both sizes.
 #
 # Needs: sqlite3, curl, python3. Knobs: BINS (binaries, default the release build), SIZES
-# ("1000000 5000000"), PART_BYTES (16384), REPEAT (2: runs per binary and size, taking turns).
+# ("1000000 5000000"), CHUNK (100), PART_BYTES (4096), REPEAT (1: runs per binary and size,
+# taking turns).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 SIZES=${SIZES:-"1000000 5000000"}
-PART_BYTES=${PART_BYTES:-16384}
-REPEAT=${REPEAT:-2}
+CHUNK=${CHUNK:-100}
+PART_BYTES=${PART_BYTES:-4096}
+REPEAT=${REPEAT:-1}
 CACHE="${HOME}/.cache/starbase"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$CACHE/target}"
 TOKEN="bench-$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
@@ -45,7 +47,7 @@ SQL
       rm -rf "$work/data" && mkdir -p "$work/data"
       cp "$seed" "$work/data/starbase.sqlite"
       PORT=$(free_port)
-      STARBASE_DUMP_PART_BYTES=$PART_BYTES ADMIN_AUTHORIZATION_TOKEN="$TOKEN" STARBASE_LOG=warn \
+      DUMP_CHUNK_SIZE=$CHUNK STARBASE_DUMP_PART_BYTES=$PART_BYTES ADMIN_AUTHORIZATION_TOKEN="$TOKEN" STARBASE_LOG=warn \
         "$BIN" serve --data-dir "$work/data" --http-listen "127.0.0.1:$PORT" \
         --pg-listen 127.0.0.1:0 >"$work/starbase.log" 2>&1 &
       SPID=$!
