@@ -146,6 +146,21 @@ pub async fn wait_done(client: &reqwest::Client, base: &str, key: &str) -> (Valu
     }
 }
 
+/// Polls the status until the job has a total; that status. The job must not end first.
+pub async fn first_total(client: &reqwest::Client, base: &str, key: &str) -> Value {
+    loop {
+        let s = status(client, base, key).await;
+        assert!(
+            s["status"] == "pending" || s["status"] == "processing",
+            "the dump ended before its total was seen: {s}"
+        );
+        if s["progress"]["totalRows"].as_u64().unwrap() > 0 {
+            return s;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
 pub async fn download(
     client: &reqwest::Client,
     base: &str,

@@ -421,17 +421,7 @@ async fn a_large_postgres_table_s_total_is_the_planner_s_estimate_until_the_dump
     )
     .await;
     let key = start_dump_on(&client, &server.base, "pg").await;
-    let during = loop {
-        let s = status(&client, &server.base, &key).await;
-        assert!(
-            s["status"] == "pending" || s["status"] == "processing",
-            "the dump ended before its total was seen: {s}"
-        );
-        if s["progress"]["totalRows"].as_u64().unwrap() > 0 {
-            break s;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-    };
+    let during = crate::dump_jobs::first_total(&client, &server.base, &key).await;
     let estimate = during["progress"]["totalRows"].as_u64().unwrap();
     assert!(
         (190_000..=210_000).contains(&estimate),
